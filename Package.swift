@@ -1,0 +1,18 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Strata takes no package dependencies: every codec is its own (see DESIGN.md).
+let package = Package(
+    name: "Strata",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "strata", targets: ["strata"]),
+        .library(name: "StrataFormats", targets: ["StrataFormats"]),
+    ],
+    targets: [
+        .target(name: "StrataFormats"),
+        .executableTarget(name: "strata", dependencies: ["StrataFormats"]),
+        .testTarget(name: "StrataFormatsTests", dependencies: ["StrataFormats"]),
+        .testTarget(name: "StrataCLITests", dependencies: ["StrataFormats"]),
+    ]
+)

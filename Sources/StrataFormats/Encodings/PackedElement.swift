@@ -1,0 +1,113 @@
+/// One element of a packed encoding (listpack, ziplist, intset, zipmap): an integer or a byte
+/// string lent from the blob (valid only inside the callback that receives it).
+public enum PackedElement {
+    case int(Int64)
+    case bytes(UnsafeRawBufferPointer)
+
+    /// The element as Redis would reply with it: integers in decimal.
+    @inline(__always)
+    public var materialized: [UInt8] {
+        switch self {
+        case .int(let v): return Decimal.bytes(v)
+        case .bytes(let b): return [UInt8](b)
+        }
+    }
+
+    /// Length of the element as a string (Redis's `len_largest_element`, memory estimates).
+    public var stringLength: Int {
+        switch self {
+        case .int(let v): return Decimal.length(v)
+        case .bytes(let b): return b.count
+        }
+    }
+}
+
+/// Integer <-> decimal text, byte-wise, with Redis's rules.
+public enum Decimal {
+    /// Decimal representation of `v` as bytes.
+    public static func bytes(_ v: Int64) -> [UInt8] {
+        if v >= 0 && v < 10 { return [UInt8(48 + v)] }
+        var out = [UInt8]()
+        out.reserveCapacity(20)
+        var m = v.magnitude
+        while m > 0 { out.append(UInt8(48 + m % 10)); m /= 10 }
+        if v < 0 { out.append(UInt8(ascii: "-")) }
+        out.reverse()
+        return out
+    }
+
+    public static func length(_ v: Int64) -> Int {
+        var m = v.magnitude
+        var n = v < 0 ? 2 : 1
+        while m >= 10 { m /= 10; n += 1 }
+        return n
+    }
+
+    /// Redis's `string2ll`: the text is a canonical int64 (no leading zeros, no '+', no spaces,
+    /// "-0" refused). Used to decide integer encodings exactly as Redis does.
+    public static func parseCanonical(_ p: UnsafeRawBufferPointer) -> Int64? {
+        let n = p.count
+        if n == 0 || n > 20 { return nil }
+        var i = 0
+        var negative = false
+        if p[0] == UInt8(ascii: "-") {
+            negative = true
+            i = 1
+            if n == 1 { return nil }
+        }
+        if p[i] == UInt8(ascii: "0") {
+            // "0" alone is canonical; "-0" and leading zeros are not.
+            return (n == 1) ? 0 : nil
+        }
+        var m: UInt64 = 0
+        while i < n {
+            let c = p[i]
+            guard c >= 48 && c <= 57 else { return nil }
+            let (a, o1) = m.multipliedReportingOverflow(by: 10)
+            let (b, o2) = a.addingReportingOverflow(UInt64(c - 48))
+            if o1 || o2 { return nil }
+            m = b
+            i += 1
+        }
+        if negative {
+            if m > UInt64(Int64.max) + 1 { return nil }
+            return m == UInt64(Int64.max) + 1 ? Int64.min : -Int64(m)
+        }
+        if m > UInt64(Int64.max) { return nil }
+        return Int64(m)
+    }
+
+    public static func parseCanonical(_ bytes: [UInt8]) -> Int64? {
+        bytes.withUnsafeBytes { parseCanonical($0) }
+    }
+}
+
+/// Formats and parses doubles the way Redis writes them as text.
+public enum DoubleText {
+    /// Shortest text that parses back to the same double; "inf"/"-inf"/"nan" for the specials.
+    public static func bytes(_ d: Double) -> [UInt8] {
+        if d.isNaN { return Array("nan".utf8) }
+        if d.isInfinite { return d < 0 ? Array("-inf".utf8) : Array("inf".utf8) }
+        if d == d.rounded(), abs(d) < 1e17 {
+            // Integral values print as integers, as Redis's d2string does.
+            if d == 0 && d.sign == .minus { return Array("-0".utf8) }
+            return Decimal.bytes(Int64(d))
+        }
+        return Array(d.description.utf8)
+    }
+
+    /// strtod-style parse of a score ("inf", "-inf", "+inf", decimal, exponent).
+    public static func parse(_ p: UnsafeRawBufferPointer) -> Double? {
+        if p.count == 0 || p.count > 512 { return nil }
+        let s = String(decoding: p, as: UTF8.self)
+        switch s.lowercased() {
+        case "inf", "+inf", "infinity", "+infinity": return .infinity
+        case "-inf", "-infinity": return -.infinity
+        case "nan", "-nan", "+nan": return .nan
+        default: break
+        }
+        return Double(s)
+    }
+
+    public static func parse(_ bytes: [UInt8]) -> Double? { bytes.withUnsafeBytes { parse($0) } }
+}
