@@ -1,1 +1,86 @@
-print("strata")
+#if canImport(Glibc)
+import Glibc
+#endif
+import StrataFormats
+
+let strataVersion = "0.1.0"
+
+let topHelp = """
+strata \(strataVersion): persistence and recovery toolkit for Redis-compatible data.
+
+Usage: strata <command> [<args>]
+
+Commands:
+  rdb inspect FILE [--json]        Describe an RDB file.
+  rdb check FILE [--json]          Validate an RDB file (exit 0 only if valid).
+  rdb dump FILE [--format F] ...   Print keys as JSON, RESP, key names or a memory CSV.
+  rdb convert INPUT -o OUT ...     Re-encode an RDB for another Redis/Valkey version.
+  rdb salvage DAMAGED -o OUT       Recover what can be read from a damaged RDB.
+
+Run 'strata rdb <command> --help' for a command's options. See strata(1), strata-rdb(1).
+
+"""
+
+let rdbHelp = """
+Usage: strata rdb <inspect|check|dump|convert|salvage> [<args>]
+
+  inspect   \(RDBInspectCommand.spec.summary)
+  check     \(RDBCheckCommand.spec.summary)
+  dump      \(RDBDumpCommand.spec.summary)
+  convert   \(RDBConvertCommand.spec.summary)
+  salvage   \(RDBSalvageCommand.spec.summary)
+
+"""
+
+func runRDB(_ args: [String]) throws -> Int32 {
+    guard let sub = args.first else {
+        Console.error(rdbHelp)
+        return 2
+    }
+    let rest = Array(args.dropFirst())
+    let table: [(String, CommandSpec, ([String]) throws -> Int32)] = [
+        ("inspect", RDBInspectCommand.spec, RDBInspectCommand.run),
+        ("check", RDBCheckCommand.spec, RDBCheckCommand.run),
+        ("dump", RDBDumpCommand.spec, RDBDumpCommand.run),
+        ("convert", RDBConvertCommand.spec, RDBConvertCommand.run),
+        ("salvage", RDBSalvageCommand.spec, RDBSalvageCommand.run),
+    ]
+    if sub == "--help" || sub == "-h" || sub == "help" { print(rdbHelp, terminator: ""); return 0 }
+    guard let entry = table.first(where: { $0.0 == sub }) else {
+        throw UsageError(message: "unknown command 'rdb \(sub)'", usage: "Usage: strata rdb <inspect|check|dump|convert|salvage> [<args>]")
+    }
+    if rest.contains("--help") || rest.contains("-h") { print(entry.1.help, terminator: ""); return 0 }
+    return try entry.2(rest)
+}
+
+func runMain() -> Int32 {
+    let args = Array(CommandLine.arguments.dropFirst())
+    do {
+        guard let first = args.first else { Console.error(topHelp); return 2 }
+        switch first {
+        case "--help", "-h", "help": print(topHelp, terminator: ""); return 0
+        case "--version", "-V": print("strata \(strataVersion)"); return 0
+        case "rdb": return try runRDB(Array(args.dropFirst()))
+        default:
+            throw UsageError(message: "unknown command '\(first)'", usage: "Usage: strata <command> [<args>]; see 'strata --help'")
+        }
+    } catch let e as UsageError {
+        Console.error("strata: \(e.message)\n\(e.usage)")
+        return 2
+    } catch let e as CommandFailure {
+        Console.error("strata: \(e.message)")
+        return e.status
+    } catch let e as RDBFileError {
+        Console.error("strata: \(e.description)")
+        return 1
+    } catch let e as SystemError {
+        Console.error("strata: \(e.description)")
+        return 1
+    } catch {
+        Console.error("strata: \(error)")
+        return 1
+    }
+}
+
+signal(SIGPIPE, SIG_IGN)
+exit(runMain())

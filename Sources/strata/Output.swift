@@ -1,0 +1,143 @@
+import StrataFormats
+
+/// Text output built as bytes (keys and values are bytes, never `String`).
+struct Out {
+    var bytes: [UInt8] = []
+
+    init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
+
+    @inline(__always) mutating func raw(_ s: String) { bytes.append(contentsOf: s.utf8) }
+    @inline(__always) mutating func raw(_ b: [UInt8]) { bytes.append(contentsOf: b) }
+    @inline(__always) mutating func byte(_ b: UInt8) { bytes.append(b) }
+    mutating func int<T: BinaryInteger>(_ v: T) { raw(String(v)) }
+
+    // MARK: JSON
+
+    /// A byte string as JSON: a JSON string when the bytes are valid UTF-8, otherwise
+    /// `{"base64":"..."}`. Lossless either way.
+    mutating func json(_ b: [UInt8]) {
+        b.withUnsafeBufferPointer { json($0) }
+    }
+
+    mutating func json(_ b: UnsafeBufferPointer<UInt8>) {
+        if Out.isValidUTF8(b) {
+            byte(UInt8(ascii: "\""))
+            for c in b {
+                switch c {
+                case UInt8(ascii: "\""): raw("\\\"")
+                case UInt8(ascii: "\\"): raw("\\\\")
+                case 0x0A: raw("\\n")
+                case 0x0D: raw("\\r")
+                case 0x09: raw("\\t")
+                case 0..<0x20, 0x7F:
+                    raw("\\u00"); byte(Out.hexDigit(c >> 4)); byte(Out.hexDigit(c & 15))
+                default: byte(c)
+                }
+            }
+            byte(UInt8(ascii: "\""))
+        } else {
+            raw("{\"base64\":\""); Base64.encode(b, into: &bytes); raw("\"}")
+        }
+    }
+
+    mutating func jsonString(_ s: String) { json(Array(s.utf8)) }
+
+    static func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? 48 + v : 87 + v }
+
+    static func isValidUTF8(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        var i = 0
+        let n = b.count
+        while i < n {
+            let c = b[i]
+            if c < 0x80 { i += 1; continue }
+            var need: Int
+            var minCP: UInt32
+            var cp: UInt32
+            if c & 0xE0 == 0xC0 { need = 1; cp = UInt32(c & 0x1F); minCP = 0x80 }
+            else if c & 0xF0 == 0xE0 { need = 2; cp = UInt32(c & 0x0F); minCP = 0x800 }
+            else if c & 0xF8 == 0xF0 { need = 3; cp = UInt32(c & 0x07); minCP = 0x10000 }
+            else { return false }
+            for k in 1...need {
+                guard i + k < n else { return false }
+                let d = b[i + k]
+                if d & 0xC0 != 0x80 { return false }
+                cp = (cp << 6) | UInt32(d & 0x3F)
+            }
+            if cp < minCP || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) { return false }
+            i += need + 1
+        }
+        return true
+    }
+
+    mutating func jsonDouble(_ d: Double) {
+        if d.isFinite { raw(String(decoding: DoubleText.bytes(d), as: UTF8.self)) }
+        else { raw(d > 0 ? "\"inf\"" : "\"-inf\"") }
+    }
+
+    // MARK: RESP
+
+    /// One command as a RESP array of bulk strings (what `redis-cli --pipe` takes).
+    mutating func resp(_ args: [[UInt8]]) {
+        byte(UInt8(ascii: "*")); int(args.count); raw("\r\n")
+        for a in args {
+            byte(UInt8(ascii: "$")); int(a.count); raw("\r\n")
+            raw(a); raw("\r\n")
+        }
+    }
+}
+
+enum Base64 {
+    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    static func encode(_ b: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+        var i = 0
+        while i + 3 <= b.count {
+            let v = (UInt32(b[i]) << 16) | (UInt32(b[i + 1]) << 8) | UInt32(b[i + 2])
+            out.append(alphabet[Int(v >> 18)]); out.append(alphabet[Int((v >> 12) & 63)])
+            out.append(alphabet[Int((v >> 6) & 63)]); out.append(alphabet[Int(v & 63)])
+            i += 3
+        }
+        let rest = b.count - i
+        if rest == 1 {
+            let v = UInt32(b[i]) << 16
+            out.append(alphabet[Int(v >> 18)]); out.append(alphabet[Int((v >> 12) & 63)])
+            out.append(UInt8(ascii: "=")); out.append(UInt8(ascii: "="))
+        } else if rest == 2 {
+            let v = (UInt32(b[i]) << 16) | (UInt32(b[i + 1]) << 8)
+            out.append(alphabet[Int(v >> 18)]); out.append(alphabet[Int((v >> 12) & 63)])
+            out.append(alphabet[Int((v >> 6) & 63)]); out.append(UInt8(ascii: "="))
+        }
+    }
+}
+
+/// Where a command's main output goes: stdout, or a file written atomically (`-o`).
+final class OutputTarget {
+    let sink: ByteSink
+    private let atomic: AtomicFile?
+
+    init(path: String?) throws {
+        if let path, path != "-" {
+            let f = try AtomicFile(path: path)
+            atomic = f
+            sink = ByteSink(fileDescriptor: f.fd)
+        } else {
+            atomic = nil
+            sink = ByteSink(fileDescriptor: 1)
+        }
+        sink.checksumming = false
+    }
+
+    func write(_ o: inout Out) throws {
+        try sink.write(o.bytes)
+        o.bytes.removeAll(keepingCapacity: true)
+    }
+
+    /// Flushes; for a file, makes it durable and visible.
+    func finish() throws {
+        try sink.flush()
+        try atomic?.commit()
+    }
+
+    /// For a file: nothing is left behind.
+    func abandon() { atomic?.abandon() }
+}

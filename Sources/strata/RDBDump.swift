@@ -1,0 +1,326 @@
+import StrataFormats
+
+/// `strata rdb dump`: every key as JSON Lines, RESP commands, key names or a memory CSV.
+enum RDBDumpCommand {
+    static let spec = CommandSpec(
+        path: "rdb dump", synopsis: "FILE [--format json|resp|keys|memory] [--db N] [--match GLOB] [--type T] [-o OUT]",
+        summary: "Print the keys of an RDB file.",
+        options: [
+            OptionSpec(names: ["--format", "-f"], valueName: "F", help: "json (default; one JSON object per key), resp (for redis-cli --pipe), keys, memory (CSV)."),
+            OptionSpec(names: ["--output", "-o"], valueName: "OUT", help: "Write to OUT (atomically) instead of standard output."),
+        ] + KeyFilter.options,
+        positionals: 1...1)
+
+    enum Format: String { case json, resp, keys, memory }
+
+    /// Redis batches at most 64 items per command when it rewrites an AOF (AOF_REWRITE_ITEMS_PER_CMD).
+    static let itemsPerCommand = 64
+
+    static func run(_ args: [String]) throws -> Int32 {
+        let a = try spec.parse(args)
+        let fmtName = a.value("--format") ?? "json"
+        guard let format = Format(rawValue: fmtName) else {
+            throw UsageError(message: "unknown format '\(fmtName)' (json, resp, keys, memory)", usage: spec.usage)
+        }
+        let filter = try KeyFilter(a, usage: spec.usage)
+        let path = a.positionals[0]
+        // The keys and memory formats never need the values themselves.
+        let materialize = format == .json || format == .resp
+        let file = try OpenedRDB(path: path, options: RDBReader.Options(materialize: materialize))
+        let out = try OutputTarget(path: a.value("--output"))
+        var o = Out(capacity: 1 << 16)
+        var selectedDB = -1
+        var skippedModules = 0
+        if format == .memory { o.raw("database,type,key,size_in_bytes,encoding,num_elements,len_largest_element,expiry\n") }
+        do {
+            while let ev = try file.next() {
+                switch ev {
+                case .entry(let e):
+                    guard filter.accepts(e) else { continue }
+                    switch format {
+                    case .keys: o.raw(e.key); o.byte(10)
+                    case .json: writeJSON(e, &o)
+                    case .memory: MemoryReport.write(e, family: file.reader.version.family, &o)
+                    case .resp:
+                        if case .module = e.value { skippedModules += 1; continue }
+                        if e.db != selectedDB { o.resp([Array("SELECT".utf8), Decimal.bytes(Int64(e.db))]); selectedDB = e.db }
+                        writeRESP(e, &o)
+                    }
+                case .function(let code):
+                    if format == .resp && filter.isEmpty { o.resp([Array("FUNCTION".utf8), Array("LOAD".utf8), code]) }
+                    if format == .json && filter.isEmpty { o.raw("{\"function\":"); o.json(code); o.raw("}\n") }
+                default: break
+                }
+                if o.bytes.count >= 1 << 16 { try out.write(&o) }
+            }
+            try out.write(&o)
+            try out.finish()
+        } catch {
+            out.abandon()
+            throw error
+        }
+        if skippedModules > 0 {
+            Console.error("strata rdb dump: \(skippedModules) module value(s) have no command form and were left out of the RESP output")
+        }
+        return 0
+    }
+
+    // MARK: JSON
+
+    static func writeJSON(_ e: RDBEntry, _ o: inout Out) {
+        o.raw("{\"db\":"); o.int(e.db)
+        o.raw(",\"key\":"); o.json(e.key)
+        o.raw(",\"type\":\""); o.raw(e.value.kind.rawValue); o.raw("\"")
+        if let x = e.expireMs { o.raw(",\"expire_ms\":"); o.int(x) }
+        if let i = e.idle { o.raw(",\"idle\":"); o.int(i) }
+        if let f = e.freq { o.raw(",\"freq\":"); o.int(f) }
+        o.raw(",\"value\":")
+        switch e.value {
+        case .string(let s): o.json(s)
+        case .list(let l), .set(let l):
+            o.raw("[")
+            for (i, x) in l.enumerated() { if i > 0 { o.raw(",") }; o.json(x) }
+            o.raw("]")
+        case .sortedSet(let z):
+            o.raw("[")
+            for (i, m) in z.enumerated() { if i > 0 { o.raw(",") }; o.raw("["); o.json(m.member); o.raw(","); o.jsonDouble(m.score); o.raw("]") }
+            o.raw("]")
+        case .hash(let h):
+            o.raw("[")
+            for (i, f) in h.enumerated() {
+                if i > 0 { o.raw(",") }
+                o.raw("["); o.json(f.field); o.raw(","); o.json(f.value)
+                if let x = f.expireMs { o.raw(","); o.int(x) }
+                o.raw("]")
+            }
+            o.raw("]")
+        case .stream(let s): writeStreamJSON(s, &o)
+        case .module(let m):
+            o.raw("{\"module\":\""); o.raw(m.name); o.raw("\",\"encver\":"); o.int(m.encodingVersion)
+            o.raw(",\"module_id\":"); o.int(m.moduleID); o.raw(",\"ops\":[")
+            for (i, op) in m.ops.enumerated() {
+                if i > 0 { o.raw(",") }
+                switch op {
+                case .sint(let v): o.raw("{\"sint\":"); o.int(v); o.raw("}")
+                case .uint(let v): o.raw("{\"uint\":"); o.int(v); o.raw("}")
+                case .float(let b): o.raw("{\"float_bits\":"); o.int(b); o.raw("}")
+                case .double(let b): o.raw("{\"double_bits\":"); o.int(b); o.raw("}")
+                case .string(let s): o.raw("{\"string\":"); o.json(s); o.raw("}")
+                }
+            }
+            o.raw("]}")
+        case .summary: o.raw("null")
+        }
+        o.raw("}\n")
+    }
+
+    static func writeStreamJSON(_ s: StreamValue, _ o: inout Out) {
+        o.raw("{\"length\":"); o.int(s.length)
+        o.raw(",\"last_id\":\"\(s.lastID)\"")
+        if let f = s.firstID { o.raw(",\"first_id\":\"\(f)\"") }
+        if let m = s.maxDeletedID { o.raw(",\"max_deleted_id\":\"\(m)\"") }
+        if let a = s.entriesAdded { o.raw(",\"entries_added\":"); o.int(a) }
+        o.raw(",\"entries\":[")
+        var first = true
+        try? s.forEachEntry { entry in
+            if !first { o.raw(",") }
+            first = false
+            o.raw("{\"id\":\"\(entry.id)\",\"fields\":[")
+            for (i, fv) in entry.fields.enumerated() {
+                if i > 0 { o.raw(",") }
+                o.raw("["); o.json(fv.field); o.raw(","); o.json(fv.value); o.raw("]")
+            }
+            o.raw("]}")
+        }
+        o.raw("],\"groups\":[")
+        for (gi, g) in s.groups.enumerated() {
+            if gi > 0 { o.raw(",") }
+            o.raw("{\"name\":"); o.json(g.name); o.raw(",\"last_id\":\"\(g.lastID)\"")
+            if let r = g.entriesRead { o.raw(",\"entries_read\":"); o.int(r) }
+            let owner = ownerMap(g)
+            o.raw(",\"pending\":[")
+            for (i, p) in g.pending.enumerated() {
+                if i > 0 { o.raw(",") }
+                o.raw("{\"id\":\"\(p.id)\",\"delivery_time_ms\":"); o.int(p.deliveryTimeMs)
+                o.raw(",\"delivery_count\":"); o.int(p.deliveryCount)
+                if let c = owner[p.id] { o.raw(",\"consumer\":"); o.json(c) }
+                o.raw("}")
+            }
+            o.raw("],\"consumers\":[")
+            for (i, c) in g.consumers.enumerated() {
+                if i > 0 { o.raw(",") }
+                o.raw("{\"name\":"); o.json(c.name); o.raw(",\"seen_time_ms\":"); o.int(c.seenTimeMs)
+                if let t = c.activeTimeMs { o.raw(",\"active_time_ms\":"); o.int(t) }
+                o.raw(",\"pending\":[")
+                for (j, id) in c.pending.enumerated() { if j > 0 { o.raw(",") }; o.raw("\"\(id)\"") }
+                o.raw("]}")
+            }
+            o.raw("]}")
+        }
+        o.raw("]}")
+    }
+
+    static func ownerMap(_ g: StreamGroup) -> [StreamID: [UInt8]] {
+        var m = [StreamID: [UInt8]]()
+        for c in g.consumers { for id in c.pending { m[id] = c.name } }
+        return m
+    }
+
+    // MARK: RESP
+
+    static func b(_ s: String) -> [UInt8] { Array(s.utf8) }
+
+    /// Commands that recreate the key, in the form Redis's AOF rewrite uses.
+    static func writeRESP(_ e: RDBEntry, _ o: inout Out) {
+        let key = e.key
+        func batched(_ cmd: String, _ items: [[UInt8]], per: Int) {
+            var i = 0
+            while i < items.count {
+                let end = min(items.count, i + itemsPerCommand * per)
+                o.resp([b(cmd), key] + items[i..<end])
+                i = end
+            }
+        }
+        switch e.value {
+        case .string(let s): o.resp([b("SET"), key, s])
+        case .list(let l): batched("RPUSH", l, per: 1)
+        case .set(let s): batched("SADD", s, per: 1)
+        case .sortedSet(let z):
+            var items = [[UInt8]]()
+            items.reserveCapacity(z.count * 2)
+            for m in z { items.append(DoubleText.bytes(m.score)); items.append(m.member) }
+            batched("ZADD", items, per: 2)
+        case .hash(let h):
+            var items = [[UInt8]]()
+            items.reserveCapacity(h.count * 2)
+            for f in h { items.append(f.field); items.append(f.value) }
+            batched("HSET", items, per: 2)
+            for f in h { if let x = f.expireMs { o.resp([b("HPEXPIREAT"), key, Decimal.bytes(x), b("FIELDS"), b("1"), f.field]) } }
+        case .stream(let s): writeStreamRESP(key, s, &o)
+        case .module, .summary: return
+        }
+        if let x = e.expireMs { o.resp([b("PEXPIREAT"), key, Decimal.bytes(x)]) }
+    }
+
+    static func writeStreamRESP(_ key: [UInt8], _ s: StreamValue, _ o: inout Out) {
+        var any = false
+        try? s.forEachEntry { entry in
+            var cmd = [b("XADD"), key, b(entry.id.description)]
+            for fv in entry.fields { cmd.append(fv.field); cmd.append(fv.value) }
+            o.resp(cmd)
+            any = true
+        }
+        if !any {
+            // An empty stream still exists (with its last ID): create it and trim it, as Redis does.
+            o.resp([b("XADD"), key, b("MAXLEN"), b("0"), b(s.lastID.description), b("x"), b("y")])
+        }
+        var setid = [b("XSETID"), key, b(s.lastID.description)]
+        if let added = s.entriesAdded, let md = s.maxDeletedID {
+            setid += [b("ENTRIESADDED"), Decimal.bytes(Int64(bitPattern: added)), b("MAXDELETEDID"), b(md.description)]
+        }
+        o.resp(setid)
+        for g in s.groups {
+            var create = [b("XGROUP"), b("CREATE"), key, g.name, b(g.lastID.description)]
+            if let r = g.entriesRead, r >= 0 { create += [b("ENTRIESREAD"), Decimal.bytes(r)] }
+            o.resp(create)
+            let pel = Dictionary(g.pending.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+            for c in g.consumers {
+                o.resp([b("XGROUP"), b("CREATECONSUMER"), key, g.name, c.name])
+                for id in c.pending {
+                    guard let p = pel[id] else { continue }
+                    o.resp([b("XCLAIM"), key, g.name, c.name, b("0"), b(id.description),
+                            b("TIME"), Decimal.bytes(Int64(bitPattern: p.deliveryTimeMs)),
+                            b("RETRYCOUNT"), Decimal.bytes(Int64(bitPattern: p.deliveryCount)), b("JUSTID"), b("FORCE")])
+                }
+            }
+        }
+    }
+}
+
+/// Per-key memory estimate in the spirit of rdbtools' memory report: what the key costs in a
+/// Redis 7 process (jemalloc size classes, object headers, dict entries), computed from the
+/// encoding the file holds. An estimate, documented as such.
+enum MemoryReport {
+    static func write(_ e: RDBEntry, family: RDBFamily, _ o: inout Out) {
+        let s = e.value.summary
+        let enc = RDBType.encodingName(e.typeByte, family: family)
+        let size = estimate(e, s, enc)
+        o.int(e.db); o.raw(","); o.raw(e.value.kind.rawValue); o.raw(",")
+        csvField(e.key, &o)
+        o.raw(","); o.int(size); o.raw(","); o.raw(enc); o.raw(","); o.int(s.elements); o.raw(",")
+        o.int(s.largestElement); o.raw(",")
+        if let x = e.expireMs { o.raw(isoTime(x)) }
+        o.raw("\n")
+    }
+
+    static func csvField(_ b: [UInt8], _ o: inout Out) {
+        if b.contains(where: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 10 || $0 == 13 }) {
+            o.byte(UInt8(ascii: "\""))
+            for c in b { if c == UInt8(ascii: "\"") { o.byte(c) }; o.byte(c) }
+            o.byte(UInt8(ascii: "\""))
+        } else {
+            o.raw(b)
+        }
+    }
+
+    /// jemalloc's size classes.
+    static func malloc(_ n: Int) -> Int {
+        if n <= 8 { return 8 }
+        if n <= 128 { return (n + 15) / 16 * 16 }
+        var group = 128
+        while group * 2 < n { group *= 2 }
+        let step = group / 4
+        return (n + step - 1) / step * step
+    }
+
+    static func sds(_ len: Int) -> Int { malloc(len + (len < 256 ? 3 : (len < 65536 ? 5 : 9)) + 1) }
+
+    static func estimate(_ e: RDBEntry, _ s: ValueSummary, _ enc: String) -> Int {
+        let robj = 16, dictEntry = 24
+        var total = dictEntry + sds(e.key.count) + robj
+        if e.expireMs != nil { total += dictEntry }
+        let n = s.elements
+        switch e.value.kind {
+        case .string:
+            total += s.elementBytes <= 44 ? malloc(robj + 3 + s.elementBytes + 1) - robj : sds(s.elementBytes)
+        case .list:
+            total += 48 + (s.elementBytes + 2 * n) + 32 * max(1, (s.elementBytes + 2 * n) / 8192 + 1)
+        case .set:
+            if enc == "intset" { total += malloc(8 + 8 * n) }
+            else if enc == "listpack" { total += malloc(7 + s.elementBytes + 2 * n) }
+            else { total += 64 + n * (dictEntry + 8) + (s.elementBytes + 4 * n) + 8 * n }
+        case .zset:
+            if enc == "listpack" || enc == "ziplist" { total += malloc(7 + s.elementBytes + 4 * n) }
+            else { total += 64 + n * (dictEntry + 8 + 48) + (s.elementBytes - 8 * n + 4 * n) }
+        case .hash:
+            if enc == "listpack" || enc == "ziplist" || enc == "zipmap" { total += malloc(7 + s.elementBytes + 4 * n) }
+            else { total += 64 + n * (dictEntry + 8) + s.elementBytes + 8 * n }
+        case .stream:
+            total += 64 + s.elementBytes + 64 * max(1, s.elementBytes / 4096)
+        case .module:
+            total += 64 + s.elementBytes
+        }
+        return total
+    }
+
+    static func isoTime(_ ms: Int64) -> String {
+        // Civil date from days since the epoch (Howard Hinnant's algorithm), UTC.
+        let secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000
+        let millis = Int(ms - secs * 1000)
+        var days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400
+        let rem = Int(secs - days * 86400)
+        days += 719468
+        let era = (days >= 0 ? days : days - 146096) / 146097
+        let doe = days - era * 146097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365
+        var y = yoe + era * 400
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        if m <= 2 { y += 1 }
+        func p2(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        func p3(_ v: Int) -> String { v < 10 ? "00\(v)" : (v < 100 ? "0\(v)" : "\(v)") }
+        return "\(y)-\(p2(Int(m)))-\(p2(Int(d)))T\(p2(rem / 3600)):\(p2(rem / 60 % 60)):\(p2(rem % 60)).\(p3(millis))Z"
+    }
+}
