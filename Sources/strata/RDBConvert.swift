@@ -73,19 +73,20 @@ enum RDBConvertCommand {
                     if filter.isEmpty { pendingResize = (k, e) }
                 case .entry(var e):
                     guard filter.accepts(e) else { continue }
-                    if let reason = writer.unsupportedReason(e.value) {
+                    if let reason = writer.unsupportedReason(e.value, expireMs: e.expireMs) {
                         let name = "db \(e.db) key \(RDBReader.printable(e.key))"
                         guard drop else {
                             throw CommandFailure(message: "\(input): the target \(chosen.name) cannot hold \(name): \(reason) (use --drop-unsupported to leave it out)")
                         }
-                        if case .hash(var fields) = e.value {
+                        if case .hash(var fields) = e.value, fields.contains(where: { $0.expireMs != nil }) {
                             for i in fields.indices { fields[i].expireMs = nil }
                             e.value = .hash(fields)
-                            dropped.append("\(name): field TTLs removed (\(reason))")
-                        } else {
-                            dropped.append("\(name): left out (\(reason))")
+                        }
+                        if let still = writer.unsupportedReason(e.value, expireMs: e.expireMs) {
+                            dropped.append("\(name): left out (\(still))")
                             continue
                         }
+                        dropped.append("\(name): field TTLs removed (\(reason))")
                     }
                     if e.db != selected {
                         try writer.writeSelectDB(e.db)
@@ -168,7 +169,7 @@ enum RDBSalvageCommand {
                     case .entry(let e):
                         var tag = Decimal.bytes(Int64(e.db)); tag.append(0); tag += e.key
                         if seen.insert(tag).inserted {
-                            if writer.unsupportedReason(e.value) != nil { dropped += 1 } else {
+                            if writer.unsupportedReason(e.value, expireMs: e.expireMs) != nil { dropped += 1 } else {
                                 if e.db != selected { try writer.writeSelectDB(e.db); selected = e.db }
                                 try writer.writeEntry(key: e.key, value: e.value, expireMs: e.expireMs, idle: e.idle, freq: e.freq)
                                 recovered += 1

@@ -73,7 +73,10 @@ public final class RDBWriter {
 
     /// Checks, before anything is written, that the target can hold `value`; returns the
     /// reason when it cannot.
-    public func unsupportedReason(_ value: RDBValue) -> String? {
+    public func unsupportedReason(_ value: RDBValue, expireMs: Int64? = nil) -> String? {
+        if let e = expireMs, level < 3, e / 1000 > Int64(Int32.max) || e / 1000 < Int64(Int32.min) {
+            return "an expire time after 2038 needs RDB 3 or later (RDB 1-2 store 32-bit seconds)"
+        }
         switch value {
         case .stream: return target.supportsStreams ? nil : "streams need RDB 9 (Redis 5.0) or later"
         case .module: return target.supportsModules ? nil : "module values need RDB 8 (Redis 4.0) or later"
@@ -90,14 +93,14 @@ public final class RDBWriter {
     /// Writes one key with its modifiers. Throws `Unsupported` (having written nothing) when
     /// the target cannot hold the value.
     public func writeEntry(key: [UInt8], value: RDBValue, expireMs: Int64?, idle: UInt64? = nil, freq: UInt8? = nil) throws {
-        if let reason = unsupportedReason(value) { throw Unsupported(description: reason) }
+        if let reason = unsupportedReason(value, expireMs: expireMs) { throw Unsupported(description: reason) }
         if let e = expireMs {
             if level >= 3 {
                 try sink.write(RDBOpcode.expireTimeMS)
                 try sink.writeLE(e)
             } else {
                 try sink.write(RDBOpcode.expireTime)
-                try sink.writeLE(Int32(clamping: e / 1000))
+                try sink.writeLE(Int32(e / 1000))   // range checked by unsupportedReason
             }
         }
         if level >= 9 {

@@ -1,0 +1,186 @@
+import XCTest
+@testable import StrataFormats
+
+enum Fixtures {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static var own: [String] {
+        let dir = root.appendingPathComponent("Fixtures").path
+        return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".rdb") }.sorted().map { dir + "/" + $0 }
+    }
+    static var shared: [String] {
+        let dir = root.deletingLastPathComponent().appendingPathComponent("shared/fixtures/rdbtools-dumps").path
+        return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".rdb") }.sorted().map { dir + "/" + $0 }
+    }
+    static func bytes(_ name: String) throws -> [UInt8] {
+        try FileIO.readFile(root.appendingPathComponent("Fixtures/\(name)").path)
+    }
+}
+
+/// Reads a whole RDB from memory into events.
+func readAll(_ bytes: [UInt8], materialize: Bool = true) throws -> (entries: [RDBEntry], functions: [[UInt8]], end: ChecksumVerdict?) {
+    let r = RDBReader(source: ByteSource(bytes: bytes), options: RDBReader.Options(materialize: materialize))
+    var entries = [RDBEntry](), functions = [[UInt8]](), end: ChecksumVerdict?
+    while let e = try r.next() {
+        switch e {
+        case .entry(let x): entries.append(x)
+        case .function(let f): functions.append(f)
+        case .end(let v, _): end = v
+        default: break
+        }
+    }
+    return (entries, functions, end)
+}
+
+/// A value in a form where encodings do not matter (sets and hashes unordered, zsets by score).
+func normalized(_ v: RDBValue) -> String {
+    switch v {
+    case .set(let s): return "set:" + s.map { String(decoding: $0, as: UTF8.self) + "|\($0.count)" }.sorted().joined(separator: ",")
+    case .hash(let h): return "hash:" + h.map { "\($0.field)=\($0.value)@\($0.expireMs ?? -1)" }.sorted().joined(separator: ",")
+    case .sortedSet(let z): return "zset:" + z.map { "\($0.member)=\($0.score)" }.sorted().joined(separator: ",")
+    case .stream(var s):
+        // The first ID is stored from RDB 10 on; older files derive it.
+        s.firstID = nil; s.maxDeletedID = nil; s.entriesAdded = nil
+        for i in s.groups.indices { s.groups[i].entriesRead = nil; for j in s.groups[i].consumers.indices { s.groups[i].consumers[j].activeTimeMs = nil } }
+        return "\(s)"
+    default: return "\(v)"
+    }
+}
+
+final class RDBTests: XCTestCase {
+    func testReadsEveryFixtureToItsEnd() throws {
+        let files = Fixtures.own + Fixtures.shared
+        XCTAssertGreaterThan(Fixtures.own.count, 3)
+        for f in files {
+            let bytes = try FileIO.readFile(f)
+            XCTAssertNoThrow(try readAll(bytes), f)
+            XCTAssertNoThrow(try readAll(bytes, materialize: false), f)
+        }
+    }
+
+    func testRedis70FixtureHoldsWhatTheScriptPutThere() throws {
+        let (entries, functions, end) = try readAll(try Fixtures.bytes("redis-7.0-all-types.rdb"))
+        guard case .verified = end else { return XCTFail("checksum not verified") }
+        XCTAssertEqual(functions.count, 1)
+        func value(_ k: String) -> RDBValue? { entries.first { $0.key == Array(k.utf8) }?.value }
+        XCTAssertEqual(value("s:int"), .string(Array("12345".utf8)))
+        XCTAssertEqual(value("s:lzf"), .string([UInt8](repeating: 0x61, count: 100)))
+        XCTAssertEqual(value("s:bin"), .string([0, 0xFF, 13, 10, 0x80] + Array("binary".utf8)))
+        if case .list(let l) = value("l:big") { XCTAssertEqual(l.count, 5000); XCTAssertEqual(l[4999], Array("element-4999".utf8)) } else { XCTFail() }
+        if case .list(let l) = value("l:plain") { XCTAssertEqual(l.count, 3); XCTAssertEqual(l[1], Array("small".utf8)) } else { XCTFail() }
+        if case .sortedSet(let z) = value("z:inf") { XCTAssertTrue(z.contains { $0.score == .infinity }) } else { XCTFail() }
+        if case .stream(let s) = value("st") {
+            XCTAssertEqual(s.length, 3); XCTAssertEqual(s.groups.count, 2)
+            XCTAssertEqual(s.groups[0].pending.count, 2)
+        } else { XCTFail() }
+        XCTAssertEqual(entries.first { $0.key == Array("s:ttl".utf8) }?.expireMs, 4102444800000)
+        XCTAssertEqual(Set(entries.map(\.db)), [0, 3, 15])
+    }
+
+    func testValkeyHash2FieldTTLsAreRead() throws {
+        let (entries, _, _) = try readAll(try Fixtures.bytes("valkey-9-all-types.rdb"))
+        guard case .hash(let h) = entries.first(where: { $0.key == Array("h:ttl".utf8) })?.value else { return XCTFail() }
+        XCTAssertEqual(h.first { $0.field == Array("f1".utf8) }?.expireMs, 4102444800000)
+        XCTAssertNil(h.first { $0.field == Array("f2".utf8) }?.expireMs)
+    }
+
+    /// Every fixture, written for every target that can hold it, reads back with the same data.
+    func testWriterRoundTripsEveryFixtureForEveryTarget() throws {
+        var targets = RDBTarget.named
+        for n in [2, 5, 7, 8] { targets.append(RDBTarget.forVersion(n)!) }
+        for f in Fixtures.own + Fixtures.shared {
+            let (entries, functions, _) = try readAll(try FileIO.readFile(f))
+            for t in targets {
+                let sink = ByteSink()
+                let w = RDBWriter(sink: sink, target: t)
+                try w.writeHeader()
+                try w.writeStandardAux(ctime: 0)
+                var kept = [RDBEntry]()
+                var db = -1
+                for e in entries where w.unsupportedReason(e.value, expireMs: e.expireMs) == nil {
+                    if e.db != db { try w.writeSelectDB(e.db); db = e.db }
+                    try w.writeEntry(key: e.key, value: e.value, expireMs: e.expireMs, idle: e.idle, freq: e.freq)
+                    kept.append(e)
+                }
+                if t.supportsFunctions { for fn in functions { try w.writeFunction(fn) } }
+                try w.finish()
+                let (back, _, end) = try readAll(sink.memory)
+                XCTAssertNotNil(end)
+                XCTAssertEqual(back.count, kept.count, "\(f) → \(t.name)")
+                for (a, b) in zip(kept, back) {
+                    XCTAssertEqual(a.key, b.key)
+                    XCTAssertEqual(a.expireMs.map { t.version.level >= 3 ? $0 : $0 / 1000 * 1000 }, b.expireMs, "\(f) → \(t.name)")
+                    XCTAssertEqual(normalized(a.value), normalized(b.value), "\(f) → \(t.name) key \(a.key)")
+                }
+            }
+        }
+    }
+
+    func testTruncationAtEveryOffsetIsAClearError() throws {
+        for name in ["redis-7.0-lfu.rdb", "redis-7.0-all-types.rdb"] {
+            let bytes = try Fixtures.bytes(name)
+            let step = bytes.count > 2000 ? 13 : 1
+            for cut in stride(from: 0, to: bytes.count, by: step) {
+                XCTAssertThrowsError(try readAll(Array(bytes[0..<cut])), "\(name) cut at \(cut)") { e in
+                    guard let fe = e as? FormatError else { return XCTFail("\(e)") }
+                    XCTAssertLessThanOrEqual(fe.offset, cut)
+                }
+            }
+        }
+    }
+
+    func testEverySingleFlippedByteIsDetected() throws {
+        let bytes = try Fixtures.bytes("redis-7.0-lfu.rdb")
+        for i in 9..<bytes.count {
+            var bad = bytes
+            bad[i] ^= 0x20
+            XCTAssertThrowsError(try readAll(bad), "flip at \(i)")
+        }
+    }
+
+    func testStreamedReadInTinyChunksEqualsInMemoryRead() throws {
+        let path = Fixtures.root.appendingPathComponent("Fixtures/redis-7.0-all-types.rdb").path
+        let (fd, size) = try FileIO.openForReading(path)
+        defer { close(fd) }
+        let r = RDBReader(source: ByteSource(fileDescriptor: fd, knownSize: size, chunkSize: 7))
+        var n = 0
+        var verified = false
+        while let e = try r.next() {
+            if case .entry = e { n += 1 }
+            if case .end(.verified, _) = e { verified = true }
+        }
+        XCTAssertTrue(verified)
+        XCTAssertEqual(n, try readAll(try Fixtures.bytes("redis-7.0-all-types.rdb")).entries.count)
+    }
+
+    func testHostileLengthsAreRefusedWithoutAllocating() {
+        let head = Array("REDIS0010".utf8) + [0xFE, 0x00]
+        // A list claiming 2^60 elements; a string claiming 2^32 bytes; an LZF blob claiming 2^40 bytes.
+        let cases: [[UInt8]] = [
+            head + [0x01, 0x01, 0x6B, 0x81, 0x10, 0, 0, 0, 0, 0, 0, 0],
+            head + [0x00, 0x01, 0x6B, 0x80, 0xFF, 0xFF, 0xFF, 0xFF],
+            head + [0x00, 0x01, 0x6B, 0xC3, 0x02, 0x81, 0, 0, 0x01, 0, 0, 0, 0, 0, 0x00, 0x61],
+            head + [0x11, 0x01, 0x6B, 0x0B, 0xFF, 0xFF, 0xFF, 0x7F, 0x02, 0x00, 0x81, 0x61, 0x02, 0x01, 0x01, 0xFF],
+            [],
+            Array("REDIS".utf8),
+            Array("RADIS0010".utf8) + [0xFF],
+            Array("REDIS0099".utf8) + [0xFF],
+            Array("VALKEY081".utf8) + [0xFF],
+        ]
+        for (i, c) in cases.enumerated() {
+            XCTAssertThrowsError(try readAll(c), "case \(i)") { e in XCTAssertTrue(e is FormatError, "case \(i): \(e)") }
+        }
+    }
+
+    func testErrorsNameTheKeyBeingRead() throws {
+        var bytes = try Fixtures.bytes("redis-7.0-all-types.rdb")
+        // Break the listpack header of "h:small" (total-bytes field).
+        let key = Array("h:small".utf8)
+        guard let at = (0..<(bytes.count - key.count)).first(where: { Array(bytes[$0..<($0 + key.count)]) == key }) else { return XCTFail() }
+        bytes[at + key.count + 2] ^= 0xFF
+        XCTAssertThrowsError(try readAll(bytes)) { e in
+            let d = "\(e)"
+            XCTAssertTrue(d.contains("h:small"), d)
+            XCTAssertTrue(d.contains("offset"), d)
+        }
+    }
+}
