@@ -251,7 +251,8 @@ enum RDBSalvageCommand {
         r.resume(version: version, db: db)
         do {
             guard let first = try r.next() else { return false }
-            if case .end = first { return src.offset == data.count || (try? src.isAtEnd()) == true }
+            // An EOF opcode only counts where it really ends the file (nothing after its checksum).
+            if case .end(_, let trailing) = first { return trailing == 0 }
             if case .entry(let e) = first, e.key.isEmpty { return false }
             guard let second = try r.next() else { return false }
             _ = second

