@@ -7,6 +7,10 @@ struct Out {
     init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
 
     @inline(__always) mutating func raw(_ s: String) { bytes.append(contentsOf: s.utf8) }
+    /// A constant fragment: copied from the binary's literal, no String involved.
+    @inline(__always) mutating func lit(_ s: StaticString) {
+        bytes.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
     @inline(__always) mutating func raw(_ b: [UInt8]) { bytes.append(contentsOf: b) }
     @inline(__always) mutating func byte(_ b: UInt8) { bytes.append(b) }
     mutating func int<T: BinaryInteger>(_ v: T) { raw(String(v)) }
@@ -20,24 +24,30 @@ struct Out {
     }
 
     mutating func json(_ b: UnsafeBufferPointer<UInt8>) {
-        if Out.isValidUTF8(b) {
-            byte(UInt8(ascii: "\""))
-            for c in b {
-                switch c {
-                case UInt8(ascii: "\""): raw("\\\"")
-                case UInt8(ascii: "\\"): raw("\\\\")
-                case 0x0A: raw("\\n")
-                case 0x0D: raw("\\r")
-                case 0x09: raw("\\t")
-                case 0..<0x20, 0x7F:
-                    raw("\\u00"); byte(Out.hexDigit(c >> 4)); byte(Out.hexDigit(c & 15))
-                default: byte(c)
-                }
-            }
-            byte(UInt8(ascii: "\""))
-        } else {
-            raw("{\"base64\":\""); Base64.encode(b, into: &bytes); raw("\"}")
+        guard Out.isValidUTF8(b) else {
+            lit("{\"base64\":\""); Base64.encode(b, into: &bytes); lit("\"}")
+            return
         }
+        bytes.append(UInt8(ascii: "\""))
+        // Copy runs of bytes that need no escaping in one append each.
+        var runStart = 0
+        for i in 0..<b.count {
+            let c = b[i]
+            if c >= 0x20 && c != 0x22 && c != 0x5C && c != 0x7F { continue }
+            if i > runStart { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: b[runStart..<i])) }
+            runStart = i + 1
+            switch c {
+            case UInt8(ascii: "\""): lit("\\\"")
+            case UInt8(ascii: "\\"): lit("\\\\")
+            case 0x0A: lit("\\n")
+            case 0x0D: lit("\\r")
+            case 0x09: lit("\\t")
+            default:
+                lit("\\u00"); bytes.append(Out.hexDigit(c >> 4)); bytes.append(Out.hexDigit(c & 15))
+            }
+        }
+        if b.count > runStart { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: b[runStart..<b.count])) }
+        bytes.append(UInt8(ascii: "\""))
     }
 
     mutating func jsonString(_ s: String) { json(Array(s.utf8)) }
@@ -49,7 +59,7 @@ struct Out {
         let n = b.count
         while i < n {
             let c = b[i]
-            if c < 0x80 { i += 1; continue }
+            if c < 0x80 { i += 1; continue }   // the common case: plain ASCII
             var need: Int
             var minCP: UInt32
             var cp: UInt32

@@ -31,7 +31,7 @@ enum RDBDumpCommand {
         var o = Out(capacity: 1 << 16)
         var selectedDB = -1
         var skippedModules = 0
-        if format == .memory { o.raw("database,type,key,size_in_bytes,encoding,num_elements,len_largest_element,expiry\n") }
+        if format == .memory { o.lit("database,type,key,size_in_bytes,encoding,num_elements,len_largest_element,expiry\n") }
         do {
             while let ev = try file.next() {
                 switch ev {
@@ -48,7 +48,7 @@ enum RDBDumpCommand {
                     }
                 case .function(let code):
                     if format == .resp && filter.isEmpty { o.resp([Array("FUNCTION".utf8), Array("LOAD".utf8), code]) }
-                    if format == .json && filter.isEmpty { o.raw("{\"function\":"); o.json(code); o.raw("}\n") }
+                    if format == .json && filter.isEmpty { o.lit("{\"function\":"); o.json(code); o.lit("}\n") }
                 default: break
                 }
                 if o.bytes.count >= 1 << 16 { try out.write(&o) }
@@ -68,96 +68,96 @@ enum RDBDumpCommand {
     // MARK: JSON
 
     static func writeJSON(_ e: RDBEntry, _ o: inout Out) {
-        o.raw("{\"db\":"); o.int(e.db)
-        o.raw(",\"key\":"); o.json(e.key)
-        o.raw(",\"type\":\""); o.raw(e.value.kind.rawValue); o.raw("\"")
-        if let x = e.expireMs { o.raw(",\"expire_ms\":"); o.int(x) }
-        if let i = e.idle { o.raw(",\"idle\":"); o.int(i) }
-        if let f = e.freq { o.raw(",\"freq\":"); o.int(f) }
-        o.raw(",\"value\":")
+        o.lit("{\"db\":"); o.int(e.db)
+        o.lit(",\"key\":"); o.json(e.key)
+        o.lit(",\"type\":\""); o.raw(e.value.kind.rawValue); o.lit("\"")
+        if let x = e.expireMs { o.lit(",\"expire_ms\":"); o.int(x) }
+        if let i = e.idle { o.lit(",\"idle\":"); o.int(i) }
+        if let f = e.freq { o.lit(",\"freq\":"); o.int(f) }
+        o.lit(",\"value\":")
         switch e.value {
         case .string(let s): o.json(s)
         case .list(let l), .set(let l):
-            o.raw("[")
-            for (i, x) in l.enumerated() { if i > 0 { o.raw(",") }; o.json(x) }
-            o.raw("]")
+            o.lit("[")
+            for (i, x) in l.enumerated() { if i > 0 { o.lit(",") }; o.json(x) }
+            o.lit("]")
         case .sortedSet(let z):
-            o.raw("[")
-            for (i, m) in z.enumerated() { if i > 0 { o.raw(",") }; o.raw("["); o.json(m.member); o.raw(","); o.jsonDouble(m.score); o.raw("]") }
-            o.raw("]")
+            o.lit("[")
+            for (i, m) in z.enumerated() { if i > 0 { o.lit(",") }; o.lit("["); o.json(m.member); o.lit(","); o.jsonDouble(m.score); o.lit("]") }
+            o.lit("]")
         case .hash(let h):
-            o.raw("[")
+            o.lit("[")
             for (i, f) in h.enumerated() {
-                if i > 0 { o.raw(",") }
-                o.raw("["); o.json(f.field); o.raw(","); o.json(f.value)
-                if let x = f.expireMs { o.raw(","); o.int(x) }
-                o.raw("]")
+                if i > 0 { o.lit(",") }
+                o.lit("["); o.json(f.field); o.lit(","); o.json(f.value)
+                if let x = f.expireMs { o.lit(","); o.int(x) }
+                o.lit("]")
             }
-            o.raw("]")
+            o.lit("]")
         case .stream(let s): writeStreamJSON(s, &o)
         case .module(let m):
-            o.raw("{\"module\":\""); o.raw(m.name); o.raw("\",\"encver\":"); o.int(m.encodingVersion)
-            o.raw(",\"module_id\":"); o.int(m.moduleID); o.raw(",\"ops\":[")
+            o.lit("{\"module\":\""); o.raw(m.name); o.lit("\",\"encver\":"); o.int(m.encodingVersion)
+            o.lit(",\"module_id\":"); o.int(m.moduleID); o.lit(",\"ops\":[")
             for (i, op) in m.ops.enumerated() {
-                if i > 0 { o.raw(",") }
+                if i > 0 { o.lit(",") }
                 switch op {
-                case .sint(let v): o.raw("{\"sint\":"); o.int(v); o.raw("}")
-                case .uint(let v): o.raw("{\"uint\":"); o.int(v); o.raw("}")
-                case .float(let b): o.raw("{\"float_bits\":"); o.int(b); o.raw("}")
-                case .double(let b): o.raw("{\"double_bits\":"); o.int(b); o.raw("}")
-                case .string(let s): o.raw("{\"string\":"); o.json(s); o.raw("}")
+                case .sint(let v): o.lit("{\"sint\":"); o.int(v); o.lit("}")
+                case .uint(let v): o.lit("{\"uint\":"); o.int(v); o.lit("}")
+                case .float(let b): o.lit("{\"float_bits\":"); o.int(b); o.lit("}")
+                case .double(let b): o.lit("{\"double_bits\":"); o.int(b); o.lit("}")
+                case .string(let s): o.lit("{\"string\":"); o.json(s); o.lit("}")
                 }
             }
-            o.raw("]}")
-        case .summary: o.raw("null")
+            o.lit("]}")
+        case .summary: o.lit("null")
         }
-        o.raw("}\n")
+        o.lit("}\n")
     }
 
     static func writeStreamJSON(_ s: StreamValue, _ o: inout Out) {
-        o.raw("{\"length\":"); o.int(s.length)
+        o.lit("{\"length\":"); o.int(s.length)
         o.raw(",\"last_id\":\"\(s.lastID)\"")
         if let f = s.firstID { o.raw(",\"first_id\":\"\(f)\"") }
         if let m = s.maxDeletedID { o.raw(",\"max_deleted_id\":\"\(m)\"") }
-        if let a = s.entriesAdded { o.raw(",\"entries_added\":"); o.int(a) }
-        o.raw(",\"entries\":[")
+        if let a = s.entriesAdded { o.lit(",\"entries_added\":"); o.int(a) }
+        o.lit(",\"entries\":[")
         var first = true
         try? s.forEachEntry { entry in
-            if !first { o.raw(",") }
+            if !first { o.lit(",") }
             first = false
             o.raw("{\"id\":\"\(entry.id)\",\"fields\":[")
             for (i, fv) in entry.fields.enumerated() {
-                if i > 0 { o.raw(",") }
-                o.raw("["); o.json(fv.field); o.raw(","); o.json(fv.value); o.raw("]")
+                if i > 0 { o.lit(",") }
+                o.lit("["); o.json(fv.field); o.lit(","); o.json(fv.value); o.lit("]")
             }
-            o.raw("]}")
+            o.lit("]}")
         }
-        o.raw("],\"groups\":[")
+        o.lit("],\"groups\":[")
         for (gi, g) in s.groups.enumerated() {
-            if gi > 0 { o.raw(",") }
-            o.raw("{\"name\":"); o.json(g.name); o.raw(",\"last_id\":\"\(g.lastID)\"")
-            if let r = g.entriesRead { o.raw(",\"entries_read\":"); o.int(r) }
+            if gi > 0 { o.lit(",") }
+            o.lit("{\"name\":"); o.json(g.name); o.raw(",\"last_id\":\"\(g.lastID)\"")
+            if let r = g.entriesRead { o.lit(",\"entries_read\":"); o.int(r) }
             let owner = ownerMap(g)
-            o.raw(",\"pending\":[")
+            o.lit(",\"pending\":[")
             for (i, p) in g.pending.enumerated() {
-                if i > 0 { o.raw(",") }
+                if i > 0 { o.lit(",") }
                 o.raw("{\"id\":\"\(p.id)\",\"delivery_time_ms\":"); o.int(p.deliveryTimeMs)
-                o.raw(",\"delivery_count\":"); o.int(p.deliveryCount)
-                if let c = owner[p.id] { o.raw(",\"consumer\":"); o.json(c) }
-                o.raw("}")
+                o.lit(",\"delivery_count\":"); o.int(p.deliveryCount)
+                if let c = owner[p.id] { o.lit(",\"consumer\":"); o.json(c) }
+                o.lit("}")
             }
-            o.raw("],\"consumers\":[")
+            o.lit("],\"consumers\":[")
             for (i, c) in g.consumers.enumerated() {
-                if i > 0 { o.raw(",") }
-                o.raw("{\"name\":"); o.json(c.name); o.raw(",\"seen_time_ms\":"); o.int(c.seenTimeMs)
-                if let t = c.activeTimeMs { o.raw(",\"active_time_ms\":"); o.int(t) }
-                o.raw(",\"pending\":[")
-                for (j, id) in c.pending.enumerated() { if j > 0 { o.raw(",") }; o.raw("\"\(id)\"") }
-                o.raw("]}")
+                if i > 0 { o.lit(",") }
+                o.lit("{\"name\":"); o.json(c.name); o.lit(",\"seen_time_ms\":"); o.int(c.seenTimeMs)
+                if let t = c.activeTimeMs { o.lit(",\"active_time_ms\":"); o.int(t) }
+                o.lit(",\"pending\":[")
+                for (j, id) in c.pending.enumerated() { if j > 0 { o.lit(",") }; o.raw("\"\(id)\"") }
+                o.lit("]}")
             }
-            o.raw("]}")
+            o.lit("]}")
         }
-        o.raw("]}")
+        o.lit("]}")
     }
 
     static func ownerMap(_ g: StreamGroup) -> [StreamID: [UInt8]] {
@@ -245,12 +245,12 @@ enum MemoryReport {
         let s = e.value.summary
         let enc = RDBType.encodingName(e.typeByte, family: family)
         let size = estimate(e, s, enc)
-        o.int(e.db); o.raw(","); o.raw(e.value.kind.rawValue); o.raw(",")
+        o.int(e.db); o.lit(","); o.raw(e.value.kind.rawValue); o.lit(",")
         csvField(e.key, &o)
-        o.raw(","); o.int(size); o.raw(","); o.raw(enc); o.raw(","); o.int(s.elements); o.raw(",")
-        o.int(s.largestElement); o.raw(",")
+        o.lit(","); o.int(size); o.lit(","); o.raw(enc); o.lit(","); o.int(s.elements); o.lit(",")
+        o.int(s.largestElement); o.lit(",")
         if let x = e.expireMs { o.raw(isoTime(x)) }
-        o.raw("\n")
+        o.lit("\n")
     }
 
     static func csvField(_ b: [UInt8], _ o: inout Out) {

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// One element of a packed encoding (listpack, ziplist, intset, zipmap): an integer or a byte
 /// string lent from the blob (valid only inside the callback that receives it).
 public enum PackedElement {
@@ -96,17 +102,24 @@ public enum DoubleText {
         return Array(d.description.utf8)
     }
 
-    /// strtod-style parse of a score ("inf", "-inf", "+inf", decimal, exponent).
+    /// strtod-style parse of a score ("inf", "-inf", "+inf", decimal, exponent); the whole
+    /// text must be consumed.
     public static func parse(_ p: UnsafeRawBufferPointer) -> Double? {
-        if p.count == 0 || p.count > 512 { return nil }
-        let s = String(decoding: p, as: UTF8.self)
-        switch s.lowercased() {
-        case "inf", "+inf", "infinity", "+infinity": return .infinity
-        case "-inf", "-infinity": return -.infinity
-        case "nan", "-nan", "+nan": return .nan
-        default: break
+        let n = p.count
+        if n == 0 || n > 255 { return nil }
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: n + 1) { buf -> Double? in
+            for i in 0..<n {
+                let c = p[i]
+                // strtod skips leading spaces and reads hex; Redis's score texts have neither.
+                if c == 0 || c == 32 || (c >= 9 && c <= 13) { return nil }
+                buf[i] = CChar(bitPattern: c)
+            }
+            buf[n] = 0
+            var end: UnsafeMutablePointer<CChar>?
+            let d = strtod(buf.baseAddress!, &end)
+            guard let end, end == buf.baseAddress! + n else { return nil }
+            return d
         }
-        return Double(s)
     }
 
     public static func parse(_ bytes: [UInt8]) -> Double? { bytes.withUnsafeBytes { parse($0) } }

@@ -26,7 +26,13 @@ public final class RDBReader {
     /// The key being read, for error messages.
     public private(set) var currentKey: [UInt8]?
     /// What the reader is doing, for error messages ("reading a hash value", ...).
-    public private(set) var doing = "reading the header"
+    public var doing: String {
+        if let t = doingValueType { return "reading a \(typeName(t)) value" }
+        return doingText.description
+    }
+    // Kept as a StaticString (no allocation, no reference counting): this is set per record.
+    private var doingText: StaticString = "reading the header"
+    private var doingValueType: UInt8?
     private var started = false
     private var finished = false
 
@@ -119,49 +125,49 @@ public final class RDBReader {
         var recordStart: Int?
         currentKey = nil
         while true {
-            doing = "reading a type or opcode"
+            doingText = "reading a type or opcode"
             let at = source.offset
             let t = try source.readByte("a type or opcode byte")
             switch t {
             case RDBOpcode.eof:
-                doing = "reading the checksum"
+                doingText = "reading the checksum"
                 return try readEnd()
             case RDBOpcode.selectDB:
-                doing = "reading a SELECTDB opcode"
+                doingText = "reading a SELECTDB opcode"
                 let db = try readLen("the database number")
                 guard db <= UInt64(Int32.max) else { throw fail("database number \(db) is out of range", at: at) }
                 currentDB = Int(db)
                 return .selectDB(Int(db))
             case RDBOpcode.resizeDB:
-                doing = "reading a RESIZEDB opcode"
+                doingText = "reading a RESIZEDB opcode"
                 let a = try readLen("the db size hint")
                 let b = try readLen("the expires size hint")
                 return .resizeDB(keys: a, expires: b)
             case RDBOpcode.aux:
-                doing = "reading an AUX field"
+                doingText = "reading an AUX field"
                 let k = try readString("an AUX key")
                 let v = try readString("an AUX value")
                 return .aux(key: k, value: v)
             case RDBOpcode.expireTimeMS:
-                doing = "reading an EXPIRETIME_MS opcode"
+                doingText = "reading an EXPIRETIME_MS opcode"
                 if recordStart == nil { recordStart = at }
                 expireMs = try source.readLE(Int64.self, "an 8-byte millisecond expire time")
             case RDBOpcode.expireTime:
-                doing = "reading an EXPIRETIME opcode"
+                doingText = "reading an EXPIRETIME opcode"
                 if recordStart == nil { recordStart = at }
                 expireMs = Int64(try source.readLE(Int32.self, "a 4-byte expire time")) * 1000
             case RDBOpcode.idle:
                 guard version.level >= 9 || version.family == .valkey else { throw fail("opcode IDLE (248) in an RDB version \(version.number) file", at: at) }
-                doing = "reading an IDLE opcode"
+                doingText = "reading an IDLE opcode"
                 if recordStart == nil { recordStart = at }
                 idle = try readLen("the LRU idle time")
             case RDBOpcode.freq:
                 guard version.level >= 9 else { throw fail("opcode FREQ (249) in an RDB version \(version.number) file", at: at) }
-                doing = "reading a FREQ opcode"
+                doingText = "reading a FREQ opcode"
                 if recordStart == nil { recordStart = at }
                 freq = try source.readByte("the LFU counter")
             case RDBOpcode.moduleAux:
-                doing = "reading a MODULE_AUX opcode"
+                doingText = "reading a MODULE_AUX opcode"
                 let id = try readLen("a module id")
                 let whenOp = try readLen("the module aux when-opcode")
                 guard whenOp == RDBModuleOpcode.uint else { throw fail("module aux when-opcode is \(whenOp), expected 2 (UINT)") }
@@ -170,7 +176,7 @@ public final class RDBReader {
                 m.when = when
                 return .moduleAux(m)
             case RDBOpcode.function2:
-                doing = "reading a FUNCTION2 library"
+                doingText = "reading a FUNCTION2 library"
                 return .function(try readString("a function library's code"))
             case RDBOpcode.functionPreGA:
                 throw fail("pre-release (Redis 7.0 RC) function format (opcode 246) is not supported; Redis 7.0 GA refuses it too", at: at)
@@ -178,14 +184,14 @@ public final class RDBReader {
                 guard version.family == .valkey || version.number >= 12 else {
                     throw fail("opcode SLOT_INFO (244) in an RDB version \(version.number) file", at: at)
                 }
-                doing = "reading a SLOT_INFO opcode"
+                doingText = "reading a SLOT_INFO opcode"
                 let slot = try readLen("the slot number")
                 let keys = try readLen("the slot size")
                 let expires = try readLen("the slot expires size")
                 return .slotInfo(slot: slot, keys: keys, expires: expires)
             case 243:
                 if version.family == .valkey {
-                    doing = "reading a SLOT_IMPORT opcode"
+                    doingText = "reading a SLOT_IMPORT opcode"
                     let name = try readString("the slot import job name")
                     let n = try readCount("the number of slot ranges", minBytes: 2)
                     var ranges = [(UInt64, UInt64)]()
@@ -199,12 +205,13 @@ public final class RDBReader {
             default:
                 if recordStart == nil { recordStart = at }
                 try checkTypeAllowed(t, at: at)
-                doing = "reading a key"
+                doingText = "reading a key"
                 let key = try readString("a key")
                 currentKey = key
-                doing = "reading a \(typeName(t)) value"
+                doingValueType = t
                 let value = try readValue(type: t)
-                doing = "reading a type or opcode"
+                doingValueType = nil
+                doingText = "reading a type or opcode"
                 let start = recordStart ?? at
                 return .entry(RDBEntry(db: currentDB, key: key, value: value, expireMs: expireMs, idle: idle,
                                        freq: freq, typeByte: t, offset: start, serializedSize: source.offset - start))
