@@ -173,7 +173,9 @@ enum RDBCheckCommand {
         let a = try spec.parse(args)
         let path = a.positionals[0]
         let json = a.has("--json")
-        let file = try OpenedRDB(path: path, options: RDBReader.Options(materialize: false))
+        var options = RDBReader.Options(materialize: false)
+        options.keepKeys = false
+        let file = try OpenedRDB(path: path, options: options)
         var keys = 0, expires = 0, functions = 0, dbs = Set<Int>()
         var verdict = ChecksumVerdict.absent
         var o = Out()

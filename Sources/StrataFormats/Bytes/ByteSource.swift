@@ -3,6 +3,46 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Dispatch
+
+/// The CRC-64 of a file's first `length` bytes, computed on another thread with pread.
+final class BackgroundChecksum: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    // Written once by the worker before `done` is signalled, read after waiting on it.
+    private var result: UInt64?
+    let length: Int
+
+    init(fd: Int32, length: Int) {
+        self.length = length
+        DispatchQueue.global(qos: .userInitiated).async { [self] in
+            self.result = BackgroundChecksum.compute(fd: fd, length: length)
+            self.done.signal()
+        }
+    }
+
+    /// nil when the file could not be read (the caller then checksums itself).
+    func wait() -> UInt64? {
+        done.wait()
+        done.signal()
+        return result
+    }
+
+    static func compute(fd: Int32, length: Int) -> UInt64? {
+        let chunk = 1 << 20
+        let buf = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 16)
+        defer { buf.deallocate() }
+        var crc = CRC64()
+        var off = 0
+        while off < length {
+            let r = pread(fd, buf, min(chunk, length - off), off_t(off))
+            if r < 0 { if errno == EINTR { continue }; return nil }
+            if r == 0 { return nil }
+            crc.update(buf, count: r)
+            off += r
+        }
+        return crc.value
+    }
+}
 
 /// A forward-only byte cursor over a file descriptor or an in-memory buffer that cannot
 /// over-read: every read first makes sure the bytes exist, and a length that runs past the end
@@ -24,6 +64,10 @@ public final class ByteSource {
     public let knownSize: Int?
     private var crc = CRC64()
     public var checksumming = true
+    /// For regular files: the checksum of everything but the 8-byte trailer, computed in
+    /// parallel on the second core. Used when the reader asks at exactly that offset (the
+    /// normal case); otherwise the bytes are checksummed here as they pass.
+    private var background: BackgroundChecksum?
 
     /// Reads from a file descriptor the caller owns (it is not closed here).
     public init(fileDescriptor: Int32, knownSize: Int?, chunkSize: Int = 1 << 20) {
@@ -32,6 +76,9 @@ public final class ByteSource {
         self.buffer = UnsafeMutableRawPointer.allocate(byteCount: chunkSize, alignment: 16)
         self.atEOF = false
         self.knownSize = knownSize
+        if let knownSize, knownSize > 1 << 22, lseek(fileDescriptor, 0, SEEK_CUR) == 0 {
+            background = BackgroundChecksum(fd: fileDescriptor, length: knownSize - 8)
+        }
     }
 
     /// Reads from bytes in memory.
@@ -63,12 +110,19 @@ public final class ByteSource {
 
     /// The CRC-64 of every byte consumed so far (while `checksumming` was on).
     public var checksum: UInt64 {
+        if let bg = background {
+            background = nil
+            if offset == bg.length, let v = bg.wait() { return v }
+            // Asked elsewhere than before the trailer (trailing bytes): read the prefix again.
+            if let v = BackgroundChecksum.compute(fd: fd, length: offset) { return v }
+            return ~crc.value   // unreadable: guaranteed not to match a stored value of crc
+        }
         flushCRC()
         return crc.value
     }
 
     private func flushCRC() {
-        if checksumming && crcMark < start { crc.update(buffer + crcMark, count: start - crcMark) }
+        if checksumming && background == nil && crcMark < start { crc.update(buffer + crcMark, count: start - crcMark) }
         crcMark = start
     }
 

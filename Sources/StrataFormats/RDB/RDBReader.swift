@@ -9,6 +9,8 @@ public final class RDBReader {
         public var materialize = true
         /// Validate stream node contents entry by entry (what redis-check-rdb's deep sanitisation does).
         public var deepValidation = true
+        /// Return each key's bytes in its entry. Off (check): keys are read into a reused buffer.
+        public var keepKeys = true
         /// Fail on a CRC-64 mismatch. Only salvage turns this off (and reports the mismatch).
         public var verifyChecksum = true
         public init(materialize: Bool = true, deepValidation: Bool = true, verifyChecksum: Bool = true) {
@@ -24,7 +26,13 @@ public final class RDBReader {
     /// The database keys are being read into.
     public private(set) var currentDB = 0
     /// The key being read, for error messages.
-    public private(set) var currentKey: [UInt8]?
+    public var currentKey: [UInt8]? { hasKey ? keyBuffer : nil }
+    private var keyBuffer: [UInt8] = []
+    private var hasKey = false
+    // LZF output lands here (reused, grown on demand) instead of a new array per string.
+    private var scratch = UnsafeMutableRawPointer.allocate(byteCount: 1 << 16, alignment: 16)
+    private var scratchCapacity = 1 << 16
+    private var scratchInUse = false
     /// What the reader is doing, for error messages ("reading a hash value", ...).
     public var doing: String {
         if let t = doingValueType { return "reading a \(typeName(t)) value" }
@@ -40,6 +48,8 @@ public final class RDBReader {
         self.source = source
         self.options = options
     }
+
+    deinit { scratch.deallocate() }
 
     /// Reads and checks the 9-byte magic. Called by `next()` if not called first.
     @discardableResult
@@ -74,7 +84,7 @@ public final class RDBReader {
         finished = false
         self.version = version
         currentDB = db
-        currentKey = nil
+        hasKey = false
     }
 
     private func fail(_ message: String, at offset: Int? = nil) -> FormatError {
@@ -123,7 +133,7 @@ public final class RDBReader {
         var idle: UInt64?
         var freq: UInt8?
         var recordStart: Int?
-        currentKey = nil
+        hasKey = false
         while true {
             doingText = "reading a type or opcode"
             let at = source.offset
@@ -206,8 +216,10 @@ public final class RDBReader {
                 if recordStart == nil { recordStart = at }
                 try checkTypeAllowed(t, at: at)
                 doingText = "reading a key"
-                let key = try readString("a key")
-                currentKey = key
+                keyBuffer.removeAll(keepingCapacity: true)
+                try withString("a key") { keyBuffer.append(contentsOf: $0) }
+                hasKey = true
+                let key = options.keepKeys ? keyBuffer : []
                 doingValueType = t
                 let value = try readValue(type: t)
                 doingValueType = nil
@@ -320,14 +332,11 @@ public final class RDBReader {
         if b >> 6 == RDBLength.encodedTag {
             switch Int(b & 0x3F) {
             case RDBLength.encInt8:
-                let v = Int64(Int8(bitPattern: try source.readByte(what())))
-                return try Decimal.bytes(v).withUnsafeBytes(body)
+                return try withDecimal(Int64(Int8(bitPattern: try source.readByte(what()))), body)
             case RDBLength.encInt16:
-                let v = Int64(try source.readLE(Int16.self, what()))
-                return try Decimal.bytes(v).withUnsafeBytes(body)
+                return try withDecimal(Int64(try source.readLE(Int16.self, what())), body)
             case RDBLength.encInt32:
-                let v = Int64(try source.readLE(Int32.self, what()))
-                return try Decimal.bytes(v).withUnsafeBytes(body)
+                return try withDecimal(Int64(try source.readLE(Int32.self, what())), body)
             case RDBLength.encLZF:
                 let clen = try readLen("the compressed length of \(what())")
                 let ulen = try readLen("the uncompressed length of \(what())")
@@ -338,13 +347,32 @@ public final class RDBReader {
                 guard clen > 0, ulen > 0, ulen <= clen * 100 + 64 else {
                     throw fail("LZF string claims \(ulen) bytes from \(clen) compressed bytes, which LZF cannot produce", at: at)
                 }
-                let out: [UInt8]
-                do {
-                    out = try source.withBytes(Int(clen), "an LZF payload") { try LZF.decompress($0, outputLength: Int(ulen)) }
-                } catch let e as LZF.Failure {
-                    throw fail("LZF data does not decompress to the declared \(ulen) bytes (\(e))", at: at)
+                let n = Int(ulen)
+                if scratchInUse {
+                    // Nested use (not done by this reader today): a private array keeps it correct.
+                    let out: [UInt8]
+                    do {
+                        out = try source.withBytes(Int(clen), "an LZF payload") { try LZF.decompress($0, outputLength: n) }
+                    } catch let e as LZF.Failure {
+                        throw fail("LZF data does not decompress to the declared \(ulen) bytes (\(e))", at: at)
+                    }
+                    return try out.withUnsafeBytes(body)
                 }
-                return try out.withUnsafeBytes(body)
+                if n > scratchCapacity {
+                    scratch.deallocate()
+                    scratchCapacity = max(n, scratchCapacity * 2)
+                    scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchCapacity, alignment: 16)
+                }
+                let target = UnsafeMutableRawBufferPointer(start: scratch, count: n)
+                let failure: LZF.Failure? = try source.withBytes(Int(clen), "an LZF payload") { input in
+                    var produced = 0
+                    if let f = LZF.decompress(input, into: target, produced: &produced) { return f }
+                    return produced == n ? nil : .lengthMismatch(expected: n, got: produced)
+                }
+                if let failure { throw fail("LZF data does not decompress to the declared \(ulen) bytes (\(failure))", at: at) }
+                scratchInUse = true
+                defer { scratchInUse = false }
+                return try body(UnsafeRawBufferPointer(target))
             default:
                 throw fail("unknown string encoding \(b & 0x3F) while reading \(what())", at: at)
             }
@@ -363,6 +391,18 @@ public final class RDBReader {
         }
         guard len <= UInt64(Int.max / 2) else { throw fail("\(what()) claims \(len) bytes", at: at) }
         return try source.withBytes(Int(len), what(), body)
+    }
+
+    /// Lends the decimal text of `v` from a stack buffer (no allocation).
+    @inline(__always)
+    private func withDecimal<R>(_ v: Int64, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buf in
+            var m = v.magnitude
+            var i = 20
+            repeat { i -= 1; buf[i] = UInt8(48 + m % 10); m /= 10 } while m > 0
+            if v < 0 { i -= 1; buf[i] = UInt8(ascii: "-") }
+            return try body(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buf)[i..<20]))
+        }
     }
 
     func readString(_ what: @autoclosure () -> String) throws -> [UInt8] {

@@ -218,8 +218,8 @@ public enum RDBValue: Sendable, Equatable {
     case set([[UInt8]])
     case sortedSet([ZSetMember])
     case hash([HashField])
-    case stream(StreamValue)
-    case module(ModuleValue)
+    indirect case stream(StreamValue)
+    indirect case module(ModuleValue)
     /// Only counted, not kept (readers opened without `materialize`).
     case summary(kind: RDBValueKind, ValueSummary)
 
@@ -293,10 +293,10 @@ public enum RDBEvent: Sendable {
     case selectDB(Int)
     case resizeDB(keys: UInt64, expires: UInt64)
     case slotInfo(slot: UInt64, keys: UInt64, expires: UInt64)
-    case moduleAux(ModuleValue)
+    indirect case moduleAux(ModuleValue)
     case function([UInt8])
     /// Valkey 9 RDB_OPCODE_SLOT_IMPORT: a job name and slot ranges.
-    case slotImport(name: [UInt8], ranges: [(UInt64, UInt64)])
+    indirect case slotImport(name: [UInt8], ranges: [(UInt64, UInt64)])
     case entry(RDBEntry)
     case end(ChecksumVerdict, trailingBytes: Int)
 }
