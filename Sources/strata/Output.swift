@@ -13,7 +13,20 @@ struct Out {
     }
     @inline(__always) mutating func raw(_ b: [UInt8]) { bytes.append(contentsOf: b) }
     @inline(__always) mutating func byte(_ b: UInt8) { bytes.append(b) }
-    mutating func int<T: BinaryInteger>(_ v: T) { raw(String(v)) }
+    /// Decimal digits of `v`, written straight into the buffer.
+    mutating func int<T: BinaryInteger>(_ v: T) {
+        if v < 0 { bytes.append(UInt8(ascii: "-")); digits(UInt64(v.magnitude)) } else { digits(UInt64(v)) }
+    }
+
+    @inline(__always) mutating func digits(_ m0: UInt64) {
+        if m0 < 10 { bytes.append(UInt8(48 + m0)); return }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buf in
+            var m = m0
+            var i = 20
+            while m > 0 { i -= 1; buf[i] = UInt8(48 + m % 10); m /= 10 }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buf[i..<20]))
+        }
+    }
 
     // MARK: JSON
 
@@ -88,11 +101,22 @@ struct Out {
 
     /// One command as a RESP array of bulk strings (what `redis-cli --pipe` takes).
     mutating func resp(_ args: [[UInt8]]) {
-        byte(UInt8(ascii: "*")); int(args.count); raw("\r\n")
-        for a in args {
-            byte(UInt8(ascii: "$")); int(a.count); raw("\r\n")
-            raw(a); raw("\r\n")
-        }
+        respHeader(args.count)
+        for a in args { bulk(a) }
+    }
+
+    @inline(__always) mutating func respHeader(_ n: Int) {
+        bytes.append(UInt8(ascii: "*")); digits(UInt64(n)); lit("\r\n")
+    }
+
+    @inline(__always) mutating func bulk(_ a: [UInt8]) {
+        bytes.append(UInt8(ascii: "$")); digits(UInt64(a.count)); lit("\r\n")
+        bytes.append(contentsOf: a); lit("\r\n")
+    }
+
+    @inline(__always) mutating func bulk(_ s: StaticString) {
+        bytes.append(UInt8(ascii: "$")); digits(UInt64(s.utf8CodeUnitCount)); lit("\r\n")
+        lit(s); lit("\r\n")
     }
 }
 

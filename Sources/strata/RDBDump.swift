@@ -38,7 +38,7 @@ enum RDBDumpCommand {
                 case .entry(let e):
                     guard filter.accepts(e) else { continue }
                     switch format {
-                    case .keys: o.raw(e.key); o.byte(10)
+                    case .keys: o.bytes.append(contentsOf: e.key); o.byte(10)
                     case .json: writeJSON(e, &o)
                     case .memory: MemoryReport.write(e, family: file.reader.version.family, &o)
                     case .resp:
@@ -173,33 +173,30 @@ enum RDBDumpCommand {
     /// Commands that recreate the key, in the form Redis's AOF rewrite uses.
     static func writeRESP(_ e: RDBEntry, _ o: inout Out) {
         let key = e.key
-        func batched(_ cmd: String, _ items: [[UInt8]], per: Int) {
+        // At most 64 items per command; a zset/hash item is a pair.
+        func batched(_ cmd: StaticString, count: Int, per: Int, _ item: (Int, inout Out) -> Void) {
             var i = 0
-            while i < items.count {
-                let end = min(items.count, i + itemsPerCommand * per)
-                o.resp([b(cmd), key] + items[i..<end])
+            while i < count {
+                let end = min(count, i + itemsPerCommand)
+                o.respHeader(2 + (end - i) * per)
+                o.bulk(cmd); o.bulk(key)
+                for k in i..<end { item(k, &o) }
                 i = end
             }
         }
         switch e.value {
-        case .string(let s): o.resp([b("SET"), key, s])
-        case .list(let l): batched("RPUSH", l, per: 1)
-        case .set(let s): batched("SADD", s, per: 1)
+        case .string(let s): o.respHeader(3); o.bulk("SET"); o.bulk(key); o.bulk(s)
+        case .list(let l): batched("RPUSH", count: l.count, per: 1) { k, o in o.bulk(l[k]) }
+        case .set(let s): batched("SADD", count: s.count, per: 1) { k, o in o.bulk(s[k]) }
         case .sortedSet(let z):
-            var items = [[UInt8]]()
-            items.reserveCapacity(z.count * 2)
-            for m in z { items.append(DoubleText.bytes(m.score)); items.append(m.member) }
-            batched("ZADD", items, per: 2)
+            batched("ZADD", count: z.count, per: 2) { k, o in o.bulk(DoubleText.bytes(z[k].score)); o.bulk(z[k].member) }
         case .hash(let h):
-            var items = [[UInt8]]()
-            items.reserveCapacity(h.count * 2)
-            for f in h { items.append(f.field); items.append(f.value) }
-            batched("HSET", items, per: 2)
+            batched("HSET", count: h.count, per: 2) { k, o in o.bulk(h[k].field); o.bulk(h[k].value) }
             for f in h { if let x = f.expireMs { o.resp([b("HPEXPIREAT"), key, Decimal.bytes(x), b("FIELDS"), b("1"), f.field]) } }
         case .stream(let s): writeStreamRESP(key, s, &o)
         case .module, .summary: return
         }
-        if let x = e.expireMs { o.resp([b("PEXPIREAT"), key, Decimal.bytes(x)]) }
+        if let x = e.expireMs { o.respHeader(3); o.bulk("PEXPIREAT"); o.bulk(key); o.bulk(Decimal.bytes(x)) }
     }
 
     static func writeStreamRESP(_ key: [UInt8], _ s: StreamValue, _ o: inout Out) {

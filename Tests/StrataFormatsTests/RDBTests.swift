@@ -1,4 +1,5 @@
 import XCTest
+import Foundation
 @testable import StrataFormats
 
 enum Fixtures {
@@ -182,5 +183,45 @@ final class RDBTests: XCTestCase {
             XCTAssertTrue(d.contains("h:small"), d)
             XCTAssertTrue(d.contains("offset"), d)
         }
+    }
+}
+
+final class LargeFileTests: XCTestCase {
+    /// Files over 4 MB have their checksum computed on a second thread: the verdict must be the
+    /// same as the in-line one, for a good file, a flipped byte and bytes after the trailer.
+    func testParallelChecksumAgreesOnGoodFlippedAndTrailingFiles() throws {
+        let sink = ByteSink()
+        let w = RDBWriter(sink: sink, target: RDBTarget.named("redis-7.0")!)
+        w.compression = false
+        try w.writeHeader()
+        try w.writeSelectDB(0)
+        var rng = SeededRNG(seed: 7)
+        for i in 0..<5000 {
+            let v = (0..<1200).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            try w.writeEntry(key: Array("k\(i)".utf8), value: .string(v), expireMs: nil)
+        }
+        try w.finish()
+        let good = sink.memory
+        XCTAssertGreaterThan(good.count, 5 << 20)
+        var flipped = good
+        flipped[good.count / 2] ^= 1
+        let trailing = good + [1, 2, 3]
+        func verdict(_ bytes: [UInt8]) throws -> (ChecksumVerdict, Int) {
+            let path = NSTemporaryDirectory() + "strata-large-\(UUID().uuidString).rdb"
+            FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let (fd, size) = try FileIO.openForReading(path)
+            defer { close(fd) }
+            let r = RDBReader(source: ByteSource(fileDescriptor: fd, knownSize: size), options: RDBReader.Options(materialize: false))
+            while let e = try r.next() { if case .end(let v, let t) = e { return (v, t) } }
+            throw FormatError(offset: 0, "no end")
+        }
+        let (v1, t1) = try verdict(good)
+        guard case .verified = v1 else { return XCTFail("\(v1)") }
+        XCTAssertEqual(t1, 0)
+        XCTAssertThrowsError(try verdict(flipped)) { XCTAssertTrue("\($0)".contains("CRC-64 mismatch"), "\($0)") }
+        let (v3, t3) = try verdict(trailing)
+        guard case .verified = v3 else { return XCTFail("\(v3)") }
+        XCTAssertEqual(t3, 3)
     }
 }
