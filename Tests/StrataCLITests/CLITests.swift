@@ -207,3 +207,40 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(try o.cmd("xlen", "st"), "3")
     }
 }
+
+/// Redis 7.4 (RDB 12, hash field TTLs) as oracle. No Debian package ships 7.4, so these run when
+/// REDIS74_SERVER names a redis-server 7.4 binary; the 7.4 fixtures themselves are always read
+/// by the format tests.
+final class Redis74Tests: XCTestCase {
+    var server: String!
+
+    override func setUpWithError() throws {
+        guard let s = ProcessInfo.processInfo.environment["REDIS74_SERVER"], FileManager.default.isExecutableFile(atPath: s) else {
+            throw XCTSkip("REDIS74_SERVER not set")
+        }
+        server = s
+    }
+
+    func testRedis74FileRoundTripsWithFieldTTLs() throws {
+        let dir = makeTempDir()
+        XCTAssertEqual(try strata("rdb", "convert", fixture("redis-7.4-hfe.rdb"), "-o", dir + "/a.rdb").status, 0)
+        let d = makeTempDir()
+        try FileManager.default.copyItem(atPath: dir + "/a.rdb", toPath: d + "/dump.rdb")
+        let o = try RedisOracle(server: server, dir: d)
+        defer { o.stop() }
+        let expected = try String(contentsOfFile: fixture("redis-7.4-hfe.digest"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(try o.cmd("debug", "digest"), expected)
+        XCTAssertEqual(try o.cmd("hpexpiretime", "h:lpex", "fields", "3", "f1", "f2", "f3"), "4102444800000\n-1\n4102444900000")
+    }
+
+    func testValkeyFieldTTLsMigrateToRedis74() throws {
+        let dir = makeTempDir()
+        XCTAssertEqual(try strata("rdb", "convert", fixture("valkey-9-all-types.rdb"), "-o", dir + "/c.rdb", "--target", "redis-7.4").status, 0)
+        let d = makeTempDir()
+        try FileManager.default.copyItem(atPath: dir + "/c.rdb", toPath: d + "/dump.rdb")
+        let o = try RedisOracle(server: server, dir: d)
+        defer { o.stop() }
+        XCTAssertEqual(try o.cmd("hpexpiretime", "h:ttl", "fields", "2", "f1", "f2"), "4102444800000\n-1")
+        XCTAssertEqual(try o.cmd("dbsize"), "25")
+    }
+}
