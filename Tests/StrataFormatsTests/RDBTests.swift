@@ -225,3 +225,46 @@ final class LargeFileTests: XCTestCase {
         XCTAssertEqual(t3, 3)
     }
 }
+
+final class DuplicateTests: XCTestCase {
+    /// Redis refuses collections with a repeated member or field; so do we, in every encoding.
+    func testDuplicateMembersAndFieldsAreRejectedInEveryEncoding() throws {
+        let long = [UInt8](repeating: 0x61, count: 100)
+        let values: [(String, RDBValue)] = [
+            ("plain set", .set([long, long])),
+            ("listpack set", .set([Array("a".utf8), Array("b".utf8), Array("a".utf8)])),
+            ("listpack hash", .hash([HashField(field: Array("f".utf8), value: Array("1".utf8)), HashField(field: Array("f".utf8), value: Array("2".utf8))])),
+            ("plain hash", .hash([HashField(field: long, value: long), HashField(field: long, value: long)])),
+            ("listpack zset", .sortedSet([ZSetMember(member: Array("m".utf8), score: 1), ZSetMember(member: Array("m".utf8), score: 2)])),
+            ("skiplist zset", .sortedSet([ZSetMember(member: long, score: 1), ZSetMember(member: long, score: 2)])),
+            ("hash with TTLs", .hash([HashField(field: Array("f".utf8), value: [], expireMs: 5), HashField(field: Array("f".utf8), value: [], expireMs: 6)])),
+        ]
+        for target in ["redis-7.2", "redis-6.2", "valkey-9", "redis-7.4"] {
+            for (name, v) in values {
+                let sink = ByteSink()
+                let w = RDBWriter(sink: sink, target: RDBTarget.named(target)!)
+                if w.unsupportedReason(v) != nil { continue }
+                try w.writeHeader()
+                try w.writeSelectDB(0)
+                try w.writeEntry(key: Array("k".utf8), value: v, expireMs: nil)
+                try w.finish()
+                for materialize in [true, false] {
+                    XCTAssertThrowsError(try readAll(sink.memory, materialize: materialize), "\(name) for \(target)") { e in
+                        XCTAssertTrue("\(e)".contains("duplicate"), "\(name) for \(target): \(e)")
+                    }
+                }
+            }
+        }
+    }
+
+    func testDistinctMembersThatLookAlikeAreAccepted() throws {
+        // "1" stored as an integer and "01" as a string are different members.
+        let sink = ByteSink()
+        let w = RDBWriter(sink: sink, target: RDBTarget.named("redis-7.2")!)
+        try w.writeHeader(); try w.writeSelectDB(0)
+        let members = (0..<200).map { Array("m\($0)".utf8) } + [Array("1".utf8), Array("01".utf8), Array("1 ".utf8)]
+        try w.writeEntry(key: Array("k".utf8), value: .set(members), expireMs: nil)
+        try w.finish()
+        XCTAssertEqual(try readAll(sink.memory).entries.count, 1)
+    }
+}

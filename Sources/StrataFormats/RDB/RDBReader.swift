@@ -441,8 +441,24 @@ public final class RDBReader {
         @inline(__always) mutating func add(_ b: UnsafeRawBufferPointer) { add(.bytes(b)) }
     }
 
+    // Members/fields of the collection being read, to refuse duplicates as Redis does
+    // ("Duplicate set members detected").
+    private var seen = DuplicateFilter()
+
+    @inline(__always) private func unique(_ b: UnsafeRawBufferPointer) -> Bool {
+        seen.insert(b)
+    }
+
+    @inline(__always) private func unique(_ e: PackedElement) -> Bool {
+        switch e {
+        case .bytes(let b): return unique(b)
+        case .int(let v): return withDecimal(v) { unique($0) }
+        }
+    }
+
     private func readValue(type t: UInt8) throws -> RDBValue {
         let mat = options.materialize
+        seen.reset()
         switch t {
         case RDBType.string:
             if mat { return .string(try readString("a string value")) }
@@ -453,7 +469,12 @@ public final class RDBReader {
             let n = try readCount("the number of elements")
             var c = Collector(materialize: mat)
             if mat { c.items.reserveCapacity(n) }
-            for _ in 0..<n { try withString("an element") { c.add($0) } }
+            for _ in 0..<n {
+                try withString("an element") {
+                    if t == RDBType.set && !unique($0) { throw fail("duplicate set member \(RDBReader.printable([UInt8]($0)))") }
+                    c.add($0)
+                }
+            }
             if t == RDBType.list { return mat ? .list(c.items) : .summary(kind: .list, c.summary) }
             return mat ? .set(c.items) : .summary(kind: .set, c.summary)
 
@@ -489,7 +510,12 @@ public final class RDBReader {
 
         case RDBType.setListpack:
             var c = Collector(materialize: mat)
-            let k = try withBlob("set listpack") { try Listpack.forEach($0) { c.add($0) } }
+            let k = try withBlob("set listpack") {
+                try Listpack.forEach($0) { e in
+                    guard unique(e) else { throw PackedError("duplicate member") }
+                    c.add(e)
+                }
+            }
             if k == 0 { throw fail("empty set listpack") }
             return mat ? .set(c.items) : .summary(kind: .set, c.summary)
 
@@ -500,7 +526,14 @@ public final class RDBReader {
             if mat { members.reserveCapacity(n) }
             for _ in 0..<n {
                 let m = mat ? try readString("a sorted set member") : []
-                if !mat { try withString("a sorted set member") { c.add($0) } }
+                if mat {
+                    if !m.withUnsafeBytes({ unique($0) }) { throw fail("duplicate sorted set member \(RDBReader.printable(m))") }
+                } else {
+                    try withString("a sorted set member") {
+                        if !unique($0) { throw fail("duplicate sorted set member") }
+                        c.add($0)
+                    }
+                }
                 let score: Double
                 if t == RDBType.zset2 {
                     score = Double(bitPattern: try source.readLE(UInt64.self, "a binary double score"))
@@ -522,6 +555,7 @@ public final class RDBReader {
             try withBlob(what) { blob in
                 let visit: (PackedElement) throws -> Void = { e in
                     if !pendingOK {
+                        guard self.unique(e) else { throw PackedError("duplicate member") }
                         if mat { pending = e.materialized } else { c.add(e) }
                         pendingOK = true
                     } else {
@@ -555,6 +589,7 @@ public final class RDBReader {
             try withBlob(what) { blob in
                 if t == RDBType.hashZipmap {
                     try Zipmap.forEach(blob) { f, v in
+                        guard unique(f) else { throw PackedError("duplicate field") }
                         if mat { fields.append(HashField(field: f.materialized, value: v.materialized)) }
                         else { c.add(f); c.summary.elements -= 1; c.summary.elementBytes += v.stringLength; c.summary.largestElement = max(c.summary.largestElement, v.stringLength) }
                     }
@@ -562,6 +597,7 @@ public final class RDBReader {
                 }
                 let visit: (PackedElement) throws -> Void = { e in
                     if pending == nil {
+                        guard self.unique(e) else { throw PackedError("duplicate field") }
                         pending = mat ? e.materialized : []
                         if !mat { c.add(e) }
                     } else {
@@ -597,7 +633,9 @@ public final class RDBReader {
             try withBlob("hash listpack-ex") { blob in
                 try Listpack.forEach(blob) { e in
                     switch slot {
-                    case 0: if mat { f = e.materialized } else { c.add(e) }
+                    case 0:
+                        guard unique(e) else { throw PackedError("duplicate field") }
+                        if mat { f = e.materialized } else { c.add(e) }
                     case 1: if mat { v = e.materialized } else { c.summary.elementBytes += e.stringLength }
                     default:
                         guard case .int(let ttl) = e else { throw PackedError("field TTL is not an integer") }
@@ -649,6 +687,7 @@ public final class RDBReader {
             }
             if mat {
                 let f = try readString("a hash field")
+                if !f.withUnsafeBytes({ unique($0) }) { throw fail("duplicate hash field \(RDBReader.printable(f))") }
                 let v = try readString("a hash value")
                 if case .valkeyTrailing = ttlMode {
                     let e = try source.readLE(Int64.self, "a field expire time")
@@ -656,7 +695,10 @@ public final class RDBReader {
                 }
                 fields.append(HashField(field: f, value: v, expireMs: expire))
             } else {
-                try withString("a hash field") { c.add($0) }
+                try withString("a hash field") {
+                    if !unique($0) { throw fail("duplicate hash field") }
+                    c.add($0)
+                }
                 let vl = try measureString("a hash value")
                 c.summary.elementBytes += vl
                 c.summary.largestElement = max(c.summary.largestElement, vl)
