@@ -268,3 +268,20 @@ final class DuplicateTests: XCTestCase {
         XCTAssertEqual(try readAll(sink.memory).entries.count, 1)
     }
 }
+
+final class PreReleaseFunctionTests: XCTestCase {
+    /// Redis 7.0-rc1/rc2 wrote libraries with opcode 246 (name, engine, description flag,
+    /// description, code). We read them into the GA (FUNCTION2) form.
+    func testPreGAFunctionBecomesAGALibrary() throws {
+        func str(_ s: String) -> [UInt8] { [UInt8(s.utf8.count)] + Array(s.utf8) }
+        let code = "redis.register_function('f', function(keys, args) return 1 end)"
+        let sink = ByteSink()
+        let w = RDBWriter(sink: sink, target: RDBTarget.named("redis-7.0")!)
+        try w.writeHeader()
+        try sink.write([RDBOpcode.functionPreGA] + str("mylib") + str("LUA") + [1] + str("a description"))
+        try w.writeString(Array(code.utf8))
+        try w.finish()
+        let (_, functions, _) = try readAll(sink.memory)
+        XCTAssertEqual(functions, [Array("#!lua name=mylib\n\(code)".utf8)])
+    }
+}

@@ -189,7 +189,20 @@ public final class RDBReader {
                 doingText = "reading a FUNCTION2 library"
                 return .function(try readString("a function library's code"))
             case RDBOpcode.functionPreGA:
-                throw fail("pre-release (Redis 7.0 RC) function format (opcode 246) is not supported; Redis 7.0 GA refuses it too", at: at)
+                // Redis 7.0-rc1/rc2 (`rdbSaveFunctions` at tag 7.0-rc2): library name, engine
+                // name, has-description flag, [description], library code without the shebang
+                // GA requires. Redis 7.0 GA refuses these files; we hand the library on in
+                // FUNCTION2 form ("#!lua name=NAME" + code). The description has no GA
+                // equivalent and is dropped.
+                guard version.level >= 10 else { throw fail("opcode FUNCTION (246) in an RDB version \(version.number) file", at: at) }
+                doingText = "reading a pre-release FUNCTION library"
+                let name = try readString("a function library name")
+                let engine = try readString("a function engine name")
+                if try readLen("the function description flag") != 0 { _ = try readString("a function description") }
+                let code = try readString("a function library's code")
+                if code.starts(with: Array("#!".utf8)) { return .function(code) }
+                let shebang = "#!" + String(decoding: engine, as: UTF8.self).lowercased() + " name="
+                return .function(Array(shebang.utf8) + name + [10] + code)
             case RDBOpcode.slotInfo:
                 guard version.family == .valkey || version.number >= 12 else {
                     throw fail("opcode SLOT_INFO (244) in an RDB version \(version.number) file", at: at)
