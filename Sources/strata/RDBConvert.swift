@@ -47,6 +47,7 @@ enum RDBConvertCommand {
         let drop = a.has("--drop-unsupported")
         var dropped = [String]()
         var written = 0
+        var emptySkipped = 0
         do {
             try writer.writeHeader()
             try writer.writeStandardAux(ctime: nowMs() / 1000)
@@ -73,6 +74,11 @@ enum RDBConvertCommand {
                     if filter.isEmpty { pendingResize = (k, e) }
                 case .entry(var e):
                     guard filter.accepts(e) else { continue }
+                    if e.value.isEmptyCollection {
+                        // Redis skips these when loading ("empty keys skipped"); so does convert.
+                        emptySkipped += 1
+                        continue
+                    }
                     if let reason = writer.unsupportedReason(e.value, expireMs: e.expireMs) {
                         let name = "db \(e.db) key \(RDBReader.printable(e.key))"
                         guard drop else {
@@ -108,6 +114,7 @@ enum RDBConvertCommand {
             throw error
         }
         for d in dropped { Console.error("strata rdb convert: dropped \(d)") }
+        if emptySkipped > 0 { Console.error("strata rdb convert: skipped \(emptySkipped) empty key(s), as Redis does when loading") }
         if Console.stderrIsTerminal {
             Console.error("strata rdb convert: wrote \(written) keys to \(outPath) as \(chosen.version) (\(chosen.name))")
         }
@@ -240,7 +247,10 @@ enum RDBSalvageCommand {
         return lost.isEmpty && reachedEnd ? 0 : 3
     }
 
-    /// True when a record (key or opcode) parses at `p` and so does the one after it.
+    /// True when records parse at `p` three in a row (or up to a real end of file), each key
+    /// non-empty and each value non-empty: what a resynchronisation point must show before
+    /// anything read from it is trusted. Random bytes and the insides of compressed values
+    /// rarely pass; passing is still evidence, not proof, which the report says.
     static func plausibleRecord(at p: Int, data: [UInt8], version: RDBVersion, db: Int) -> Bool {
         let t = data[p]
         // Only start at a type byte or an opcode that begins a record.
@@ -250,12 +260,14 @@ enum RDBSalvageCommand {
         let r = RDBReader(source: src, options: RDBReader.Options(materialize: false, verifyChecksum: false))
         r.resume(version: version, db: db)
         do {
-            guard let first = try r.next() else { return false }
-            // An EOF opcode only counts where it really ends the file (nothing after its checksum).
-            if case .end(_, let trailing) = first { return trailing == 0 }
-            if case .entry(let e) = first, e.key.isEmpty { return false }
-            guard let second = try r.next() else { return false }
-            _ = second
+            for _ in 0..<3 {
+                guard let ev = try r.next() else { return false }
+                switch ev {
+                case .end(_, let trailing): return trailing == 0
+                case .entry(let e): if e.key.isEmpty || e.value.summary.elements == 0 { return false }
+                default: break
+                }
+            }
             return true
         } catch {
             return false

@@ -127,3 +127,22 @@ final class RedisOracle {
         return (try o.cmd("debug", "digest"), try o.cmd("info", "keyspace"), o.log)
     }
 }
+
+/// Seeded generator; the seed comes from STRATA_SEED or the clock and is printed, so a failing
+/// run reproduces with `STRATA_SEED=<seed> swift test`.
+struct TestRNG: RandomNumberGenerator {
+    let seed: UInt64
+    var state: UInt64
+    init() {
+        seed = ProcessInfo.processInfo.environment["STRATA_SEED"].flatMap { UInt64($0) } ?? UInt64(Date().timeIntervalSince1970 * 1000)
+        state = seed &+ 0x9E37_79B9_7F4A_7C15
+        print("random seed: STRATA_SEED=\(seed)")
+    }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -285,3 +285,29 @@ final class PreReleaseFunctionTests: XCTestCase {
         XCTAssertEqual(functions, [Array("#!lua name=mylib\n\(code)".utf8)])
     }
 }
+
+final class MutationTests: XCTestCase {
+    /// Seeded random byte surgery on a real file: every mutant is refused with a FormatError
+    /// (the structure or the CRC-64 catches it); none crashes, hangs or allocates wildly.
+    func testRandomMutationsAreAlwaysRefusedCleanly() throws {
+        let original = try Fixtures.bytes("redis-7.0-all-types.rdb")
+        var rng = SeededRNG(seed: 20261124)
+        for trial in 0..<1500 {
+            var b = original
+            for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                let at = Int.random(in: 9..<b.count, using: &rng)
+                switch Int.random(in: 0..<3, using: &rng) {
+                case 0: b[at] = UInt8.random(in: 0...255, using: &rng)
+                case 1: b[at] ^= 1 << UInt8.random(in: 0...7, using: &rng)
+                default: b[at] = [0x00, 0xFF, 0x80, 0x81, 0xC3, 0x7F][Int.random(in: 0..<6, using: &rng)]
+                }
+            }
+            if b == original { continue }
+            for materialize in [true, false] {
+                XCTAssertThrowsError(try readAll(b, materialize: materialize), "trial \(trial)") { e in
+                    XCTAssertTrue(e is FormatError, "trial \(trial): \(type(of: e)) \(e)")
+                }
+            }
+        }
+    }
+}

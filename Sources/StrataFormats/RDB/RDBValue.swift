@@ -236,6 +236,18 @@ public enum RDBValue: Sendable, Equatable {
         }
     }
 
+    /// A list, set, sorted set or hash with no element. Redis never holds one; its loader skips
+    /// them ("empty keys skipped") and redis-check-rdb rejects them.
+    public var isEmptyCollection: Bool {
+        switch self {
+        case .list(let x), .set(let x): return x.isEmpty
+        case .sortedSet(let z): return z.isEmpty
+        case .hash(let h): return h.isEmpty
+        case .summary(let k, let s): return s.elements == 0 && [.list, .set, .zset, .hash].contains(k)
+        default: return false
+        }
+    }
+
     /// Element count and sizes, from either form.
     public var summary: ValueSummary {
         var s = ValueSummary()

@@ -77,6 +77,7 @@ public final class RDBWriter {
         if let e = expireMs, level < 3, e / 1000 > Int64(Int32.max) || e / 1000 < Int64(Int32.min) {
             return "an expire time after 2038 needs RDB 3 or later (RDB 1-2 store 32-bit seconds)"
         }
+        if value.isEmptyCollection { return "an empty collection is not a key in Redis (redis-check-rdb rejects one)" }
         switch value {
         case .stream: return target.supportsStreams ? nil : "streams need RDB 9 (Redis 5.0) or later"
         case .module: return target.supportsModules ? nil : "module values need RDB 8 (Redis 4.0) or later"
