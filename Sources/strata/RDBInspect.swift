@@ -176,7 +176,7 @@ enum RDBCheckCommand {
         var options = RDBReader.Options(materialize: false)
         options.keepKeys = false
         let file = try OpenedRDB(path: path, options: options)
-        var keys = 0, expires = 0, functions = 0, dbs = Set<Int>()
+        var keys = 0, expires = 0, functions = 0, dbs = Set<Int>(), empty = 0
         var verdict = ChecksumVerdict.absent
         var o = Out()
         do {
@@ -186,6 +186,7 @@ enum RDBCheckCommand {
                     keys += 1
                     dbs.insert(e.db)
                     if e.expireMs != nil { expires += 1 }
+                    if e.value.isEmptyCollection { empty += 1 }
                 case .function: functions += 1
                 case .end(let v, _): verdict = v
                 default: break
@@ -213,11 +214,15 @@ enum RDBCheckCommand {
             o.raw(",\"databases\":"); o.int(dbs.count); o.raw(",\"functions\":"); o.int(functions)
             o.raw(",\"checksum\":\"")
             switch verdict { case .verified: o.raw("verified"); case .disabled: o.raw("disabled"); case .absent: o.raw("absent") }
-            o.raw("\",\"bytes\":"); o.int(file.source.offset); o.raw("}\n")
+            o.raw("\",\"bytes\":"); o.int(file.source.offset)
+            o.raw(",\"empty_keys\":"); o.int(empty); o.raw("}\n")
         } else {
             o.raw("OK: \(path) is a valid \(versionDescription(version)) file: \(keys) keys (\(expires) with a TTL) in \(dbs.count) database\(dbs.count == 1 ? "" : "s")")
             if functions > 0 { o.raw(", \(functions) function librar\(functions == 1 ? "y" : "ies")") }
             o.raw("; checksum \(checksumDescription(verdict))\n")
+        }
+        if empty > 0 {
+            Console.error("strata rdb check: warning: \(empty) empty collection(s); redis-server skips them when loading, redis-check-rdb reports them as errors")
         }
         let out = try OutputTarget(path: nil)
         try out.write(&o); try out.finish()
