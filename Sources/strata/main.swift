@@ -16,25 +16,27 @@ Commands:
   rdb dump FILE [--format F] ...   Print keys as JSON, RESP, key names or a memory CSV.
   rdb convert INPUT -o OUT ...     Re-encode an RDB for another Redis/Valkey version.
   rdb salvage DAMAGED -o OUT       Recover what can be read from a damaged RDB.
+  rdb digest FILE                  Redis's DEBUG DIGEST of the file's data, without a server.
 
 Run 'strata rdb <command> --help' for a command's options. See strata(1), strata-rdb(1).
 
 """
 
 let rdbHelp = """
-Usage: strata rdb <inspect|check|dump|convert|salvage> [<args>]
+Usage: strata rdb <inspect|check|dump|convert|salvage|digest> [<args>]
 
   inspect   \(RDBInspectCommand.spec.summary)
   check     \(RDBCheckCommand.spec.summary)
   dump      \(RDBDumpCommand.spec.summary)
   convert   \(RDBConvertCommand.spec.summary)
   salvage   \(RDBSalvageCommand.spec.summary)
+  digest    \(RDBDigestCommand.spec.summary)
 
 """
 
 func runRDB(_ args: [String]) throws -> Int32 {
     guard let sub = args.first else {
-        throw UsageError(message: "missing command after 'rdb'", usage: "Usage: strata rdb <inspect|check|dump|convert|salvage> [<args>]")
+        throw UsageError(message: "missing command after 'rdb'", usage: "Usage: strata rdb <inspect|check|dump|convert|salvage|digest> [<args>]")
     }
     let rest = Array(args.dropFirst())
     let table: [(String, CommandSpec, ([String]) throws -> Int32)] = [
@@ -43,10 +45,11 @@ func runRDB(_ args: [String]) throws -> Int32 {
         ("dump", RDBDumpCommand.spec, RDBDumpCommand.run),
         ("convert", RDBConvertCommand.spec, RDBConvertCommand.run),
         ("salvage", RDBSalvageCommand.spec, RDBSalvageCommand.run),
+        ("digest", RDBDigestCommand.spec, RDBDigestCommand.run),
     ]
     if sub == "--help" || sub == "-h" || sub == "help" { print(rdbHelp, terminator: ""); return 0 }
     guard let entry = table.first(where: { $0.0 == sub }) else {
-        throw UsageError(message: "unknown command 'rdb \(sub)'", usage: "Usage: strata rdb <inspect|check|dump|convert|salvage> [<args>]")
+        throw UsageError(message: "unknown command 'rdb \(sub)'", usage: "Usage: strata rdb <inspect|check|dump|convert|salvage|digest> [<args>]")
     }
     if rest.contains("--help") || rest.contains("-h") { print(entry.1.help, terminator: ""); return 0 }
     return try entry.2(rest)

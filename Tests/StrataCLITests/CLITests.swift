@@ -264,3 +264,20 @@ final class Redis74Tests: XCTestCase {
         XCTAssertEqual(try o.cmd("dbsize"), "25")
     }
 }
+
+final class DigestCLITests: XCTestCase {
+    /// `strata rdb digest` of a file equals redis-server's DEBUG DIGEST after loading it, for
+    /// every historic fixture Redis 7.0 can load (module files need their modules).
+    func testDigestMatchesRedisForEveryLoadableFixture() throws {
+        let dir = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/fixtures/rdbtools-dumps").path
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".rdb") && !$0.contains("module") }
+        if files.isEmpty { throw XCTSkip("../shared/fixtures not present") }
+        for f in files.sorted() + ["../../main/Fixtures/redis-7.0-lfu.rdb"] {
+            let path = f.hasPrefix("../") ? fixture("redis-7.0-lfu.rdb") : "\(dir)/\(f)"
+            let ours = try strata("rdb", "digest", path)
+            XCTAssertEqual(ours.status, 0, ours.err)
+            let theirs = try RedisOracle.digest(ofRDB: path)
+            XCTAssertEqual(String(decoding: ours.out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), theirs.digest, f)
+        }
+    }
+}

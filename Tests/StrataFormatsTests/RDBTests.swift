@@ -311,3 +311,37 @@ final class MutationTests: XCTestCase {
         }
     }
 }
+
+final class DigestTests: XCTestCase {
+    func testSHA1KnownAnswers() {
+        func hex(_ b: [UInt8]) -> String { b.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() }
+        XCTAssertEqual(hex(SHA1.hash(Array("abc".utf8))), "a9993e364706816aba3e25717850c26c9cd0d89d")
+        XCTAssertEqual(hex(SHA1.hash([])), "da39a3ee5e6b4b0d3255bfef95601890afd80709")
+        XCTAssertEqual(hex(SHA1.hash(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))),
+                       "84983e441c3bd26ebaae4aa1f95129e5e54670f1")
+        XCTAssertEqual(hex(SHA1.hash([UInt8](repeating: 0x61, count: 1_000_000))), "34aa973cd4c4daa4f61eeb2bdbad27316534016f")
+    }
+
+    /// The digest computed from each fixture equals the one the real server reported for the
+    /// same data (the .digest file written beside it by make-fixtures.sh).
+    func testDatasetDigestEqualsWhatTheServerReported() throws {
+        for name in ["redis-7.0-all-types", "redis-7.4-hfe", "valkey-9-all-types"] {
+            let bytes = try Fixtures.bytes("\(name).rdb")
+            let expected = String(decoding: try Fixtures.bytes("\(name).digest"), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let r = RDBReader(source: ByteSource(bytes: bytes))
+            var d = RedisDigest.Dataset(fieldTTLMarker: !name.hasPrefix("valkey"))
+            while let e = try r.next() {
+                if case .entry(let x) = e { try d.add(db: x.db, key: x.key, value: x.value, hasExpire: x.expireMs != nil) }
+            }
+            XCTAssertEqual(d.hex, expected, name)
+        }
+        XCTAssertEqual(RedisDigest.Dataset().hex, String(repeating: "0", count: 40))
+    }
+
+    func testScoreTextIsPercent17g() {
+        XCTAssertEqual(String(decoding: RedisDigest.scoreText(0.1), as: UTF8.self), "0.10000000000000001")
+        XCTAssertEqual(String(decoding: RedisDigest.scoreText(1.5), as: UTF8.self), "1.5")
+        XCTAssertEqual(String(decoding: RedisDigest.scoreText(.infinity), as: UTF8.self), "inf")
+        XCTAssertEqual(String(decoding: RedisDigest.scoreText(1e100), as: UTF8.self), "1e+100")
+    }
+}
