@@ -1,10 +1,71 @@
 import StrataFormats
 
+/// A growable byte buffer whose appends are a bounds check and a memcpy: output is built from
+/// millions of small pieces, where Array's generic append costs more than the copy.
+final class OutBuffer {
+    private(set) var base: UnsafeMutablePointer<UInt8>
+    private(set) var count = 0
+    private var capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = max(capacity, 64)
+        base = UnsafeMutablePointer<UInt8>.allocate(capacity: self.capacity)
+    }
+
+    deinit { base.deallocate() }
+
+    @inline(__always) private func reserve(_ extra: Int) {
+        if count + extra <= capacity { return }
+        var c = capacity * 2
+        while c < count + extra { c *= 2 }
+        let nb = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
+        nb.update(from: base, count: count)
+        base.deallocate()
+        base = nb
+        capacity = c
+    }
+
+    @inline(__always) func append(_ b: UInt8) {
+        reserve(1)
+        base[count] = b
+        count += 1
+    }
+
+    @inline(__always) func append(contentsOf p: UnsafeBufferPointer<UInt8>) {
+        guard let src = p.baseAddress, p.count > 0 else { return }
+        reserve(p.count)
+        (base + count).update(from: src, count: p.count)
+        count += p.count
+    }
+
+    @inline(__always) func append(contentsOf a: [UInt8]) {
+        a.withUnsafeBufferPointer { append(contentsOf: $0) }
+    }
+
+    func append(contentsOf s: String.UTF8View) {
+        var s = String(s)
+        s.withUTF8 { append(contentsOf: $0) }
+    }
+
+    func truncate(to n: Int) { count = min(count, n) }
+
+    func removeAll(keepingCapacity: Bool) { count = 0 }
+
+    var isEmpty: Bool { count == 0 }
+
+    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(start: base, count: count))
+    }
+
+    /// A copy as an array (tests, small outputs).
+    var array: [UInt8] { [UInt8](UnsafeBufferPointer(start: base, count: count)) }
+}
+
 /// Text output built as bytes (keys and values are bytes, never `String`).
 struct Out {
-    var bytes: [UInt8] = []
+    let bytes: OutBuffer
 
-    init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
+    init(capacity: Int = 256) { bytes = OutBuffer(capacity: capacity) }
 
     @inline(__always) mutating func raw(_ s: String) { bytes.append(contentsOf: s.utf8) }
     /// A constant fragment: copied from the binary's literal, no String involved.
@@ -37,18 +98,26 @@ struct Out {
     }
 
     mutating func json(_ b: UnsafeBufferPointer<UInt8>) {
-        guard Out.isValidUTF8(b) else {
-            lit("{\"base64\":\""); Base64.encode(b, into: &bytes); lit("\"}")
-            return
-        }
+        // One pass: copy runs of plain bytes, escape what JSON needs escaped, validate UTF-8
+        // sequences as they come; on the first invalid one, undo and write base64 instead.
+        let mark = bytes.count
         bytes.append(UInt8(ascii: "\""))
-        // Copy runs of bytes that need no escaping in one append each.
         var runStart = 0
-        for i in 0..<b.count {
+        var i = 0
+        let n = b.count
+        while i < n {
             let c = b[i]
-            if c >= 0x20 && c != 0x22 && c != 0x5C && c != 0x7F { continue }
+            if c >= 0x20 && c < 0x7F && c != 0x22 && c != 0x5C { i += 1; continue }
+            if c >= 0x80 {
+                guard let len = Out.utf8SequenceLength(b, at: i) else {
+                    bytes.truncate(to: mark)
+                    lit("{\"base64\":\""); Base64.encode(b, into: bytes); lit("\"}")
+                    return
+                }
+                i += len
+                continue
+            }
             if i > runStart { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: b[runStart..<i])) }
-            runStart = i + 1
             switch c {
             case UInt8(ascii: "\""): lit("\\\"")
             case UInt8(ascii: "\\"): lit("\\\\")
@@ -58,39 +127,37 @@ struct Out {
             default:
                 lit("\\u00"); bytes.append(Out.hexDigit(c >> 4)); bytes.append(Out.hexDigit(c & 15))
             }
+            i += 1
+            runStart = i
         }
-        if b.count > runStart { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: b[runStart..<b.count])) }
+        if n > runStart { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: b[runStart..<n])) }
         bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// Length of the well-formed UTF-8 sequence starting at `i` (a non-ASCII lead byte), or nil.
+    @inline(__always)
+    static func utf8SequenceLength(_ b: UnsafeBufferPointer<UInt8>, at i: Int) -> Int? {
+        let c = b[i]
+        let need: Int
+        var cp: UInt32
+        let minCP: UInt32
+        if c & 0xE0 == 0xC0 { need = 1; cp = UInt32(c & 0x1F); minCP = 0x80 }
+        else if c & 0xF0 == 0xE0 { need = 2; cp = UInt32(c & 0x0F); minCP = 0x800 }
+        else if c & 0xF8 == 0xF0 { need = 3; cp = UInt32(c & 0x07); minCP = 0x10000 }
+        else { return nil }
+        guard i + need < b.count else { return nil }
+        for k in 1...need {
+            let d = b[i + k]
+            if d & 0xC0 != 0x80 { return nil }
+            cp = (cp << 6) | UInt32(d & 0x3F)
+        }
+        if cp < minCP || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) { return nil }
+        return need + 1
     }
 
     mutating func jsonString(_ s: String) { json(Array(s.utf8)) }
 
     static func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? 48 + v : 87 + v }
-
-    static func isValidUTF8(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
-        var i = 0
-        let n = b.count
-        while i < n {
-            let c = b[i]
-            if c < 0x80 { i += 1; continue }   // the common case: plain ASCII
-            var need: Int
-            var minCP: UInt32
-            var cp: UInt32
-            if c & 0xE0 == 0xC0 { need = 1; cp = UInt32(c & 0x1F); minCP = 0x80 }
-            else if c & 0xF0 == 0xE0 { need = 2; cp = UInt32(c & 0x0F); minCP = 0x800 }
-            else if c & 0xF8 == 0xF0 { need = 3; cp = UInt32(c & 0x07); minCP = 0x10000 }
-            else { return false }
-            for k in 1...need {
-                guard i + k < n else { return false }
-                let d = b[i + k]
-                if d & 0xC0 != 0x80 { return false }
-                cp = (cp << 6) | UInt32(d & 0x3F)
-            }
-            if cp < minCP || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) { return false }
-            i += need + 1
-        }
-        return true
-    }
 
     mutating func jsonDouble(_ d: Double) {
         if d.isFinite { raw(String(decoding: DoubleText.bytes(d), as: UTF8.self)) }
@@ -123,7 +190,7 @@ struct Out {
 enum Base64 {
     static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
-    static func encode(_ b: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+    static func encode(_ b: UnsafeBufferPointer<UInt8>, into out: OutBuffer) {
         var i = 0
         while i + 3 <= b.count {
             let v = (UInt32(b[i]) << 16) | (UInt32(b[i + 1]) << 8) | UInt32(b[i + 2])
@@ -162,7 +229,7 @@ final class OutputTarget {
     }
 
     func write(_ o: inout Out) throws {
-        try sink.write(o.bytes)
+        try o.bytes.withUnsafeBytes { try sink.write($0) }
         o.bytes.removeAll(keepingCapacity: true)
     }
 

@@ -90,6 +90,25 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(String(decoding: text.out, as: UTF8.self).contains("VALKEY080"))
     }
 
+    /// Every line of every fixture's JSON dump parses, and text values come back as the bytes.
+    func testJSONDumpOfEveryFixtureParses() throws {
+        let shared = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/fixtures/rdbtools-dumps").path
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: shared)) ?? []).map { "\(shared)/\($0)" }
+            + ["redis-7.0-all-types.rdb", "valkey-9-all-types.rdb", "redis-7.4-hfe.rdb"].map(fixture)
+        for f in files where f.hasSuffix(".rdb") {
+            let r = try strata("rdb", "dump", f)
+            XCTAssertEqual(r.status, 0, "\(f): \(r.err)")
+            for line in r.out.split(separator: 10) {
+                XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(line)), "\(f): \(String(decoding: line, as: UTF8.self).prefix(200))")
+            }
+        }
+        let n = try strata("rdb", "dump", repoRoot.deletingLastPathComponent().appendingPathComponent("shared/fixtures/rdbtools-dumps/non_ascii_values.rdb").path)
+        if n.status == 0 {
+            let text = String(decoding: n.out, as: UTF8.self)
+            XCTAssertTrue(text.unicodeScalars.contains { $0.value > 0x7F }, "UTF-8 values stay text")
+        }
+    }
+
     func testJSONDumpIsLosslessForBinaryAndFiltersWork() throws {
         let r = try strata("rdb", "dump", fixture("redis-7.0-all-types.rdb"), "--format", "json", "--match", "s:*")
         XCTAssertEqual(r.status, 0, r.err)
