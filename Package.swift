@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .executable(name: "strata", targets: ["strata"]),
         .library(name: "StrataFormats", targets: ["StrataFormats"]),
+        .library(name: "StrataEngine", targets: ["StrataEngine"]),
     ],
     targets: [
         .target(
@@ -16,8 +17,14 @@ let package = Package(
             // checks on them cost ~3% of a check run (perf) and guard nothing here.
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
-        .executableTarget(name: "strata", dependencies: ["StrataFormats"]),
+        .target(
+            name: "StrataEngine",
+            dependencies: ["StrataFormats"],
+            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+        ),
+        .executableTarget(name: "strata", dependencies: ["StrataFormats", "StrataEngine"]),
         .testTarget(name: "StrataFormatsTests", dependencies: ["StrataFormats"]),
+        .testTarget(name: "StrataEngineTests", dependencies: ["StrataEngine", "StrataFormats"]),
         .testTarget(name: "StrataCLITests", dependencies: ["StrataFormats"]),
     ]
 )

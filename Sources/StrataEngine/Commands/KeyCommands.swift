@@ -1,0 +1,262 @@
+import StrataFormats
+
+enum KeyCommands {
+    static func B(_ s: String) -> Bytes { Array(s.utf8) }
+
+    static let all: [Command] = [
+        cmd("del", -2, [.write], 1, -1, 1) { c in try del(&c) },
+        cmd("unlink", -2, [.write, .fast], 1, -1, 1) { c in try del(&c) },
+        cmd("exists", -2, [.readonly, .fast], 1, -1, 1) { c in
+            .integer(Int64(c.args.dropFirst().filter { c.lookup($0) != nil }.count))
+        },
+        cmd("touch", -2, [.readonly, .fast], 1, -1, 1) { c in
+            .integer(Int64(c.args.dropFirst().filter { c.lookup($0) != nil }.count))
+        },
+        cmd("type", 2, [.readonly, .fast], 1, 1, 1) { c in
+            .status(c.lookup(c.arg(1))?.typeName ?? "none")
+        },
+        cmd("rename", 3, [.write], 1, 2, 1) { c in try rename(&c, nx: false) },
+        cmd("renamenx", 3, [.write, .fast], 1, 2, 1) { c in try rename(&c, nx: true) },
+        cmd("expire", -3, [.write, .fast], 1, 1, 1) { c in try expire(&c, base: c.now, unitMs: 1000, name: "expire") },
+        cmd("pexpire", -3, [.write, .fast], 1, 1, 1) { c in try expire(&c, base: c.now, unitMs: 1, name: "pexpire") },
+        cmd("expireat", -3, [.write, .fast], 1, 1, 1) { c in try expire(&c, base: 0, unitMs: 1000, name: "expireat") },
+        cmd("pexpireat", -3, [.write, .fast], 1, 1, 1) { c in try expire(&c, base: 0, unitMs: 1, name: "pexpireat") },
+        cmd("ttl", 2, [.readonly, .fast], 1, 1, 1) { c in ttl(&c, ms: false, absolute: false) },
+        cmd("pttl", 2, [.readonly, .fast], 1, 1, 1) { c in ttl(&c, ms: true, absolute: false) },
+        cmd("expiretime", 2, [.readonly, .fast], 1, 1, 1) { c in ttl(&c, ms: false, absolute: true) },
+        cmd("pexpiretime", 2, [.readonly, .fast], 1, 1, 1) { c in ttl(&c, ms: true, absolute: true) },
+        cmd("persist", 2, [.write, .fast], 1, 1, 1) { c in
+            guard c.lookup(c.arg(1)) != nil, c.db.expires.remove(c.arg(1)) != nil else { return .integer(0) }
+            c.propagateAsIs()
+            return .integer(1)
+        },
+        cmd("keys", 2, [.readonly], 0, 0, 0) { c in
+            let pattern = c.arg(1)
+            let all = pattern == B("*")
+            let now = c.now
+            var out = [Reply]()
+            c.db.dict.forEach { k, _ in
+                if let w = c.db.expires[k], now > w { return }
+                if all || Glob.matches(pattern, k) { out.append(.bulk(k)) }
+            }
+            return .array(out)
+        },
+        cmd("scan", -2, [.readonly], 0, 0, 0) { c in try scan(&c) },
+        cmd("randomkey", 1, [.readonly], 0, 0, 0) { c in
+            for _ in 0..<100 {
+                guard let k = c.db.dict.randomKey(using: &c.engine.rng) else { return .null }
+                if c.lookup(k) != nil { return .bulk(k) }
+            }
+            return .null
+        },
+        cmd("dbsize", 1, [.readonly, .fast], 0, 0, 0) { c in .integer(Int64(c.db.count)) },
+        cmd("select", 2, [.fast], 0, 0, 0) { c in
+            guard let n = Decimal.parseCanonical(c.arg(1)) else { throw CommandError.notInteger }
+            guard n >= 0 && n < Int64(c.engine.databases.count) else { throw CommandError.dbOutOfRange }
+            c.client.db = Int(n)
+            return .ok
+        },
+        cmd("swapdb", 3, [.write, .fast], 0, 0, 0) { c in
+            guard let a = Decimal.parseCanonical(c.arg(1)) else { throw CommandError("ERR invalid first DB index") }
+            guard let b = Decimal.parseCanonical(c.arg(2)) else { throw CommandError("ERR invalid second DB index") }
+            let n = Int64(c.engine.databases.count)
+            guard a >= 0 && a < n && b >= 0 && b < n else { throw CommandError.dbOutOfRange }
+            c.engine.swapDatabases(Int(a), Int(b))
+            c.db = c.engine.databases[c.client.db]
+            c.propagateAsIs()
+            return .ok
+        },
+        cmd("move", 3, [.write, .fast], 1, 1, 1) { c in
+            guard let n = Decimal.parseCanonical(c.arg(2)) else { throw CommandError.notInteger }
+            guard n >= 0 && n < Int64(c.engine.databases.count) else { throw CommandError.dbOutOfRange }
+            let target = c.engine.databases[Int(n)]
+            if target === c.db { throw CommandError("ERR source and destination objects are the same") }
+            guard let v = c.lookup(c.arg(1)) else { return .integer(0) }
+            if c.engine.lookup(target, c.arg(1)) != nil { return .integer(0) }
+            let ttl = c.db.expires[c.arg(1)]
+            c.engine.store(target, c.arg(1), v)
+            if let ttl { c.engine.setExpire(target, c.arg(1), ttl) }
+            c.engine.delete(c.db, c.arg(1))
+            c.propagateAsIs()
+            return .integer(1)
+        },
+        cmd("copy", -3, [.write, .denyoom], 1, 2, 1) { c in try copy(&c) },
+        cmd("object", -2, [.readonly], 2, 2, 1) { c in
+            switch c.argString(1) {
+            case "encoding":
+                guard c.args.count == 3 else { throw CommandError.syntax }
+                return c.lookup(c.arg(2)).map { .bulk($0.encoding) } ?? .null
+            default:
+                throw CommandError("ERR unknown subcommand '\(String(decoding: c.arg(1), as: UTF8.self))'. Try OBJECT HELP.")
+            }
+        },
+    ]
+
+    static func del(_ c: inout CommandContext) throws -> Reply {
+        var n: Int64 = 0
+        for k in c.args.dropFirst() {
+            c.engine.expireIfNeeded(c.db, k)
+            if c.engine.delete(c.db, k) { n += 1; c.propagate([c.args[0], k]) }
+        }
+        return .integer(n)
+    }
+
+    static func rename(_ c: inout CommandContext, nx: Bool) throws -> Reply {
+        let src = c.arg(1), dst = c.arg(2)
+        guard let v = c.lookup(src) else { throw CommandError.noSuchKey }
+        if src == dst { return nx ? .integer(0) : .ok }
+        let ttl = c.db.expires[src]
+        if c.lookup(dst) != nil {
+            if nx { return .integer(0) }
+            c.engine.delete(c.db, dst)
+        }
+        c.engine.store(c.db, dst, v)
+        if let ttl { c.engine.setExpire(c.db, dst, ttl) }
+        c.engine.delete(c.db, src)
+        c.propagateAsIs()
+        return nx ? .integer(1) : .ok
+    }
+
+    static func expire(_ c: inout CommandContext, base: Int64, unitMs: Int64, name: String) throws -> Reply {
+        var nx = false, xx = false, gt = false, lt = false
+        for i in 3..<c.args.count {
+            switch c.argString(i) {
+            case "nx": nx = true
+            case "xx": xx = true
+            case "gt": gt = true
+            case "lt": lt = true
+            default: throw CommandError("ERR Unsupported option \(String(decoding: c.arg(i), as: UTF8.self))")
+            }
+        }
+        if nx && (xx || gt || lt) { throw CommandError("ERR NX and XX, GT or LT options at the same time are not compatible") }
+        if gt && lt { throw CommandError("ERR GT and LT options at the same time are not compatible") }
+        guard var when = Decimal.parseCanonical(c.arg(2)) else { throw CommandError.notInteger }
+        let invalid = CommandError("ERR invalid expire time in '\(name)' command")
+        if unitMs == 1000 {
+            guard when <= Int64.max / 1000 && when >= Int64.min / 1000 else { throw invalid }
+            when *= 1000
+        }
+        guard when <= Int64.max - base else { throw invalid }
+        when += base
+        guard c.lookup(c.arg(1)) != nil else { return .integer(0) }
+        let current = c.db.expires[c.arg(1)]
+        if nx && current != nil { return .integer(0) }
+        if xx && current == nil { return .integer(0) }
+        if gt, current == nil || when <= current! { return .integer(0) }
+        if lt, let cur = current, when >= cur { return .integer(0) }
+        if when <= c.now {
+            c.engine.delete(c.db, c.arg(1))
+            c.propagate([B("DEL"), c.arg(1)])
+        } else {
+            c.engine.setExpire(c.db, c.arg(1), when)
+            c.propagate([B("PEXPIREAT"), c.arg(1), Decimal.bytes(when)])
+        }
+        return .integer(1)
+    }
+
+    static func ttl(_ c: inout CommandContext, ms: Bool, absolute: Bool) -> Reply {
+        guard c.lookup(c.arg(1)) != nil else { return .integer(-2) }
+        guard let when = c.db.expires[c.arg(1)] else { return .integer(-1) }
+        if absolute { return .integer(ms ? when : when / 1000) }
+        var t = when - c.now
+        if t < 0 { t = 0 }
+        return .integer(ms ? t : (t + 500) / 1000)
+    }
+
+    static func scan(_ c: inout CommandContext) throws -> Reply {
+        guard let cursor = UInt64(String(decoding: c.arg(1), as: UTF8.self)) else { throw CommandError("ERR invalid cursor") }
+        var pattern: Bytes?
+        var count = 10
+        var type: String?
+        var i = 2
+        while i < c.args.count {
+            let o = c.argString(i)
+            guard i + 1 < c.args.count else { throw CommandError.syntax }
+            switch o {
+            case "match": pattern = c.arg(i + 1)
+            case "count":
+                guard let n = Decimal.parseCanonical(c.arg(i + 1)) else { throw CommandError.notInteger }
+                guard n >= 1 else { throw CommandError.syntax }
+                count = Int(min(n, Int64(Int32.max)))
+            case "type": type = String(decoding: c.arg(i + 1), as: UTF8.self).lowercased()
+            default: throw CommandError.syntax
+            }
+            i += 2
+        }
+        var keys = [Bytes]()
+        var next = cursor
+        var visits = 0
+        repeat {
+            next = c.db.dict.scan(cursor: next) { k, _ in keys.append(k) }
+            visits += 1
+        } while next != 0 && keys.count < count && visits < count * 10
+        let now = c.now
+        var out = [Reply]()
+        for k in keys {
+            if let w = c.db.expires[k], now > w { _ = c.lookup(k); continue }
+            if let pattern, !Glob.matches(pattern, k) { continue }
+            if let type, c.db.dict[k]?.typeName != type { continue }
+            out.append(.bulk(k))
+        }
+        return .array([.bulk(Array(String(next).utf8)), .array(out)])
+    }
+
+    static func copy(_ c: inout CommandContext) throws -> Reply {
+        var targetDB = c.db
+        var replace = false
+        var i = 3
+        while i < c.args.count {
+            switch c.argString(i) {
+            case "replace": replace = true
+            case "db" where i + 1 < c.args.count:
+                guard let n = Decimal.parseCanonical(c.arg(i + 1)) else { throw CommandError.notInteger }
+                guard n >= 0 && n < Int64(c.engine.databases.count) else { throw CommandError.dbOutOfRange }
+                targetDB = c.engine.databases[Int(n)]
+                i += 1
+            default: throw CommandError.syntax
+            }
+            i += 1
+        }
+        let src = c.arg(1), dst = c.arg(2)
+        if targetDB === c.db && src == dst { throw CommandError("ERR source and destination objects are the same") }
+        guard let v = c.lookup(src) else { return .integer(0) }
+        if c.engine.lookup(targetDB, dst) != nil {
+            if !replace { return .integer(0) }
+            c.engine.delete(targetDB, dst)
+        }
+        c.engine.store(targetDB, dst, v.deepCopy(limits: c.engine.limits))
+        if let ttl = c.db.expires[src] { c.engine.setExpire(targetDB, dst, ttl) }
+        c.propagateAsIs()
+        return .integer(1)
+    }
+}
+
+extension Value {
+    /// An independent copy (COPY must not share mutable collections).
+    func deepCopy(limits: EncodingLimits) -> Value {
+        switch self {
+        case .string, .stored: return self
+        case .list(let l): return .list(ListObject(l.items.elements))
+        case .hash(let h): return .hash(HashObject.from(h.pairs.map { ($0.field, $0.value) }, limits: limits).keepingEncoding(of: h))
+        case .set(let s): return .set(SetObject.from(s.members, limits: limits))
+        }
+    }
+}
+
+extension HashObject {
+    /// Copies keep the source's encoding (a converted hash stays a table).
+    func keepingEncoding(of other: HashObject) -> HashObject {
+        if other.packed == nil && packed != nil { forceTable() }
+        return self
+    }
+}
+
+extension Engine {
+    func swapDatabases(_ a: Int, _ b: Int) {
+        let x = databases[a].dict, y = databases[a].expires
+        databases[a].dict = databases[b].dict
+        databases[a].expires = databases[b].expires
+        databases[b].dict = x
+        databases[b].expires = y
+    }
+}

@@ -1,0 +1,194 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import StrataFormats
+
+/// One numbered database: keys and their expiry times.
+public final class Database {
+    public let id: Int
+    public internal(set) var dict: HashTable<Value>
+    public internal(set) var expires: HashTable<Int64>
+
+    init(id: Int, hasher: SeededHash) {
+        self.id = id
+        dict = HashTable(hasher: hasher)
+        expires = HashTable(hasher: hasher)
+    }
+
+    public var count: Int { dict.count }
+}
+
+/// The keyspace and the meaning of every command. No I/O: the server, AOF replay and RDB
+/// load/save all drive it, so a command means the same thing everywhere.
+public final class Engine {
+    public internal(set) var databases: [Database]
+    /// Unix time in milliseconds; injectable so tests are deterministic.
+    public var clock: () -> Int64
+    public var limits = EncodingLimits()
+    /// `proto-max-bulk-len`: the largest string a command may build.
+    public var maxBulkLength = 512 * 1024 * 1024
+    /// Called for every write with the command to propagate (AOF, replicas) and its db.
+    public var propagate: (([Bytes], Int) -> Void)?
+    var rng = SystemRandomNumberGenerator()
+    let hasher = SeededHash()
+
+    public init(databases: Int = 16, clock: @escaping () -> Int64 = Engine.systemClock) {
+        self.clock = clock
+        self.databases = []
+        let h = hasher
+        self.databases = (0..<databases).map { Database(id: $0, hasher: h) }
+    }
+
+    public static func systemClock() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+
+    // MARK: keys and expiry
+
+    /// The key's value, deleting it first if its TTL has passed (lazy expiry).
+    public func lookup(_ db: Database, _ key: Bytes) -> Value? {
+        expireIfNeeded(db, key)
+        return db.dict[key]
+    }
+
+    @discardableResult
+    func expireIfNeeded(_ db: Database, _ key: Bytes) -> Bool {
+        guard let when = db.expires[key], clock() > when else { return false }
+        delete(db, key)
+        propagate?([Array("DEL".utf8), key], db.id)
+        return true
+    }
+
+    @discardableResult
+    public func delete(_ db: Database, _ key: Bytes) -> Bool {
+        guard db.dict.remove(key) != nil else { return false }
+        db.expires.remove(key)
+        return true
+    }
+
+    /// Sets a value, keeping or dropping the TTL.
+    public func store(_ db: Database, _ key: Bytes, _ value: Value, keepTTL: Bool = false) {
+        db.dict.set(key, value)
+        if !keepTTL { db.expires.remove(key) }
+    }
+
+    public func setExpire(_ db: Database, _ key: Bytes, _ when: Int64) {
+        db.expires.set(key, when)
+    }
+
+    public func expireTime(_ db: Database, _ key: Bytes) -> Int64? { db.expires[key] }
+
+    /// Redis's active expiry cycle: samples keys with a TTL and deletes the expired ones,
+    /// repeating while more than 10% of a sample was expired and the time budget allows.
+    /// Returns how many keys it deleted.
+    @discardableResult
+    public func activeExpireCycle(budgetMicroseconds: Int = 25_000) -> Int {
+        let start = clock()
+        var deleted = 0
+        for db in databases where db.expires.count > 0 {
+            var rounds = 0
+            while true {
+                let now = clock()
+                var expiredInSample = 0
+                var sampled = 0
+                var cursor: UInt64 = 0
+                var victims = [Bytes]()
+                repeat {
+                    cursor = db.expires.scan(cursor: cursor) { k, when in
+                        sampled += 1
+                        if now > when { victims.append(k) }
+                    }
+                } while cursor != 0 && sampled < 20
+                for k in victims {
+                    if delete(db, k) {
+                        deleted += 1
+                        expiredInSample += 1
+                        propagate?([Array("DEL".utf8), k], db.id)
+                    }
+                }
+                rounds += 1
+                if sampled == 0 || expiredInSample * 10 <= sampled || rounds > 1000 { break }
+                if (clock() - start) * 1000 > Int64(budgetMicroseconds) { return deleted }
+            }
+        }
+        return deleted
+    }
+
+    /// Background work the server cron does: a rehash step per db and table shrinking.
+    public func cron() {
+        for db in databases {
+            db.dict.shrinkIfNeeded(); db.expires.shrinkIfNeeded()
+            db.dict.rehash(steps: 100); db.expires.rehash(steps: 100)
+        }
+    }
+
+    // MARK: execution
+
+    /// Runs one command (`args[0]` is its name) for a client whose selected db is `client.db`.
+    public func execute(_ args: [Bytes], client: inout ClientState) -> Reply {
+        guard let first = args.first else { return .error("ERR empty command") }
+        let name = String(decoding: first, as: UTF8.self).lowercased()
+        guard let cmd = CommandTable.shared.lookup(name) else {
+            var s = "ERR unknown command '\(String(decoding: first, as: UTF8.self))', with args beginning with: "
+            for a in args.dropFirst() { s += "'\(String(decoding: a, as: UTF8.self))' " }
+            return .error(s)
+        }
+        if (cmd.arity > 0 && args.count != cmd.arity) || (cmd.arity < 0 && args.count < -cmd.arity) {
+            return .error("ERR wrong number of arguments for '\(cmd.name)' command")
+        }
+        var ctx = CommandContext(engine: self, args: args, db: databases[client.db], client: client)
+        do {
+            let r = try cmd.handler(&ctx)
+            client = ctx.client
+            return r
+        } catch let e as CommandError {
+            client = ctx.client
+            return .error(e.message)
+        } catch {
+            return .error("ERR \(error)")
+        }
+    }
+
+    /// Convenience for tests and tools: run on a throwaway client state in db `db`.
+    public func execute(_ words: String..., db: Int = 0) -> Reply {
+        var c = ClientState(db: db)
+        return execute(words.map { Array($0.utf8) }, client: &c)
+    }
+}
+
+/// What the engine keeps per client between commands.
+public struct ClientState: Sendable {
+    public var db: Int
+    public init(db: Int = 0) { self.db = db }
+}
+
+/// What a command handler sees.
+public struct CommandContext {
+    public let engine: Engine
+    public let args: [Bytes]
+    public var db: Database
+    public var client: ClientState
+
+    public var now: Int64 { engine.clock() }
+
+    func arg(_ i: Int) -> Bytes { args[i] }
+    func argString(_ i: Int) -> String { String(decoding: args[i], as: UTF8.self).lowercased() }
+
+    func lookup(_ key: Bytes) -> Value? { engine.lookup(db, key) }
+
+    func int(_ i: Int) throws -> Int64 {
+        guard let v = Decimal.parseCanonicalLoose(args[i]) else { throw CommandError.notInteger }
+        return v
+    }
+
+    /// Emits the command to propagate for this write (AOF, replicas).
+    func propagate(_ args: [Bytes]) { engine.propagate?(args, db.id) }
+    func propagateAsIs() { engine.propagate?(args, db.id) }
+}
+
+extension Decimal {
+    /// `string2ll` as commands use it: like `parseCanonical` (Redis rejects "+1", " 1", "01").
+    static func parseCanonicalLoose(_ b: Bytes) -> Int64? { parseCanonical(b) }
+}

@@ -1,0 +1,270 @@
+import StrataFormats
+
+public typealias Bytes = [UInt8]
+
+/// Size thresholds that decide encodings (Redis 7.0 defaults; the `*-ziplist-*` names of
+/// older configs map onto these).
+public struct EncodingLimits: Sendable {
+    public var hashMaxListpackEntries = 128
+    public var hashMaxListpackValue = 64
+    public var setMaxIntsetEntries = 512
+    public var zsetMaxListpackEntries = 128
+    public var zsetMaxListpackValue = 64
+    public init() {}
+}
+
+/// A list: a deque of byte strings. Redis 7.0 reports every list as "quicklist".
+public final class ListObject {
+    public var items = Ring<Bytes>()
+    public init() {}
+    public init(_ e: [Bytes]) { items = Ring(e) }
+}
+
+/// A hash: insertion-ordered pairs while small (Redis's listpack, whose order HGETALL shows),
+/// a table once it outgrows the limits (and never back, as in Redis).
+public final class HashObject {
+    public private(set) var packed: [(field: Bytes, value: Bytes)]? = []
+    public private(set) var table: [Bytes: Bytes]?
+
+    public init() {}
+
+    public var count: Int { packed?.count ?? table!.count }
+    public var encoding: String { packed != nil ? "listpack" : "hashtable" }
+
+    public func get(_ f: Bytes) -> Bytes? {
+        if let p = packed { return p.first { $0.field == f }?.value }
+        return table![f]
+    }
+
+    /// Sets a field; returns true when it is new.
+    @discardableResult
+    public func set(_ f: Bytes, _ v: Bytes, limits: EncodingLimits) -> Bool {
+        if var p = packed {
+            if f.count > limits.hashMaxListpackValue || v.count > limits.hashMaxListpackValue {
+                convert()
+                return table!.updateValue(v, forKey: f) == nil
+            }
+            if let i = p.firstIndex(where: { $0.field == f }) {
+                packed = nil  // release the array's storage so the update is in place
+                p[i].value = v
+                packed = p
+                return false
+            }
+            p.append((f, v))
+            packed = p
+            if p.count > limits.hashMaxListpackEntries { convert() }
+            return true
+        }
+        return table!.updateValue(v, forKey: f) == nil
+    }
+
+    @discardableResult
+    public func remove(_ f: Bytes) -> Bool {
+        if var p = packed {
+            guard let i = p.firstIndex(where: { $0.field == f }) else { return false }
+            packed = nil
+            p.remove(at: i)
+            packed = p
+            return true
+        }
+        return table!.removeValue(forKey: f) != nil
+    }
+
+    func forceTable() { if packed != nil { convert() } }
+
+    private func convert() {
+        var t = [Bytes: Bytes]()
+        for (f, v) in packed! { t[f] = v }
+        table = t
+        packed = nil
+    }
+
+    public var pairs: [(field: Bytes, value: Bytes)] {
+        if let p = packed { return p }
+        return table!.map { ($0.key, $0.value) }
+    }
+
+    /// Builds from a loaded value, choosing the encoding Redis would after loading.
+    public static func from(_ fields: [(Bytes, Bytes)], limits: EncodingLimits) -> HashObject {
+        let h = HashObject()
+        if fields.count > limits.hashMaxListpackEntries
+            || fields.contains(where: { $0.0.count > limits.hashMaxListpackValue || $0.1.count > limits.hashMaxListpackValue }) {
+            h.packed = nil
+            var t = [Bytes: Bytes](minimumCapacity: fields.count)
+            for (f, v) in fields { t[f] = v }
+            h.table = t
+        } else {
+            h.packed = fields.map { (field: $0.0, value: $0.1) }
+        }
+        return h
+    }
+}
+
+/// A set: sorted integers while every member is a canonical integer and there are at most
+/// `set-max-intset-entries` (Redis's intset, which SMEMBERS lists in ascending order), then a
+/// table.
+public final class SetObject {
+    public private(set) var ints: [Int64]? = []
+    public private(set) var table: Set<Bytes>?
+
+    public init() {}
+
+    public var count: Int { ints?.count ?? table!.count }
+    public var encoding: String { ints != nil ? "intset" : "hashtable" }
+
+    public func contains(_ m: Bytes) -> Bool {
+        if let i = ints {
+            guard let v = Decimal.parseCanonical(m) else { return false }
+            return binarySearch(i, v).found
+        }
+        return table!.contains(m)
+    }
+
+    private func binarySearch(_ a: [Int64], _ v: Int64) -> (found: Bool, index: Int) {
+        var lo = 0, hi = a.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if a[mid] < v { lo = mid + 1 } else { hi = mid }
+        }
+        return (lo < a.count && a[lo] == v, lo)
+    }
+
+    @discardableResult
+    public func add(_ m: Bytes, limits: EncodingLimits) -> Bool {
+        if var i = ints {
+            if let v = Decimal.parseCanonical(m) {
+                let (found, idx) = binarySearch(i, v)
+                if found { return false }
+                if i.count + 1 > limits.setMaxIntsetEntries {
+                    convert()
+                    return table!.insert(m).inserted
+                }
+                ints = nil
+                i.insert(v, at: idx)
+                ints = i
+                return true
+            }
+            convert()
+        }
+        return table!.insert(m).inserted
+    }
+
+    @discardableResult
+    public func remove(_ m: Bytes) -> Bool {
+        if var i = ints {
+            guard let v = Decimal.parseCanonical(m) else { return false }
+            let (found, idx) = binarySearch(i, v)
+            if !found { return false }
+            ints = nil
+            i.remove(at: idx)
+            ints = i
+            return true
+        }
+        return table!.remove(m) != nil
+    }
+
+    private func convert() {
+        table = Set(ints!.map { Decimal.bytes($0) })
+        ints = nil
+    }
+
+    public var members: [Bytes] {
+        if let i = ints { return i.map { Decimal.bytes($0) } }
+        return Array(table!)
+    }
+
+    public static func from(_ members: [Bytes], limits: EncodingLimits) -> SetObject {
+        let s = SetObject()
+        for m in members { s.add(m, limits: limits) }
+        return s
+    }
+}
+
+/// A string value and the encoding Redis would report for it, which depends on how it was
+/// made: `tryObjectEncoding` (SET, MSET, GETSET, RDB load: "int" for canonical integers),
+/// `createStringObject` (INCRBYFLOAT: never "int"), or modified in place (APPEND, SETRANGE:
+/// "raw").
+public struct StringValue {
+    public enum Encoding: String { case int, embstr, raw }
+    public var bytes: Bytes
+    public var encodingKind: Encoding
+
+    /// As `tryObjectEncoding` leaves a freshly set value.
+    public init(_ b: Bytes) {
+        bytes = b
+        if b.count <= 20, Decimal.parseCanonical(b) != nil { encodingKind = .int }
+        else { encodingKind = b.count <= 44 ? .embstr : .raw }
+    }
+
+    public init(_ b: Bytes, encoding: Encoding) { bytes = b; encodingKind = encoding }
+
+    /// As `createStringObject` makes it (no integer encoding).
+    public static func created(_ b: Bytes) -> StringValue { StringValue(b, encoding: b.count <= 44 ? .embstr : .raw) }
+
+    public var encoding: String { encodingKind.rawValue }
+}
+
+/// A value in the keyspace.
+public enum Value {
+    case string(StringValue)
+    case list(ListObject)
+    case hash(HashObject)
+    case set(SetObject)
+    /// Kinds whose commands are not implemented yet are held as read from RDB, so they load,
+    /// save, digest and DUMP unchanged.
+    case stored(RDBValue)
+
+    public var typeName: String {
+        switch self {
+        case .string: return "string"
+        case .list: return "list"
+        case .hash: return "hash"
+        case .set: return "set"
+        case .stored(let v):
+            switch v.kind {
+            case .zset: return "zset"
+            case .stream: return "stream"
+            case .module: return "none"
+            default: return v.kind.rawValue
+            }
+        }
+    }
+
+    public var encoding: String {
+        switch self {
+        case .string(let s): return s.encoding
+        case .list: return "quicklist"
+        case .hash(let h): return h.encoding
+        case .set(let s): return s.encoding
+        case .stored(let v):
+            switch v {
+            case .sortedSet(let z): return z.count <= 128 && z.allSatisfy({ $0.member.count <= 64 }) ? "listpack" : "skiplist"
+            case .stream: return "stream"
+            default: return "raw"
+            }
+        }
+    }
+
+    /// The value in the form the RDB writer and the digest take.
+    public var rdbValue: RDBValue {
+        switch self {
+        case .string(let s): return .string(s.bytes)
+        case .list(let l): return .list(l.items.elements)
+        case .hash(let h): return .hash(h.pairs.map { HashField(field: $0.field, value: $0.value) })
+        case .set(let s): return .set(s.members)
+        case .stored(let v): return v
+        }
+    }
+
+    /// A value as loaded from RDB, in the engine's form.
+    public static func from(_ v: RDBValue, limits: EncodingLimits) -> Value {
+        switch v {
+        case .string(let b): return .string(StringValue(b))
+        case .list(let l): return .list(ListObject(l))
+        case .hash(let h) where !h.contains(where: { $0.expireMs != nil }):
+            return .hash(HashObject.from(h.map { ($0.field, $0.value) }, limits: limits))
+        case .set(let s): return .set(SetObject.from(s, limits: limits))
+        default: return .stored(v)
+        }
+    }
+}

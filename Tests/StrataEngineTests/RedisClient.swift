@@ -1,0 +1,124 @@
+import Foundation
+import XCTest
+@testable import StrataEngine
+
+/// A minimal blocking RESP2 client for driving the real redis-server in tests.
+final class RedisClient {
+    let fd: Int32
+    private var buffer = [UInt8]()
+    private var pos = 0
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let r = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        if r != 0 { close(fd); throw NSError(domain: "RedisClient", code: Int(errno)) }
+    }
+
+    deinit { close(fd) }
+
+    func send(_ args: [[UInt8]]) {
+        var out = [UInt8]("*\(args.count)\r\n".utf8)
+        for a in args { out += Array("$\(a.count)\r\n".utf8) + a + [13, 10] }
+        var off = 0
+        while off < out.count {
+            let n = out[off...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { return }
+            off += n
+        }
+    }
+
+    func call(_ args: [[UInt8]]) throws -> Reply {
+        send(args)
+        return try readReply()
+    }
+
+    func call(_ words: String...) throws -> Reply { try call(words.map { Array($0.utf8) }) }
+
+    private func fill() throws {
+        if pos > 0 && pos == buffer.count { buffer.removeAll(keepingCapacity: true); pos = 0 }
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n <= 0 { throw NSError(domain: "RedisClient", code: 2, userInfo: [NSLocalizedDescriptionKey: "connection closed"]) }
+        buffer += chunk[0..<n]
+    }
+
+    private func line() throws -> String {
+        while true {
+            if let i = buffer[pos...].firstIndex(of: 10), i > pos, buffer[i - 1] == 13 {
+                let s = String(decoding: buffer[pos..<(i - 1)], as: UTF8.self)
+                pos = i + 1
+                return s
+            }
+            try fill()
+        }
+    }
+
+    func readReply() throws -> Reply {
+        let l = try line()
+        let body = String(l.dropFirst())
+        switch l.first {
+        case "+": return .status(body)
+        case "-": return .error(body)
+        case ":": return .integer(Int64(body)!)
+        case "$":
+            let n = Int(body)!
+            if n < 0 { return .bulk(nil) }
+            while buffer.count - pos < n + 2 { try fill() }
+            let b = Array(buffer[pos..<(pos + n)])
+            pos += n + 2
+            return .bulk(b)
+        case "*":
+            let n = Int(body)!
+            if n < 0 { return .array(nil) }
+            var items = [Reply]()
+            for _ in 0..<n { items.append(try readReply()) }
+            return .array(items)
+        default:
+            throw NSError(domain: "RedisClient", code: 3, userInfo: [NSLocalizedDescriptionKey: "bad reply line \(l)"])
+        }
+    }
+}
+
+func whichBinary(_ name: String) -> String? {
+    for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+        let p = "\(dir)/\(name)"
+        if FileManager.default.isExecutableFile(atPath: p) { return p }
+    }
+    return nil
+}
+
+/// A real redis-server 7.0 on a free loopback port.
+final class RedisServerProcess {
+    let process = Process()
+    let port = 30000 + Int.random(in: 0..<20000)
+    let dir: String
+
+    init(dir: String = NSTemporaryDirectory() + "strata-engine-" + UUID().uuidString) throws {
+        self.dir = dir
+        guard let bin = whichBinary("redis-server") else { throw XCTSkip("redis-server not installed") }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        process.executableURL = URL(fileURLWithPath: bin)
+        process.arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no",
+                             "--enable-debug-command", "yes", "--daemonize", "no"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<200 {
+            if let c = try? RedisClient(port: port), (try? c.call("PING")) == .status("PONG") { return }
+            usleep(25_000)
+        }
+        throw NSError(domain: "RedisServerProcess", code: 1, userInfo: [NSLocalizedDescriptionKey: "redis-server did not start"])
+    }
+
+    func stop() {
+        if let c = try? RedisClient(port: port) { c.send([Array("SHUTDOWN".utf8), Array("NOSAVE".utf8)]) }
+        for _ in 0..<100 where process.isRunning { usleep(20_000) }
+        if process.isRunning { process.terminate() }
+    }
+
+    deinit { stop() }
+}
