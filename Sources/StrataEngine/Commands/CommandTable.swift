@@ -32,6 +32,7 @@ public final class CommandTable: Sendable {
         all += ListCommands.all
         all += HashCommands.all
         all += SetCommands.all
+        all += ZSetCommands.all
         all += ServerCommands.all
         commands = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
     }

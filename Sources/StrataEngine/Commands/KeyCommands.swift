@@ -239,6 +239,9 @@ extension Value {
         case .list(let l): return .list(ListObject(l.items.elements))
         case .hash(let h): return .hash(HashObject.from(h.pairs.map { ($0.field, $0.value) }, limits: limits).keepingEncoding(of: h))
         case .set(let s): return .set(SetObject.from(s.members, limits: limits))
+        case .zset(let z):
+            let copy = ZSetObject.from(z.members, limits: limits)
+            return .zset(copy)
         }
     }
 }

@@ -183,7 +183,8 @@ enum ListCommands {
         let n = l.items.count
         let target = c.arg(2)
         var matches = [Int64]()
-        var skip = rank.magnitude - 1
+        // Redis negates a negative rank in C: LONG_MIN stays negative, so every match counts.
+        var skip = rank == .min ? 0 : rank.magnitude - 1
         let want = count.map { $0 == 0 ? Int.max : Int($0) } ?? 1
         var scanned: Int64 = 0
         let indices: [Int] = rank > 0 ? Array(0..<n) : Array((0..<n).reversed())

@@ -210,6 +210,7 @@ public enum Value {
     case list(ListObject)
     case hash(HashObject)
     case set(SetObject)
+    case zset(ZSetObject)
     /// Kinds whose commands are not implemented yet are held as read from RDB, so they load,
     /// save, digest and DUMP unchanged.
     case stored(RDBValue)
@@ -220,6 +221,7 @@ public enum Value {
         case .list: return "list"
         case .hash: return "hash"
         case .set: return "set"
+        case .zset: return "zset"
         case .stored(let v):
             switch v.kind {
             case .zset: return "zset"
@@ -236,6 +238,7 @@ public enum Value {
         case .list: return "quicklist"
         case .hash(let h): return h.encoding
         case .set(let s): return s.encoding
+        case .zset(let z): return z.encoding
         case .stored(let v):
             switch v {
             case .sortedSet(let z): return z.count <= 128 && z.allSatisfy({ $0.member.count <= 64 }) ? "listpack" : "skiplist"
@@ -252,6 +255,7 @@ public enum Value {
         case .list(let l): return .list(l.items.elements)
         case .hash(let h): return .hash(h.pairs.map { HashField(field: $0.field, value: $0.value) })
         case .set(let s): return .set(s.members)
+        case .zset(let z): return .sortedSet(z.members.map { ZSetMember(member: $0.member, score: $0.score) })
         case .stored(let v): return v
         }
     }
@@ -264,6 +268,7 @@ public enum Value {
         case .hash(let h) where !h.contains(where: { $0.expireMs != nil }):
             return .hash(HashObject.from(h.map { ($0.field, $0.value) }, limits: limits))
         case .set(let s): return .set(SetObject.from(s, limits: limits))
+        case .sortedSet(let z): return .zset(ZSetObject.from(z.map { (member: $0.member, score: $0.score) }, limits: limits))
         default: return .stored(v)
         }
     }

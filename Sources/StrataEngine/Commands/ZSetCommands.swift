@@ -1,0 +1,349 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import StrataFormats
+
+extension CommandContext {
+    func getZSet(_ key: Bytes) throws -> ZSetObject? {
+        guard let v = lookup(key) else { return nil }
+        guard case .zset(let z) = v else { throw CommandError.wrongType }
+        return z
+    }
+}
+
+enum ZSetCommands {
+    static func B(_ s: String) -> Bytes { Array(s.utf8) }
+
+    /// Scores as Redis 7.0 replies with them (`addReplyDouble`: "%.17g", "inf", "-inf").
+    static func scoreReply(_ d: Double) -> Reply { .bulk(RedisDigest.scoreText(d)) }
+
+    /// `getDoubleFromObject`: strtod over the whole text, no leading space, no NaN.
+    static func parseScore(_ b: Bytes) -> Double? {
+        guard !b.isEmpty, b.count < 256, let f = b.first, f != 32, !(f >= 9 && f <= 13), !b.contains(0) else { return nil }
+        return (b + [0]).withUnsafeBufferPointer { p -> Double? in
+            p.withMemoryRebound(to: CChar.self) { cp -> Double? in
+                var end: UnsafeMutablePointer<CChar>?
+                let v = strtod(cp.baseAddress!, &end)
+                guard let end, end == UnsafeMutablePointer(mutating: cp.baseAddress! + b.count), !v.isNaN else { return nil }
+                return v
+            }
+        }
+    }
+
+    struct ScoreBound { var value: Double; var exclusive: Bool }
+
+    /// `zslParseRange` item: "(1.5" exclusive, "1.5" inclusive, "-inf", "+inf".
+    static func parseScoreBound(_ b: Bytes) -> ScoreBound? {
+        if b.first == UInt8(ascii: "(") {
+            guard let v = parseScore(Array(b.dropFirst())) else { return nil }
+            return ScoreBound(value: v, exclusive: true)
+        }
+        guard let v = parseScore(b) else { return nil }
+        return ScoreBound(value: v, exclusive: false)
+    }
+
+    enum LexBound { case minusInf, plusInf, value(Bytes, exclusive: Bool) }
+
+    static func parseLexBound(_ b: Bytes) -> LexBound? {
+        guard let f = b.first else { return nil }
+        switch f {
+        case UInt8(ascii: "+") where b.count == 1: return .plusInf
+        case UInt8(ascii: "-") where b.count == 1: return .minusInf
+        case UInt8(ascii: "("): return .value(Array(b.dropFirst()), exclusive: true)
+        case UInt8(ascii: "["): return .value(Array(b.dropFirst()), exclusive: false)
+        default: return nil
+        }
+    }
+
+    // Rank windows [lo, hi) for score and lex ranges.
+    static func scoreWindow(_ z: ZSetObject, _ min: ScoreBound, _ max: ScoreBound) -> Range<Int> {
+        if min.value > max.value || (min.value == max.value && (min.exclusive || max.exclusive)) { return 0..<0 }
+        let lo = z.list.countBefore { n in min.exclusive ? n.score > min.value : n.score >= min.value }
+        let hi = z.list.countBefore { n in max.exclusive ? n.score >= max.value : n.score > max.value }
+        return lo < hi ? lo..<hi : 0..<0
+    }
+
+    static func lexGteMin(_ m: Bytes, _ b: LexBound) -> Bool {
+        switch b {
+        case .minusInf: return true
+        case .plusInf: return false
+        case .value(let v, let ex): return ex ? v.lexicographicallyPrecedes(m) : !m.lexicographicallyPrecedes(v)
+        }
+    }
+
+    static func lexLteMax(_ m: Bytes, _ b: LexBound) -> Bool {
+        switch b {
+        case .minusInf: return false
+        case .plusInf: return true
+        case .value(let v, let ex): return ex ? m.lexicographicallyPrecedes(v) : !v.lexicographicallyPrecedes(m)
+        }
+    }
+
+    /// `zslIsInLexRange` / `zzlIsInLexRange`: a non-empty range that overlaps [first, last].
+    static func lexRangeOverlaps(_ z: ZSetObject, _ min: LexBound, _ max: LexBound) -> Bool {
+        switch (min, max) {
+        case (.plusInf, _), (_, .minusInf): return false
+        case (.value(let a, let ax), .value(let b, let bx)):
+            if b.lexicographicallyPrecedes(a) || (a == b && (ax || bx)) { return false }
+        default: break
+        }
+        guard let first = z.list.first, let last = z.list.tail else { return false }
+        return lexGteMin(last.member, min) && lexLteMax(first.member, max)
+    }
+
+    /// The rank window a lex range selects. Redis defines lex ranges only for members of equal
+    /// score; on other sets its listpack code scans linearly (forward for ascending commands,
+    /// backward for the REV ones), which is what a packed set gets here, exactly.
+    static func lexWindow(_ z: ZSetObject, _ min: LexBound, _ max: LexBound, reverse: Bool = false) -> Range<Int> {
+        guard lexRangeOverlaps(z, min, max) else { return 0..<0 }
+        if z.packed {
+            let items = z.members
+            if !reverse {
+                guard let start = items.firstIndex(where: { lexGteMin($0.member, min) }), lexLteMax(items[start].member, max) else { return 0..<0 }
+                var end = start
+                while end < items.count && lexLteMax(items[end].member, max) { end += 1 }
+                return start..<end
+            }
+            guard let last = items.lastIndex(where: { lexLteMax($0.member, max) }), lexGteMin(items[last].member, min) else { return 0..<0 }
+            var start = last
+            while start > 0 && lexGteMin(items[start - 1].member, min) { start -= 1 }
+            return start..<(last + 1)
+        }
+        let lo = z.list.countBefore { n in lexGteMin(n.member, min) }
+        let hi = z.list.countBefore { n in !lexLteMax(n.member, max) }
+        return lo < hi ? lo..<hi : 0..<0
+    }
+
+    static func rankWindow(_ count: Int, _ s0: Int64, _ e0: Int64) -> Range<Int> {
+        ListCommands.range(s0, e0, count: count) ?? 0..<0
+    }
+
+    static let all: [Command] = [
+        cmd("zadd", -4, [.write, .denyoom, .fast], 1, 1, 1) { c in try zadd(&c, incrOnly: false) },
+        cmd("zincrby", 4, [.write, .denyoom, .fast], 1, 1, 1) { c in try zadd(&c, incrOnly: true) },
+        cmd("zrem", -3, [.write, .fast], 1, 1, 1) { c in
+            guard let z = try c.getZSet(c.arg(1)) else { return .integer(0) }
+            var n: Int64 = 0
+            for m in c.args.dropFirst(2) where z.remove(m) { n += 1 }
+            if z.count == 0 { c.engine.delete(c.db, c.arg(1)) }
+            if n > 0 { c.propagateAsIs() }
+            return .integer(n)
+        },
+        cmd("zcard", 2, [.readonly, .fast], 1, 1, 1) { c in .integer(Int64(try c.getZSet(c.arg(1))?.count ?? 0)) },
+        cmd("zscore", 3, [.readonly, .fast], 1, 1, 1) { c in
+            guard let s = try c.getZSet(c.arg(1))?.score(c.arg(2)) else { return .null }
+            return scoreReply(s)
+        },
+        cmd("zmscore", -3, [.readonly, .fast], 1, 1, 1) { c in
+            let z = try c.getZSet(c.arg(1))
+            return .array(c.args.dropFirst(2).map { m in z?.score(m).map(scoreReply) ?? .null })
+        },
+        cmd("zrank", 3, [.readonly, .fast], 1, 1, 1) { c in
+            guard let z = try c.getZSet(c.arg(1)), let r = z.rank(c.arg(2)) else { return .null }
+            return .integer(Int64(r))
+        },
+        cmd("zrevrank", 3, [.readonly, .fast], 1, 1, 1) { c in
+            guard let z = try c.getZSet(c.arg(1)), let r = z.rank(c.arg(2)) else { return .null }
+            return .integer(Int64(z.count - 1 - r))
+        },
+        cmd("zcount", 4, [.readonly, .fast], 1, 1, 1) { c in
+            guard let min = parseScoreBound(c.arg(2)), let max = parseScoreBound(c.arg(3)) else { throw CommandError("ERR min or max is not a float") }
+            guard let z = try c.getZSet(c.arg(1)) else { return .integer(0) }
+            return .integer(Int64(scoreWindow(z, min, max).count))
+        },
+        cmd("zlexcount", 4, [.readonly, .fast], 1, 1, 1) { c in
+            guard let min = parseLexBound(c.arg(2)), let max = parseLexBound(c.arg(3)) else { throw CommandError("ERR min or max not valid string range item") }
+            guard let z = try c.getZSet(c.arg(1)) else { return .integer(0) }
+            return .integer(Int64(lexWindow(z, min, max).count))
+        },
+        cmd("zrange", -4, [.readonly], 1, 1, 1) { c in try zrange(&c, mode: .auto, rev: false, from: 2) },
+        cmd("zrevrange", -4, [.readonly], 1, 1, 1) { c in try zrange(&c, mode: .rank, rev: true, from: 2) },
+        cmd("zrangebyscore", -4, [.readonly], 1, 1, 1) { c in try zrange(&c, mode: .score, rev: false, from: 2) },
+        cmd("zrevrangebyscore", -4, [.readonly], 1, 1, 1) { c in try zrange(&c, mode: .score, rev: true, from: 2) },
+        cmd("zrangebylex", -4, [.readonly], 1, 1, 1) { c in try zrange(&c, mode: .lex, rev: false, from: 2) },
+        cmd("zrevrangebylex", -4, [.readonly], 1, 1, 1) { c in try zrange(&c, mode: .lex, rev: true, from: 2) },
+        cmd("zremrangebyrank", 4, [.write], 1, 1, 1) { c in
+            guard let s = Decimal.parseCanonical(c.arg(2)), let e = Decimal.parseCanonical(c.arg(3)) else { throw CommandError.notInteger }
+            guard let z = try c.getZSet(c.arg(1)) else { return .integer(0) }
+            return removeWindow(&c, z, rankWindow(z.count, s, e))
+        },
+        cmd("zremrangebyscore", 4, [.write], 1, 1, 1) { c in
+            guard let min = parseScoreBound(c.arg(2)), let max = parseScoreBound(c.arg(3)) else { throw CommandError("ERR min or max is not a float") }
+            guard let z = try c.getZSet(c.arg(1)) else { return .integer(0) }
+            return removeWindow(&c, z, scoreWindow(z, min, max))
+        },
+        cmd("zremrangebylex", 4, [.write], 1, 1, 1) { c in
+            guard let min = parseLexBound(c.arg(2)), let max = parseLexBound(c.arg(3)) else { throw CommandError("ERR min or max not valid string range item") }
+            guard let z = try c.getZSet(c.arg(1)) else { return .integer(0) }
+            return removeWindow(&c, z, lexWindow(z, min, max))
+        },
+        cmd("zpopmin", -2, [.write, .fast], 1, 1, 1) { c in try zpop(&c, max: false) },
+        cmd("zpopmax", -2, [.write, .fast], 1, 1, 1) { c in try zpop(&c, max: true) },
+    ]
+
+    static func removeWindow(_ c: inout CommandContext, _ z: ZSetObject, _ w: Range<Int>) -> Reply {
+        guard !w.isEmpty else { return .integer(0) }
+        for m in z.range(from: w.lowerBound, count: w.count) { z.remove(m.member) }
+        if z.count == 0 { c.engine.delete(c.db, c.arg(1)) }
+        c.propagateAsIs()
+        return .integer(Int64(w.count))
+    }
+
+    /// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member ...; ZINCRBY key increment member.
+    static func zadd(_ c: inout CommandContext, incrOnly: Bool) throws -> Reply {
+        var nx = false, xx = false, gt = false, lt = false, ch = false, incr = incrOnly
+        var i = 2
+        if !incrOnly {
+            while i < c.args.count {
+                switch c.argString(i) {
+                case "nx": nx = true
+                case "xx": xx = true
+                case "gt": gt = true
+                case "lt": lt = true
+                case "ch": ch = true
+                case "incr": incr = true
+                default: break
+                }
+                if ["nx", "xx", "gt", "lt", "ch", "incr"].contains(c.argString(i)) { i += 1 } else { break }
+            }
+        }
+        let pairs = c.args.count - i
+        if pairs % 2 != 0 || pairs == 0 { throw CommandError.syntax }
+        if nx && xx { throw CommandError("ERR XX and NX options at the same time are not compatible") }
+        if (gt && nx) || (lt && nx) || (gt && lt) { throw CommandError("ERR GT, LT, and/or NX options at the same time are not compatible") }
+        if incr && pairs > 2 { throw CommandError("ERR INCR option supports a single increment-element pair") }
+        var scores = [Double]()
+        for j in stride(from: i, to: c.args.count, by: 2) {
+            guard let s = parseScore(c.arg(j)) else { throw CommandError.notFloat }
+            scores.append(s)
+        }
+        var z = try c.getZSet(c.arg(1))
+        if z == nil {
+            if xx { return incr ? .null : .integer(0) }
+            let n = ZSetObject()
+            c.engine.store(c.db, c.arg(1), .zset(n))
+            z = n
+        }
+        var added: Int64 = 0, changed: Int64 = 0
+        var result: Double?
+        var processed = 0
+        for (k, j) in stride(from: i, to: c.args.count, by: 2).enumerated() {
+            let m = c.arg(j + 1)
+            var score = scores[k]
+            if let cur = z!.score(m) {
+                if nx { continue }
+                if incr {
+                    score += cur
+                    if score.isNaN { throw CommandError("ERR resulting score is not a number (NaN)") }
+                }
+                if (gt && score <= cur) || (lt && score >= cur) { continue }
+                result = score
+                processed += 1
+                if score != cur { z!.set(m, score, limits: c.engine.limits); changed += 1 }
+            } else {
+                if xx { continue }
+                result = score
+                processed += 1
+                z!.set(m, score, limits: c.engine.limits)
+                added += 1
+            }
+        }
+        if z!.count == 0 { c.engine.delete(c.db, c.arg(1)) }
+        if added + changed > 0 { c.propagateAsIs() }
+        if incr { return result.map(scoreReply) ?? .null }
+        return .integer(ch ? added + changed : added)
+    }
+
+    enum RangeMode { case auto, rank, score, lex }
+
+    static func zrange(_ c: inout CommandContext, mode m0: RangeMode, rev r0: Bool, from: Int) throws -> Reply {
+        var mode = m0, rev = r0
+        var withScores = false
+        var limit: (offset: Int64, count: Int64)?
+        var i = from + 2
+        while i < c.args.count {
+            let o = c.argString(i)
+            if o == "withscores" { withScores = true }
+            else if o == "limit" && i + 2 < c.args.count {
+                guard let off = Decimal.parseCanonical(c.arg(i + 1)), let cnt = Decimal.parseCanonical(c.arg(i + 2)) else { throw CommandError.notInteger }
+                limit = (off, cnt)
+                i += 2
+            } else if m0 == .auto && o == "byscore" && mode == .auto { mode = .score }
+            else if m0 == .auto && o == "bylex" && mode == .auto { mode = .lex }
+            else if m0 == .auto && o == "rev" { rev = true }
+            else { throw CommandError.syntax }
+            i += 1
+        }
+        if mode == .auto { mode = .rank }
+        if mode == .rank && limit != nil { throw CommandError("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX") }
+        if mode == .lex && withScores { throw CommandError("ERR syntax error, WITHSCORES not supported in combination with BYLEX") }
+        // For the REV forms the first bound is the max.
+        var a = c.arg(from), b = c.arg(from + 1)
+        if rev && mode != .rank { swap(&a, &b) }
+        var window: Range<Int>
+        var z: ZSetObject?
+        switch mode {
+        case .rank:
+            guard let s = Decimal.parseCanonical(a), let e = Decimal.parseCanonical(b) else { throw CommandError.notInteger }
+            z = try c.getZSet(c.arg(1))
+            guard let zz = z else { return .array([]) }
+            if rev {
+                let n = Int64(zz.count)
+                var ss = s, ee = e
+                if ss < 0 { ss += n }; if ee < 0 { ee += n }
+                // Reverse ranks map to forward ones counted from the end.
+                let w = rankWindow(zz.count, s, e)
+                _ = (ss, ee)
+                window = w.isEmpty ? 0..<0 : (zz.count - w.upperBound)..<(zz.count - w.lowerBound)
+            } else {
+                window = rankWindow(zz.count, s, e)
+            }
+        case .score:
+            guard let min = parseScoreBound(a), let max = parseScoreBound(b) else { throw CommandError("ERR min or max is not a float") }
+            z = try c.getZSet(c.arg(1))
+            guard let zz = z else { return .array([]) }
+            window = scoreWindow(zz, min, max)
+        default:
+            guard let min = parseLexBound(a), let max = parseLexBound(b) else { throw CommandError("ERR min or max not valid string range item") }
+            z = try c.getZSet(c.arg(1))
+            guard let zz = z else { return .array([]) }
+            window = lexWindow(zz, min, max, reverse: rev)
+        }
+        guard let zz = z else { return .array([]) }
+        var items = zz.range(from: window.lowerBound, count: window.count)
+        if rev { items.reverse() }
+        if let limit {
+            if limit.offset < 0 { items = [] } else {
+                items = Array(items.dropFirst(Int(min(limit.offset, Int64(items.count)))))
+                if limit.count >= 0 { items = Array(items.prefix(Int(min(limit.count, Int64(items.count))))) }
+            }
+        }
+        var out = [Reply]()
+        for it in items {
+            out.append(.bulk(it.member))
+            if withScores { out.append(scoreReply(it.score)) }
+        }
+        return .array(out)
+    }
+
+    static func zpop(_ c: inout CommandContext, max: Bool) throws -> Reply {
+        var count = 1
+        if c.args.count > 3 { throw CommandError.syntax }
+        if c.args.count == 3 {
+            guard let n = Decimal.parseCanonical(c.arg(2)), n >= 0 else { throw CommandError("ERR value is out of range, must be positive") }
+            count = Int(min(n, Int64(Int32.max)))
+        }
+        guard let z = try c.getZSet(c.arg(1)) else { return .array([]) }
+        var out = [Reply]()
+        for _ in 0..<min(count, z.count) {
+            let r = max ? z.count - 1 : 0
+            guard let it = z.range(from: r, count: 1).first else { break }
+            z.remove(it.member)
+            out.append(.bulk(it.member))
+            out.append(scoreReply(it.score))
+        }
+        if z.count == 0 { c.engine.delete(c.db, c.arg(1)) }
+        if !out.isEmpty { c.propagateAsIs() }
+        return .array(out)
+    }
+}

@@ -1,0 +1,198 @@
+/// Redis's sorted-set skiplist (`t_zset.c`): elements ordered by (score, member bytes), each
+/// level link carrying the number of elements it skips, so rank queries are O(log n).
+final class SkipList {
+    static let maxLevel = 32
+
+    final class Node {
+        let member: [UInt8]
+        let score: Double
+        var forward: [Node?]
+        var span: [Int]
+        weak var backward: Node?
+        init(level: Int, member: [UInt8], score: Double) {
+            self.member = member
+            self.score = score
+            forward = [Node?](repeating: nil, count: level)
+            span = [Int](repeating: 0, count: level)
+        }
+    }
+
+    let head = Node(level: SkipList.maxLevel, member: [], score: 0)
+    private(set) var tail: Node?
+    private(set) var count = 0
+    private var level = 1
+    private var rng = SystemRandomNumberGenerator()
+
+    /// (score, member) order: score first, then bytes (memcmp, shorter first on a tie).
+    @inline(__always)
+    static func less(_ s1: Double, _ m1: [UInt8], _ s2: Double, _ m2: [UInt8]) -> Bool {
+        if s1 != s2 { return s1 < s2 }
+        return m1.lexicographicallyPrecedes(m2)
+    }
+
+    private func randomLevel() -> Int {
+        var l = 1
+        while l < SkipList.maxLevel && UInt32.random(in: 0...0xFFFF, using: &rng) < 0x4000 { l += 1 }  // p = 1/4
+        return l
+    }
+
+    func insert(_ member: [UInt8], _ score: Double) {
+        var update = [Node](repeating: head, count: SkipList.maxLevel)
+        var rank = [Int](repeating: 0, count: SkipList.maxLevel)
+        var x = head
+        for i in stride(from: level - 1, through: 0, by: -1) {
+            rank[i] = i == level - 1 ? 0 : rank[i + 1]
+            while let f = x.forward[i], SkipList.less(f.score, f.member, score, member) {
+                rank[i] += x.span[i]
+                x = f
+            }
+            update[i] = x
+        }
+        let l = randomLevel()
+        if l > level {
+            for i in level..<l { rank[i] = 0; update[i] = head; head.span[i] = count }
+            level = l
+        }
+        let node = Node(level: l, member: member, score: score)
+        for i in 0..<l {
+            node.forward[i] = update[i].forward[i]
+            update[i].forward[i] = node
+            node.span[i] = update[i].span[i] - (rank[0] - rank[i])
+            update[i].span[i] = rank[0] - rank[i] + 1
+        }
+        for i in l..<level { update[i].span[i] += 1 }
+        node.backward = update[0] === head ? nil : update[0]
+        if let f = node.forward[0] { f.backward = node } else { tail = node }
+        count += 1
+    }
+
+    @discardableResult
+    func delete(_ member: [UInt8], _ score: Double) -> Bool {
+        var update = [Node](repeating: head, count: SkipList.maxLevel)
+        var x = head
+        for i in stride(from: level - 1, through: 0, by: -1) {
+            while let f = x.forward[i], SkipList.less(f.score, f.member, score, member) { x = f }
+            update[i] = x
+        }
+        guard let target = x.forward[0], target.score == score, target.member == member else { return false }
+        for i in 0..<level {
+            if update[i].forward[i] === target {
+                update[i].span[i] += target.span[i] - 1
+                update[i].forward[i] = target.forward[i]
+            } else {
+                update[i].span[i] -= 1
+            }
+        }
+        if let f = target.forward[0] { f.backward = target.backward } else { tail = target.backward }
+        while level > 1 && head.forward[level - 1] == nil { level -= 1 }
+        count -= 1
+        return true
+    }
+
+    /// 0-based rank of an element known to be present.
+    func rank(_ member: [UInt8], _ score: Double) -> Int? {
+        var r = 0
+        var x = head
+        for i in stride(from: level - 1, through: 0, by: -1) {
+            while let f = x.forward[i], SkipList.less(f.score, f.member, score, member) || (f.score == score && f.member == member) {
+                r += x.span[i]
+                x = f
+            }
+            if x !== head && x.score == score && x.member == member { return r - 1 }
+        }
+        return nil
+    }
+
+    /// The element at 0-based rank `r`.
+    func node(at r: Int) -> Node? {
+        guard r >= 0 && r < count else { return nil }
+        var traversed = 0
+        var x = head
+        let target = r + 1
+        for i in stride(from: level - 1, through: 0, by: -1) {
+            while let f = x.forward[i], traversed + x.span[i] <= target {
+                traversed += x.span[i]
+                x = f
+            }
+            if traversed == target { return x }
+        }
+        return nil
+    }
+
+    /// How many elements come before the first one for which `isAtOrAfter` holds (the
+    /// predicate must be monotone along the order).
+    func countBefore(_ isAtOrAfter: (Node) -> Bool) -> Int {
+        var r = 0
+        var x = head
+        for i in stride(from: level - 1, through: 0, by: -1) {
+            while let f = x.forward[i], !isAtOrAfter(f) {
+                r += x.span[i]
+                x = f
+            }
+        }
+        return r
+    }
+
+    var first: Node? { head.forward[0] }
+}
+
+/// A sorted set: member → score, plus the skiplist for order. Reports "listpack" while it is
+/// within `zset-max-listpack-*` (as Redis would keep it packed), "skiplist" once it outgrew them.
+public final class ZSetObject {
+    var dict: [[UInt8]: Double] = [:]
+    let list = SkipList()
+    public private(set) var packed = true
+
+    public init() {}
+
+    public var count: Int { dict.count }
+    public var encoding: String { packed ? "listpack" : "skiplist" }
+
+    public func score(_ m: [UInt8]) -> Double? { dict[m] }
+
+    /// Adds or moves a member; returns true when it is new.
+    @discardableResult
+    public func set(_ m: [UInt8], _ score: Double, limits: EncodingLimits) -> Bool {
+        if let old = dict[m] {
+            if old != score {
+                list.delete(m, old)
+                list.insert(m, score)
+                dict[m] = score
+            }
+            return false
+        }
+        dict[m] = score
+        list.insert(m, score)
+        if packed && (dict.count > limits.zsetMaxListpackEntries || m.count > limits.zsetMaxListpackValue) { packed = false }
+        return true
+    }
+
+    @discardableResult
+    public func remove(_ m: [UInt8]) -> Bool {
+        guard let s = dict.removeValue(forKey: m) else { return false }
+        list.delete(m, s)
+        return true
+    }
+
+    public func rank(_ m: [UInt8]) -> Int? {
+        guard let s = dict[m] else { return nil }
+        return list.rank(m, s)
+    }
+
+    /// Members from rank `from` (inclusive), `n` of them, ascending.
+    public func range(from: Int, count n: Int) -> [(member: [UInt8], score: Double)] {
+        var out = [(member: [UInt8], score: Double)]()
+        var node = list.node(at: from)
+        while let x = node, out.count < n { out.append((x.member, x.score)); node = x.forward[0] }
+        return out
+    }
+
+    public var members: [(member: [UInt8], score: Double)] { range(from: 0, count: count) }
+
+    public static func from(_ ms: [(member: [UInt8], score: Double)], limits: EncodingLimits) -> ZSetObject {
+        let z = ZSetObject()
+        if ms.count > limits.zsetMaxListpackEntries || ms.contains(where: { $0.member.count > limits.zsetMaxListpackValue }) { z.packed = false }
+        for m in ms { z.dict[m.member] = m.score; z.list.insert(m.member, m.score) }
+        return z
+    }
+}
