@@ -7,6 +7,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "strata", targets: ["strata"]),
+        .executable(name: "strata-engine-bench", targets: ["EngineBench"]),
         .library(name: "StrataFormats", targets: ["StrataFormats"]),
         .library(name: "StrataEngine", targets: ["StrataEngine"]),
     ],
@@ -23,6 +24,7 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
         .executableTarget(name: "strata", dependencies: ["StrataFormats", "StrataEngine"]),
+        .executableTarget(name: "EngineBench", dependencies: ["StrataEngine"], path: "Benchmarks/EngineBench"),
         .testTarget(name: "StrataFormatsTests", dependencies: ["StrataFormats"]),
         .testTarget(name: "StrataEngineTests", dependencies: ["StrataEngine", "StrataFormats"]),
         .testTarget(name: "StrataCLITests", dependencies: ["StrataFormats"]),

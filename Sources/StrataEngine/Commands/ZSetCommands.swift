@@ -17,16 +17,20 @@ enum ZSetCommands {
     /// Scores as Redis 7.0 replies with them (`addReplyDouble`: "%.17g", "inf", "-inf").
     static func scoreReply(_ d: Double) -> Reply { .bulk(RedisDigest.scoreText(d)) }
 
-    /// `getDoubleFromObject`: strtod over the whole text, no leading space, no NaN.
+    /// `string2d` as `getDoubleFromObject` uses it: strtod over the whole text, no leading
+    /// space, no NaN, and no overflow to ±inf or underflow to 0 (ERANGE).
     static func parseScore(_ b: Bytes) -> Double? {
-        guard !b.isEmpty, b.count < 256, let f = b.first, f != 32, !(f >= 9 && f <= 13), !b.contains(0) else { return nil }
-        return (b + [0]).withUnsafeBufferPointer { p -> Double? in
-            p.withMemoryRebound(to: CChar.self) { cp -> Double? in
-                var end: UnsafeMutablePointer<CChar>?
-                let v = strtod(cp.baseAddress!, &end)
-                guard let end, end == UnsafeMutablePointer(mutating: cp.baseAddress! + b.count), !v.isNaN else { return nil }
-                return v
-            }
+        let n = b.count
+        guard n > 0, n < 256, let f = b.first, f != 32, !(f >= 9 && f <= 13) else { return nil }
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: n + 1) { buf -> Double? in
+            for i in 0..<n { if b[i] == 0 { return nil }; buf[i] = CChar(bitPattern: b[i]) }
+            buf[n] = 0
+            var end: UnsafeMutablePointer<CChar>?
+            errno = 0
+            let v = strtod(buf.baseAddress!, &end)
+            guard let end, end == buf.baseAddress! + n, !v.isNaN else { return nil }
+            if errno == ERANGE && (v.isInfinite || v == 0) { return nil }
+            return v
         }
     }
 

@@ -49,13 +49,13 @@ public final class Engine {
 
     /// The key's value, deleting it first if its TTL has passed (lazy expiry).
     public func lookup(_ db: Database, _ key: Bytes) -> Value? {
-        expireIfNeeded(db, key)
+        if db.expires.count > 0 { expireIfNeeded(db, key) }
         return db.dict[key]
     }
 
     @discardableResult
     func expireIfNeeded(_ db: Database, _ key: Bytes) -> Bool {
-        guard let when = db.expires[key], clock() > when else { return false }
+        guard db.expires.count > 0, let when = db.expires[key], clock() > when else { return false }
         delete(db, key)
         propagate?([Array("DEL".utf8), key], db.id)
         return true
@@ -64,14 +64,14 @@ public final class Engine {
     @discardableResult
     public func delete(_ db: Database, _ key: Bytes) -> Bool {
         guard db.dict.remove(key) != nil else { return false }
-        db.expires.remove(key)
+        if db.expires.count > 0 { db.expires.remove(key) }
         return true
     }
 
     /// Sets a value, keeping or dropping the TTL.
     public func store(_ db: Database, _ key: Bytes, _ value: Value, keepTTL: Bool = false) {
         db.dict.set(key, value)
-        if !keepTTL { db.expires.remove(key) }
+        if !keepTTL && db.expires.count > 0 { db.expires.remove(key) }
     }
 
     public func setExpire(_ db: Database, _ key: Bytes, _ when: Int64) {
@@ -126,11 +126,22 @@ public final class Engine {
 
     // MARK: execution
 
+    /// Commands by the exact bytes clients spell them with ("SET", "set"): no String and no
+    /// case folding on the hot path. Bounded, filled on first use of a spelling.
+    private var commandCache: [Bytes: Command] = [:]
+
+    private func resolveCommand(_ name: Bytes) -> Command? {
+        guard name.count <= 64 else { return nil }
+        let lower = String(decoding: name, as: UTF8.self).lowercased()
+        guard let c = CommandTable.shared.lookup(lower) else { return nil }
+        if commandCache.count < 4096 { commandCache[name] = c }
+        return c
+    }
+
     /// Runs one command (`args[0]` is its name) for a client whose selected db is `client.db`.
     public func execute(_ args: [Bytes], client: inout ClientState) -> Reply {
         guard let first = args.first else { return .error("ERR empty command") }
-        let name = String(decoding: first, as: UTF8.self).lowercased()
-        guard let cmd = CommandTable.shared.lookup(name) else {
+        guard let cmd = commandCache[first] ?? resolveCommand(first) else {
             var s = "ERR unknown command '\(String(decoding: first, as: UTF8.self))', with args beginning with: "
             for a in args.dropFirst() { s += "'\(String(decoding: a, as: UTF8.self))' " }
             return .error(s)

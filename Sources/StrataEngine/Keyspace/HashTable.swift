@@ -1,22 +1,27 @@
 import StrataFormats
 
 /// A chained hash table keyed by byte strings, with Redis's incremental rehashing (`dict.c`):
-/// growing or shrinking allocates the new table and then moves one bucket per operation, so no
-/// single command pays for a 10M-key resize. SCAN uses Redis's reverse-binary cursor, which
-/// returns every key present for the whole scan at least once, across resizes.
+/// growing or shrinking allocates the new bucket array and then moves one bucket per operation,
+/// so no single command pays for a 10M-key resize. SCAN uses Redis's reverse-binary cursor,
+/// which returns every key present for the whole scan at least once, across resizes.
+///
+/// Entries live in one slab and chain by index (no object per entry, no reference counting
+/// while walking a chain); removed slots are reused through a free list.
 public final class HashTable<Value> {
-    final class Node {
-        let key: [UInt8]
-        let hash: UInt64
-        var value: Value
-        var next: Node?
-        init(key: [UInt8], hash: UInt64, value: Value, next: Node?) {
-            self.key = key; self.hash = hash; self.value = value; self.next = next
-        }
+    struct Entry {
+        var key: [UInt8]
+        var hash: UInt64
+        var value: Value?
+        var next: Int32
     }
 
-    private var tables: [[Node?]] = [[], []]
-    private var used = [0, 0]
+    private var entries: [Entry] = []
+    private var freeHead: Int32 = -1
+    /// Bucket heads (entry indices, -1 = empty) of the main table and, while rehashing, the new one.
+    private var table0: [Int32] = []
+    private var table1: [Int32] = []
+    private var used0 = 0
+    private var used1 = 0
     /// Next bucket of table 0 to move into table 1; -1 when not rehashing.
     private var rehashIndex = -1
     /// Non-zero while a scan or iteration must see a stable layout.
@@ -27,130 +32,138 @@ public final class HashTable<Value> {
         self.hasher = hasher
     }
 
-    public var count: Int { used[0] + used[1] }
+    public var count: Int { used0 + used1 }
     public var isEmpty: Bool { count == 0 }
     public var isRehashing: Bool { rehashIndex >= 0 }
-    /// Buckets in the main table (tests and INFO).
-    public var bucketCount: Int { tables[0].count }
+    public var bucketCount: Int { table0.count }
 
     // MARK: rehashing
 
-    /// Moves up to `n` buckets from the old table to the new one (visiting at most 10·n
-    /// empty buckets). Returns true while more remain.
+    /// Moves up to `n` buckets from the old table to the new one (visiting at most 10·n empty
+    /// buckets). Returns true while more remain.
     @discardableResult
     public func rehash(steps n: Int) -> Bool {
         guard rehashIndex >= 0 else { return false }
         var emptyVisits = n * 10
         var left = n
-        while left > 0 && used[0] != 0 {
-            while tables[0][rehashIndex] == nil {
+        let mask1 = UInt64(table1.count - 1)
+        while left > 0 && used0 != 0 {
+            while table0[rehashIndex] < 0 {
                 rehashIndex += 1
                 emptyVisits -= 1
                 if emptyVisits == 0 { return true }
             }
-            var node = tables[0][rehashIndex]
-            let mask = UInt64(tables[1].count - 1)
-            while let x = node {
-                node = x.next
-                let idx = Int(x.hash & mask)
-                x.next = tables[1][idx]
-                tables[1][idx] = x
-                used[0] -= 1
-                used[1] += 1
+            var i = table0[rehashIndex]
+            while i >= 0 {
+                let next = entries[Int(i)].next
+                let b = Int(entries[Int(i)].hash & mask1)
+                entries[Int(i)].next = table1[b]
+                table1[b] = i
+                used0 -= 1
+                used1 += 1
+                i = next
             }
-            tables[0][rehashIndex] = nil
+            table0[rehashIndex] = -1
             rehashIndex += 1
             left -= 1
         }
-        if used[0] == 0 {
-            tables[0] = tables[1]
-            tables[1] = []
-            used[0] = used[1]
-            used[1] = 0
+        if used0 == 0 {
+            table0 = table1
+            table1 = []
+            used0 = used1
+            used1 = 0
             rehashIndex = -1
             return false
         }
         return true
     }
 
-    /// Rehashes for up to `milliseconds` (what the server cron does with spare time).
-    public func rehash(forMilliseconds ms: Int, now: () -> Int64) -> Int {
-        let start = now()
-        var moved = 0
-        while rehash(steps: 100) {
-            moved += 100
-            if now() - start > Int64(ms) { break }
-        }
-        return moved
-    }
-
     @inline(__always) private func step() {
-        if pauseRehashing == 0 && rehashIndex >= 0 { rehash(steps: 1) }
+        if rehashIndex >= 0 && pauseRehashing == 0 { rehash(steps: 1) }
     }
 
     private func resize(to size: Int) {
         var real = 4
         while real < size { real *= 2 }
-        if real == tables[0].count { return }
-        let fresh = [Node?](repeating: nil, count: real)
-        if tables[0].isEmpty {
-            tables[0] = fresh
-            return
-        }
-        tables[1] = fresh
+        if real == table0.count { return }
+        let fresh = [Int32](repeating: -1, count: real)
+        if table0.isEmpty { table0 = fresh; return }
+        table1 = fresh
         rehashIndex = 0
     }
 
     private func expandIfNeeded() {
         if rehashIndex >= 0 { return }
-        if tables[0].isEmpty { resize(to: 4); return }
+        if table0.isEmpty { resize(to: 4); return }
         // Redis grows at a load factor of 1 (5 while a child process is saving).
-        if used[0] >= tables[0].count { resize(to: used[0] + 1) }
+        if used0 >= table0.count { resize(to: used0 + 1) }
     }
 
     /// Shrinks a table that fell below 10% full (Redis's `htNeedsResize`), called from the cron.
     public func shrinkIfNeeded() {
-        guard rehashIndex < 0, tables[0].count > 4, used[0] * 100 / tables[0].count < 10 else { return }
-        resize(to: max(used[0], 4))
+        guard rehashIndex < 0, table0.count > 4, used0 * 100 / table0.count < 10 else { return }
+        resize(to: max(used0, 4))
     }
 
     // MARK: lookup
 
-    private func findNode(_ key: [UInt8], _ h: UInt64) -> Node? {
-        if count == 0 { return nil }
-        for t in 0...1 {
-            let table = tables[t]
-            if table.isEmpty { continue }
-            var node = table[Int(h & UInt64(table.count - 1))]
-            while let x = node {
-                if x.hash == h && x.key == key { return x }
-                node = x.next
+    /// Index of the entry holding `key`, or -1.
+    @inline(__always)
+    private func find(_ key: [UInt8], _ h: UInt64) -> Int32 {
+        if used0 + used1 == 0 { return -1 }
+        return entries.withUnsafeBufferPointer { e -> Int32 in
+            var i = table0.isEmpty ? -1 : table0[Int(h & UInt64(table0.count - 1))]
+            while i >= 0 {
+                if e[Int(i)].hash == h && e[Int(i)].key == key { return i }
+                i = e[Int(i)].next
             }
-            if rehashIndex < 0 { break }
+            if rehashIndex >= 0 {
+                i = table1[Int(h & UInt64(table1.count - 1))]
+                while i >= 0 {
+                    if e[Int(i)].hash == h && e[Int(i)].key == key { return i }
+                    i = e[Int(i)].next
+                }
+            }
+            return -1
         }
-        return nil
     }
 
     public subscript(key: [UInt8]) -> Value? {
-        get {
-            step()
-            return findNode(key, hasher.hash(key))?.value
-        }
+        step()
+        let i = find(key, hasher.hash(key))
+        return i >= 0 ? entries[Int(i)].value : nil
     }
 
-    public func contains(_ key: [UInt8]) -> Bool { self[key] != nil }
+    public func contains(_ key: [UInt8]) -> Bool { step(); return find(key, hasher.hash(key)) >= 0 }
 
     /// Inserts or replaces; returns true when the key is new.
     @discardableResult
     public func set(_ key: [UInt8], _ value: Value) -> Bool {
         step()
         let h = hasher.hash(key)
-        if let n = findNode(key, h) { n.value = value; return false }
+        let found = find(key, h)
+        if found >= 0 { entries[Int(found)].value = value; return false }
         expandIfNeeded()
-        let t = rehashIndex >= 0 ? 1 : 0
-        let idx = Int(h & UInt64(tables[t].count - 1))
-        tables[t][idx] = Node(key: key, hash: h, value: value, next: tables[t][idx])
-        used[t] += 1
+        let slot: Int32
+        if freeHead >= 0 {
+            slot = freeHead
+            freeHead = entries[Int(slot)].next
+            entries[Int(slot)] = Entry(key: key, hash: h, value: value, next: -1)
+        } else {
+            slot = Int32(entries.count)
+            entries.append(Entry(key: key, hash: h, value: value, next: -1))
+        }
+        if rehashIndex >= 0 {
+            let b = Int(h & UInt64(table1.count - 1))
+            entries[Int(slot)].next = table1[b]
+            table1[b] = slot
+            used1 += 1
+        } else {
+            let b = Int(h & UInt64(table0.count - 1))
+            entries[Int(slot)].next = table0[b]
+            table0[b] = slot
+            used0 += 1
+        }
         return true
     }
 
@@ -158,8 +171,9 @@ public final class HashTable<Value> {
     @discardableResult
     public func update(_ key: [UInt8], _ body: (inout Value) -> Void) -> Bool {
         step()
-        guard let n = findNode(key, hasher.hash(key)) else { return false }
-        body(&n.value)
+        let i = find(key, hasher.hash(key))
+        guard i >= 0 else { return false }
+        body(&entries[Int(i)].value!)
         return true
     }
 
@@ -169,39 +183,53 @@ public final class HashTable<Value> {
         if count == 0 { return nil }
         let h = hasher.hash(key)
         for t in 0...1 {
-            if tables[t].isEmpty { continue }
-            let idx = Int(h & UInt64(tables[t].count - 1))
-            var prev: Node?
-            var node = tables[t][idx]
-            while let x = node {
-                if x.hash == h && x.key == key {
-                    if let prev { prev.next = x.next } else { tables[t][idx] = x.next }
-                    used[t] -= 1
-                    return x.value
+            if t == 1 && rehashIndex < 0 { break }
+            let size = t == 0 ? table0.count : table1.count
+            if size == 0 { continue }
+            let b = Int(h & UInt64(size - 1))
+            var prev: Int32 = -1
+            var i = t == 0 ? table0[b] : table1[b]
+            while i >= 0 {
+                if entries[Int(i)].hash == h && entries[Int(i)].key == key {
+                    let next = entries[Int(i)].next
+                    if prev >= 0 { entries[Int(prev)].next = next } else if t == 0 { table0[b] = next } else { table1[b] = next }
+                    let v = entries[Int(i)].value
+                    entries[Int(i)] = Entry(key: [], hash: 0, value: nil, next: freeHead)
+                    freeHead = i
+                    if t == 0 { used0 -= 1 } else { used1 -= 1 }
+                    if count == 0 { entries.removeAll(keepingCapacity: true); freeHead = -1 }
+                    return v
                 }
-                prev = x
-                node = x.next
+                prev = i
+                i = entries[Int(i)].next
             }
-            if rehashIndex < 0 { break }
         }
         return nil
     }
 
     public func removeAll() {
-        tables = [[], []]
-        used = [0, 0]
+        entries = []
+        freeHead = -1
+        table0 = []
+        table1 = []
+        used0 = 0
+        used1 = 0
         rehashIndex = -1
+    }
+
+    private func forEachIndex(in table: [Int32], _ body: (Int) throws -> Void) rethrows {
+        for head in table {
+            var i = head
+            while i >= 0 { let next = entries[Int(i)].next; try body(Int(i)); i = next }
+        }
     }
 
     /// Every entry, in table order (no rehashing happens meanwhile).
     public func forEach(_ body: ([UInt8], Value) throws -> Void) rethrows {
         pauseRehashing += 1
         defer { pauseRehashing -= 1 }
-        for t in 0...1 {
-            for var node in tables[t] {
-                while let x = node { try body(x.key, x.value); node = x.next }
-            }
-        }
+        try forEachIndex(in: table0) { try body(entries[$0].key, entries[$0].value!) }
+        if rehashIndex >= 0 { try forEachIndex(in: table1) { try body(entries[$0].key, entries[$0].value!) } }
     }
 
     public var keys: [[UInt8]] {
@@ -212,29 +240,21 @@ public final class HashTable<Value> {
     }
 
     /// A key chosen at random (a random non-empty bucket, then a random chain element), as
-    /// Redis's `dictGetFairRandomKey` approximates.
+    /// Redis's `dictGetRandomKey` does.
     public func randomKey<G: RandomNumberGenerator>(using g: inout G) -> [UInt8]? {
         if count == 0 { return nil }
         while true {
-            let t: Int
-            let idx: Int
-            if rehashIndex >= 0 {
-                let total = tables[0].count + tables[1].count
-                let r = Int.random(in: 0..<total, using: &g)
-                if r < tables[0].count { t = 0; idx = r } else { t = 1; idx = r - tables[0].count }
-            } else {
-                t = 0; idx = Int.random(in: 0..<tables[0].count, using: &g)
-            }
-            guard var node = tables[t][idx] else { continue }
-            var chain = [Node]()
-            while true { chain.append(node); guard let n = node.next else { break }; node = n }
-            return chain[Int.random(in: 0..<chain.count, using: &g)].key
+            let total = table0.count + (rehashIndex >= 0 ? table1.count : 0)
+            let r = Int.random(in: 0..<total, using: &g)
+            var i = r < table0.count ? table0[r] : table1[r - table0.count]
+            if i < 0 { continue }
+            var chain = [Int32]()
+            while i >= 0 { chain.append(i); i = entries[Int(i)].next }
+            return entries[Int(chain[Int.random(in: 0..<chain.count, using: &g)])].key
         }
     }
 
     // MARK: SCAN
-
-    @inline(__always) private static func reverse(_ v: UInt64) -> UInt64 { v.bitSwapped }
 
     /// One SCAN step from `cursor`: calls `body` for the entries of the bucket(s) the cursor
     /// names and returns the next cursor (0 when the scan is complete). Redis's algorithm: the
@@ -245,26 +265,25 @@ public final class HashTable<Value> {
         pauseRehashing += 1
         defer { pauseRehashing -= 1 }
         var v = cursor
-        func emit(_ t: Int, _ idx: Int) {
-            var node = tables[t][idx]
-            while let x = node { body(x.key, x.value); node = x.next }
+        func emit(_ table: [Int32], _ b: Int) {
+            var i = table[b]
+            while i >= 0 { body(entries[Int(i)].key, entries[Int(i)].value!); i = entries[Int(i)].next }
         }
         if rehashIndex < 0 {
-            let m0 = UInt64(tables[0].count - 1)
-            emit(0, Int(v & m0))
+            let m0 = UInt64(table0.count - 1)
+            emit(table0, Int(v & m0))
             v |= ~m0
-            v = HashTable.reverse(HashTable.reverse(v) &+ 1)
+            v = (v.bitSwapped &+ 1).bitSwapped
         } else {
-            var small = 0, big = 1
-            if tables[0].count > tables[1].count { small = 1; big = 0 }
-            let m0 = UInt64(tables[small].count - 1)
-            let m1 = UInt64(tables[big].count - 1)
+            let (small, big) = table0.count <= table1.count ? (table0, table1) : (table1, table0)
+            let m0 = UInt64(small.count - 1)
+            let m1 = UInt64(big.count - 1)
             emit(small, Int(v & m0))
             // Every bucket of the larger table that expands the smaller table's bucket.
             repeat {
                 emit(big, Int(v & m1))
                 v |= ~m1
-                v = HashTable.reverse(HashTable.reverse(v) &+ 1)
+                v = (v.bitSwapped &+ 1).bitSwapped
             } while v & (m0 ^ m1) != 0
         }
         return v

@@ -21,7 +21,14 @@ final class SkipList {
     private(set) var tail: Node?
     private(set) var count = 0
     private var level = 1
-    private var rng = SystemRandomNumberGenerator()
+    // Level choice needs speed, not unpredictability: xorshift, seeded once.
+    private var rngState: UInt64 = {
+        var g = SystemRandomNumberGenerator()
+        return g.next() | 1
+    }()
+    // Reused per insert/delete instead of two allocations per call.
+    private var updateScratch = [Node]()
+    private var rankScratch = [Int](repeating: 0, count: SkipList.maxLevel)
 
     /// (score, member) order: score first, then bytes (memcmp, shorter first on a tie).
     @inline(__always)
@@ -32,13 +39,22 @@ final class SkipList {
 
     private func randomLevel() -> Int {
         var l = 1
-        while l < SkipList.maxLevel && UInt32.random(in: 0...0xFFFF, using: &rng) < 0x4000 { l += 1 }  // p = 1/4
+        while l < SkipList.maxLevel {
+            rngState ^= rngState << 13; rngState ^= rngState >> 7; rngState ^= rngState << 17
+            if rngState & 0xFFFF >= 0x4000 { break }   // p = 1/4
+            l += 1
+        }
         return l
     }
 
     func insert(_ member: [UInt8], _ score: Double) {
-        var update = [Node](repeating: head, count: SkipList.maxLevel)
-        var rank = [Int](repeating: 0, count: SkipList.maxLevel)
+        if updateScratch.isEmpty { updateScratch = [Node](repeating: head, count: SkipList.maxLevel) }
+        var update = updateScratch
+        updateScratch = []
+        defer { updateScratch = update }
+        var rank = rankScratch
+        rankScratch = []
+        defer { rankScratch = rank }
         var x = head
         for i in stride(from: level - 1, through: 0, by: -1) {
             rank[i] = i == level - 1 ? 0 : rank[i + 1]
@@ -68,7 +84,10 @@ final class SkipList {
 
     @discardableResult
     func delete(_ member: [UInt8], _ score: Double) -> Bool {
-        var update = [Node](repeating: head, count: SkipList.maxLevel)
+        if updateScratch.isEmpty { updateScratch = [Node](repeating: head, count: SkipList.maxLevel) }
+        var update = updateScratch
+        updateScratch = []
+        defer { updateScratch = update }
         var x = head
         for i in stride(from: level - 1, through: 0, by: -1) {
             while let f = x.forward[i], SkipList.less(f.score, f.member, score, member) { x = f }
