@@ -128,20 +128,20 @@ public final class Engine {
 
     /// Commands by the exact bytes clients spell them with ("SET", "set"): no String and no
     /// case folding on the hot path. Bounded, filled on first use of a spelling.
-    private var commandCache: [Bytes: Command] = [:]
+    private var commandCache: [ByteKey: Command] = [:]
 
     private func resolveCommand(_ name: Bytes) -> Command? {
         guard name.count <= 64 else { return nil }
         let lower = String(decoding: name, as: UTF8.self).lowercased()
         guard let c = CommandTable.shared.lookup(lower) else { return nil }
-        if commandCache.count < 4096 { commandCache[name] = c }
+        if commandCache.count < 4096 { commandCache[ByteKey(name)] = c }
         return c
     }
 
     /// Runs one command (`args[0]` is its name) for a client whose selected db is `client.db`.
     public func execute(_ args: [Bytes], client: inout ClientState) -> Reply {
         guard let first = args.first else { return .error("ERR empty command") }
-        guard let cmd = commandCache[first] ?? resolveCommand(first) else {
+        guard let cmd = commandCache[ByteKey(first)] ?? resolveCommand(first) else {
             var s = "ERR unknown command '\(String(decoding: first, as: UTF8.self))', with args beginning with: "
             for a in args.dropFirst() { s += "'\(String(decoding: a, as: UTF8.self))' " }
             return .error(s)
@@ -202,4 +202,13 @@ public struct CommandContext {
 extension Decimal {
     /// `string2ll` as commands use it: like `parseCanonical` (Redis rejects "+1", " 1", "01").
     static func parseCanonicalLoose(_ b: Bytes) -> Int64? { parseCanonical(b) }
+}
+
+/// Bytes as a dictionary key, hashed in one call over the buffer (Array<UInt8>'s own Hashable
+/// conformance feeds the hasher one byte at a time).
+public struct ByteKey: Hashable {
+    public let bytes: [UInt8]
+    @inline(__always) public init(_ b: [UInt8]) { bytes = b }
+    @inline(__always) public func hash(into h: inout Hasher) { bytes.withUnsafeBytes { h.combine(bytes: $0) } }
+    @inline(__always) public static func == (a: ByteKey, b: ByteKey) -> Bool { a.bytes == b.bytes }
 }

@@ -158,7 +158,7 @@ final class SkipList {
 /// A sorted set: member → score, plus the skiplist for order. Reports "listpack" while it is
 /// within `zset-max-listpack-*` (as Redis would keep it packed), "skiplist" once it outgrew them.
 public final class ZSetObject {
-    var dict: [[UInt8]: Double] = [:]
+    var dict: [ByteKey: Double] = [:]
     let list = SkipList()
     public private(set) var packed = true
 
@@ -167,20 +167,21 @@ public final class ZSetObject {
     public var count: Int { dict.count }
     public var encoding: String { packed ? "listpack" : "skiplist" }
 
-    public func score(_ m: [UInt8]) -> Double? { dict[m] }
+    public func score(_ m: [UInt8]) -> Double? { dict[ByteKey(m)] }
 
     /// Adds or moves a member; returns true when it is new.
     @discardableResult
     public func set(_ m: [UInt8], _ score: Double, limits: EncodingLimits) -> Bool {
-        if let old = dict[m] {
+        let k = ByteKey(m)
+        if let old = dict[k] {
             if old != score {
                 list.delete(m, old)
                 list.insert(m, score)
-                dict[m] = score
+                dict[k] = score
             }
             return false
         }
-        dict[m] = score
+        dict[k] = score
         list.insert(m, score)
         if packed && (dict.count > limits.zsetMaxListpackEntries || m.count > limits.zsetMaxListpackValue) { packed = false }
         return true
@@ -188,13 +189,13 @@ public final class ZSetObject {
 
     @discardableResult
     public func remove(_ m: [UInt8]) -> Bool {
-        guard let s = dict.removeValue(forKey: m) else { return false }
+        guard let s = dict.removeValue(forKey: ByteKey(m)) else { return false }
         list.delete(m, s)
         return true
     }
 
     public func rank(_ m: [UInt8]) -> Int? {
-        guard let s = dict[m] else { return nil }
+        guard let s = dict[ByteKey(m)] else { return nil }
         return list.rank(m, s)
     }
 
@@ -211,7 +212,7 @@ public final class ZSetObject {
     public static func from(_ ms: [(member: [UInt8], score: Double)], limits: EncodingLimits) -> ZSetObject {
         let z = ZSetObject()
         if ms.count > limits.zsetMaxListpackEntries || ms.contains(where: { $0.member.count > limits.zsetMaxListpackValue }) { z.packed = false }
-        for m in ms { z.dict[m.member] = m.score; z.list.insert(m.member, m.score) }
+        for m in ms { z.dict[ByteKey(m.member)] = m.score; z.list.insert(m.member, m.score) }
         return z
     }
 }

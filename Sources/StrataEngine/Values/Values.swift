@@ -24,7 +24,7 @@ public final class ListObject {
 /// a table once it outgrows the limits (and never back, as in Redis).
 public final class HashObject {
     public private(set) var packed: [(field: Bytes, value: Bytes)]? = []
-    public private(set) var table: [Bytes: Bytes]?
+    public private(set) var table: [ByteKey: Bytes]?
 
     public init() {}
 
@@ -33,7 +33,7 @@ public final class HashObject {
 
     public func get(_ f: Bytes) -> Bytes? {
         if let p = packed { return p.first { $0.field == f }?.value }
-        return table![f]
+        return table![ByteKey(f)]
     }
 
     /// Sets a field; returns true when it is new.
@@ -42,7 +42,7 @@ public final class HashObject {
         if var p = packed {
             if f.count > limits.hashMaxListpackValue || v.count > limits.hashMaxListpackValue {
                 convert()
-                return table!.updateValue(v, forKey: f) == nil
+                return table!.updateValue(v, forKey: ByteKey(f)) == nil
             }
             if let i = p.firstIndex(where: { $0.field == f }) {
                 packed = nil  // release the array's storage so the update is in place
@@ -55,7 +55,7 @@ public final class HashObject {
             if p.count > limits.hashMaxListpackEntries { convert() }
             return true
         }
-        return table!.updateValue(v, forKey: f) == nil
+        return table!.updateValue(v, forKey: ByteKey(f)) == nil
     }
 
     @discardableResult
@@ -67,21 +67,21 @@ public final class HashObject {
             packed = p
             return true
         }
-        return table!.removeValue(forKey: f) != nil
+        return table!.removeValue(forKey: ByteKey(f)) != nil
     }
 
     func forceTable() { if packed != nil { convert() } }
 
     private func convert() {
-        var t = [Bytes: Bytes]()
-        for (f, v) in packed! { t[f] = v }
+        var t = [ByteKey: Bytes]()
+        for (f, v) in packed! { t[ByteKey(f)] = v }
         table = t
         packed = nil
     }
 
     public var pairs: [(field: Bytes, value: Bytes)] {
         if let p = packed { return p }
-        return table!.map { ($0.key, $0.value) }
+        return table!.map { ($0.key.bytes, $0.value) }
     }
 
     /// Builds from a loaded value, choosing the encoding Redis would after loading.
@@ -90,8 +90,8 @@ public final class HashObject {
         if fields.count > limits.hashMaxListpackEntries
             || fields.contains(where: { $0.0.count > limits.hashMaxListpackValue || $0.1.count > limits.hashMaxListpackValue }) {
             h.packed = nil
-            var t = [Bytes: Bytes](minimumCapacity: fields.count)
-            for (f, v) in fields { t[f] = v }
+            var t = [ByteKey: Bytes](minimumCapacity: fields.count)
+            for (f, v) in fields { t[ByteKey(f)] = v }
             h.table = t
         } else {
             h.packed = fields.map { (field: $0.0, value: $0.1) }
@@ -105,7 +105,7 @@ public final class HashObject {
 /// table.
 public final class SetObject {
     public private(set) var ints: [Int64]? = []
-    public private(set) var table: Set<Bytes>?
+    public private(set) var table: Set<ByteKey>?
 
     public init() {}
 
@@ -117,7 +117,7 @@ public final class SetObject {
             guard let v = Decimal.parseCanonical(m) else { return false }
             return binarySearch(i, v).found
         }
-        return table!.contains(m)
+        return table!.contains(ByteKey(m))
     }
 
     private func binarySearch(_ a: [Int64], _ v: Int64) -> (found: Bool, index: Int) {
@@ -137,7 +137,7 @@ public final class SetObject {
                 if found { return false }
                 if i.count + 1 > limits.setMaxIntsetEntries {
                     convert()
-                    return table!.insert(m).inserted
+                    return table!.insert(ByteKey(m)).inserted
                 }
                 ints = nil
                 i.insert(v, at: idx)
@@ -146,7 +146,7 @@ public final class SetObject {
             }
             convert()
         }
-        return table!.insert(m).inserted
+        return table!.insert(ByteKey(m)).inserted
     }
 
     @discardableResult
@@ -160,17 +160,17 @@ public final class SetObject {
             ints = i
             return true
         }
-        return table!.remove(m) != nil
+        return table!.remove(ByteKey(m)) != nil
     }
 
     private func convert() {
-        table = Set(ints!.map { Decimal.bytes($0) })
+        table = Set(ints!.map { ByteKey(Decimal.bytes($0)) })
         ints = nil
     }
 
     public var members: [Bytes] {
         if let i = ints { return i.map { Decimal.bytes($0) } }
-        return Array(table!)
+        return table!.map(\.bytes)
     }
 
     public static func from(_ members: [Bytes], limits: EncodingLimits) -> SetObject {
