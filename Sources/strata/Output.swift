@@ -105,7 +105,14 @@ struct Out {
         var runStart = 0
         var i = 0
         let n = b.count
+        let base = UnsafeRawPointer(b.baseAddress)
         while i < n {
+            // Eight plain bytes at a time (no control byte, quote, backslash, DEL or non-ASCII):
+            // the common case of keys and values, checked with word-wide bit tricks.
+            if let base, i + 8 <= n, Out.isPlain8(base.loadUnaligned(fromByteOffset: i, as: UInt64.self)) {
+                i += 8
+                continue
+            }
             let c = b[i]
             if c >= 0x20 && c < 0x7F && c != 0x22 && c != 0x5C { i += 1; continue }
             if c >= 0x80 {
@@ -132,6 +139,16 @@ struct Out {
         }
         if n > runStart { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: b[runStart..<n])) }
         bytes.append(UInt8(ascii: "\""))
+    }
+
+    @inline(__always)
+    static func isPlain8(_ x: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func hasZero(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
+        let below20 = (x &- ones &* 0x20) & ~x & highs
+        let bad = below20 | (x & highs) | hasZero(x ^ (ones &* 0x22)) | hasZero(x ^ (ones &* 0x5C)) | hasZero(x ^ (ones &* 0x7F))
+        return bad == 0
     }
 
     /// Length of the well-formed UTF-8 sequence starting at `i` (a non-ASCII lead byte), or nil.

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import StrataFormats
 
 /// `strata rdb dump`: every key as JSON Lines, RESP commands, key names or a memory CSV.
@@ -32,10 +35,17 @@ enum RDBDumpCommand {
         var selectedDB = -1
         var skippedModules = 0
         if format == .memory { o.lit("database,type,key,size_in_bytes,encoding,num_elements,len_largest_element,expiry\n") }
+        // JSON and RESP stream collections straight from the reader's buffers (no arrays built);
+        // STRATA_DUMP_MATERIALIZE=1 keeps the value-building path (the tests compare the two).
+        let streaming = materialize && getenv("STRATA_DUMP_MATERIALIZE") == nil
+        let visitor = streaming ? DumpVisitor(format: format, filter: filter, out: o) : nil
+        file.reader.visitor = visitor
         do {
             while let ev = try file.next() {
+                if let visitor { selectedDB = visitor.selectedDB }
                 switch ev {
                 case .entry(let e):
+                    if case .summary = e.value, visitor != nil { continue }   // already written by the visitor
                     guard filter.accepts(e) else { continue }
                     switch format {
                     case .keys: o.bytes.append(contentsOf: e.key); o.byte(10)
@@ -51,6 +61,7 @@ enum RDBDumpCommand {
                     if format == .json && filter.isEmpty { o.lit("{\"function\":"); o.json(code); o.lit("}\n") }
                 default: break
                 }
+                if let visitor { visitor.selectedDB = selectedDB }
                 if o.bytes.count >= 1 << 16 { try out.write(&o) }
             }
             try out.write(&o)

@@ -22,6 +22,9 @@ public final class RDBReader {
 
     public let source: ByteSource
     public let options: Options
+    /// When set, lists, sets, sorted sets and hashes are streamed to it (see
+    /// `RDBCollectionVisitor`) and their entries carry a `.summary` value.
+    public var visitor: RDBCollectionVisitor?   // strong: a weak load per key costs more than it saves
     public private(set) var version = RDBVersion(family: .redis, number: 0)
     /// The database keys are being read into.
     public private(set) var currentDB = 0
@@ -234,7 +237,14 @@ public final class RDBReader {
                 hasKey = true
                 let key = options.keepKeys ? keyBuffer : []
                 doingValueType = t
-                let value = try readValue(type: t)
+                let value: RDBValue
+                if let v = visitor, let kind = RDBReader.visitedKind(t, family: version.family) {
+                    v.begin(db: currentDB, key: keyBuffer, kind: kind, expireMs: expireMs, idle: idle, freq: freq)
+                    value = try visitValue(type: t, kind: kind, v)
+                    v.end()
+                } else {
+                    value = try readValue(type: t)
+                }
                 doingValueType = nil
                 doingText = "reading a type or opcode"
                 let start = recordStart ?? at
@@ -456,13 +466,13 @@ public final class RDBReader {
 
     // Members/fields of the collection being read, to refuse duplicates as Redis does
     // ("Duplicate set members detected").
-    private var seen = DuplicateFilter()
+    var seen = DuplicateFilter()
 
-    @inline(__always) private func unique(_ b: UnsafeRawBufferPointer) -> Bool {
+    @inline(__always) func unique(_ b: UnsafeRawBufferPointer) -> Bool {
         seen.insert(b)
     }
 
-    @inline(__always) private func unique(_ e: PackedElement) -> Bool {
+    @inline(__always) func unique(_ e: PackedElement) -> Bool {
         switch e {
         case .bytes(let b): return unique(b)
         case .int(let v): return withDecimal(v) { unique($0) }
@@ -722,7 +732,7 @@ public final class RDBReader {
     }
 
     /// `rdbLoadDoubleValue`: length byte then ASCII; 253 NaN, 254 +inf, 255 -inf.
-    private func readStringDouble() throws -> Double {
+    func readStringDouble() throws -> Double {
         let len = try source.readByte("a string-encoded double")
         switch len {
         case 253: return .nan
@@ -750,6 +760,186 @@ public final class RDBReader {
             }
             if ops.count > 1 << 28 { throw fail("module value has more than 2^28 items") }
         }
+    }
+
+    /// Decodes a collection straight into `v` (validating it exactly as `readValue` does).
+    private func visitValue(type t: UInt8, kind: RDBValueKind, _ v: RDBCollectionVisitor) throws -> RDBValue {
+        seen.reset()
+        var summary = ValueSummary()
+        @inline(__always) func count(_ n: Int) {
+            summary.elements += 1
+            summary.elementBytes += n
+            if n > summary.largestElement { summary.largestElement = n }
+        }
+        var scratch = [UInt8]()   // a field or member whose partner comes later in the stream
+        switch t {
+        case RDBType.list, RDBType.set:
+            let n = try readCount("the number of elements")
+            for _ in 0..<n {
+                try withString("an element") {
+                    if t == RDBType.set && !unique($0) { throw fail("duplicate set member \(RDBReader.printable([UInt8]($0)))") }
+                    count($0.count)
+                    v.item(.bytes($0))
+                }
+            }
+        case RDBType.listZiplist:
+            try withBlob("ziplist") { try Ziplist.forEach($0) { e in count(e.stringLength); v.item(e) } }
+        case RDBType.listQuicklist, RDBType.listQuicklist2:
+            let nodes = try readCount("the number of quicklist nodes", minBytes: 2)
+            for _ in 0..<nodes {
+                var container: UInt64 = 2
+                if t == RDBType.listQuicklist2 {
+                    container = try readLen("a quicklist node container")
+                    guard container == 1 || container == 2 else { throw fail("quicklist node container \(container) is neither PLAIN (1) nor PACKED (2)") }
+                }
+                if container == 1 {
+                    try withString("a plain quicklist node") { count($0.count); v.item(.bytes($0)) }
+                } else if t == RDBType.listQuicklist {
+                    let k = try withBlob("quicklist ziplist node") { try Ziplist.forEach($0) { e in count(e.stringLength); v.item(e) } }
+                    if k == 0 { throw fail("empty ziplist inside a quicklist") }
+                } else {
+                    try withBlob("quicklist listpack node") { try Listpack.forEach($0) { e in count(e.stringLength); v.item(e) } }
+                }
+            }
+        case RDBType.setIntset:
+            try withBlob("intset") { try Intset.forEach($0) { x in count(Decimal.length(x)); v.item(.int(x)) } }
+        case RDBType.setListpack:
+            let k = try withBlob("set listpack") {
+                try Listpack.forEach($0) { e in
+                    guard self.unique(e) else { throw PackedError("duplicate member") }
+                    count(e.stringLength)
+                    v.item(e)
+                }
+            }
+            if k == 0 { throw fail("empty set listpack") }
+        case RDBType.zset, RDBType.zset2:
+            let n = try readCount("the number of sorted set members", minBytes: 2)
+            for _ in 0..<n {
+                scratch.removeAll(keepingCapacity: true)
+                try withString("a sorted set member") {
+                    if !unique($0) { throw fail("duplicate sorted set member \(RDBReader.printable([UInt8]($0)))") }
+                    scratch.append(contentsOf: $0)
+                }
+                let score = t == RDBType.zset2
+                    ? Double(bitPattern: try source.readLE(UInt64.self, "a binary double score"))
+                    : try readStringDouble()
+                if score.isNaN { throw fail("sorted set score is NaN") }
+                count(scratch.count)
+                summary.elementBytes += 8
+                try scratch.withUnsafeBytes { v.member(.bytes($0), score: score) }
+            }
+        case RDBType.zsetZiplist, RDBType.zsetListpack:
+            let what = t == RDBType.zsetZiplist ? "zset ziplist" : "zset listpack"
+            var pending: PackedElement?
+            try withBlob(what) { blob in
+                let visit: (PackedElement) throws -> Void = { e in
+                    if let m = pending {
+                        let score: Double
+                        switch e {
+                        case .int(let x): score = Double(x)
+                        case .bytes(let b):
+                            guard let d = DoubleText.parse(b) else { throw PackedError("score is not a number") }
+                            score = d
+                        }
+                        if score.isNaN { throw PackedError("score is NaN") }
+                        count(m.stringLength)
+                        summary.elementBytes += 8
+                        v.member(m, score: score)
+                        pending = nil
+                    } else {
+                        guard self.unique(e) else { throw PackedError("duplicate member") }
+                        pending = e
+                    }
+                }
+                if t == RDBType.zsetZiplist { try Ziplist.forEach(blob, visit) } else { try Listpack.forEach(blob, visit) }
+            }
+            if pending != nil { throw fail("\(what) has an odd number of elements (a member without a score)") }
+        case RDBType.hash, 22, RDBType.hashMetadata:
+            var minExpire: Int64 = 0
+            if t == RDBType.hashMetadata { minExpire = try source.readLE(Int64.self, "the hash minimum expire time") }
+            let valkey2 = t == 22 && version.family == .valkey
+            let redisPreGA = t == 22 && version.family == .redis
+            let n = try readCount("the number of hash fields", minBytes: valkey2 ? 10 : (t == RDBType.hash ? 2 : 3))
+            for _ in 0..<n {
+                var expire: Int64?
+                if redisPreGA {
+                    let x = try readLen("a field expire time")
+                    expire = x == 0 ? nil : Int64(bitPattern: x)
+                } else if t == RDBType.hashMetadata {
+                    let x = try readLen("a field expire time")
+                    expire = x == 0 ? nil : Int64(bitPattern: x) &+ minExpire &- 1
+                }
+                scratch.removeAll(keepingCapacity: true)
+                try withString("a hash field") {
+                    if !unique($0) { throw fail("duplicate hash field \(RDBReader.printable([UInt8]($0)))") }
+                    scratch.append(contentsOf: $0)
+                }
+                count(scratch.count)
+                if valkey2 {
+                    // The TTL follows the value: keep the value until it is read.
+                    let value = try readString("a hash value")
+                    let x = try source.readLE(Int64.self, "a field expire time")
+                    summary.elementBytes += value.count
+                    try scratch.withUnsafeBytes { f in try value.withUnsafeBytes { v.field(.bytes(f), value: .bytes($0), expireMs: x == -1 ? nil : x) } }
+                } else {
+                    try withString("a hash value") { val in
+                        summary.elementBytes += val.count
+                        scratch.withUnsafeBytes { f in v.field(.bytes(f), value: .bytes(val), expireMs: expire) }
+                    }
+                }
+            }
+        case RDBType.hashZipmap:
+            try withBlob("zipmap") {
+                try Zipmap.forEach($0) { f, val in
+                    guard self.unique(f) else { throw PackedError("duplicate field") }
+                    count(f.stringLength)
+                    summary.elementBytes += val.stringLength
+                    v.field(f, value: val, expireMs: nil)
+                }
+            }
+        case RDBType.hashZiplist, RDBType.hashListpack:
+            let what = t == RDBType.hashZiplist ? "hash ziplist" : "hash listpack"
+            var pending: PackedElement?
+            try withBlob(what) { blob in
+                let visit: (PackedElement) throws -> Void = { e in
+                    if let f = pending {
+                        count(f.stringLength)
+                        summary.elementBytes += e.stringLength
+                        v.field(f, value: e, expireMs: nil)
+                        pending = nil
+                    } else {
+                        guard self.unique(e) else { throw PackedError("duplicate field") }
+                        pending = e
+                    }
+                }
+                if t == RDBType.hashZiplist { try Ziplist.forEach(blob, visit) } else { try Listpack.forEach(blob, visit) }
+            }
+            if pending != nil { throw fail("\(what) has an odd number of elements (a field without a value)") }
+        case RDBType.hashListpackExPreGA, RDBType.hashListpackEx:
+            if t == RDBType.hashListpackEx { _ = try source.readLE(Int64.self, "the hash minimum expire time") }
+            var f: PackedElement?, val: PackedElement?
+            var slot = 0
+            try withBlob("hash listpack-ex") {
+                try Listpack.forEach($0) { e in
+                    switch slot {
+                    case 0:
+                        guard self.unique(e) else { throw PackedError("duplicate field") }
+                        f = e
+                    case 1: val = e
+                    default:
+                        guard case .int(let ttl) = e else { throw PackedError("field TTL is not an integer") }
+                        count(f!.stringLength)
+                        summary.elementBytes += val!.stringLength
+                        v.field(f!, value: val!, expireMs: ttl == 0 ? nil : ttl)
+                    }
+                    slot = (slot + 1) % 3
+                }
+            }
+            if slot != 0 { throw fail("hash listpack-ex does not hold whole (field, value, ttl) triplets") }
+        default:
+            throw fail("invalid object type \(t)")
+        }
+        return .summary(kind: kind, summary)
     }
 
     private func readStreamID(_ what: String) throws -> StreamID {

@@ -1,0 +1,29 @@
+/// Receives a collection's elements as the reader decodes them, borrowed from its buffers,
+/// instead of the reader building arrays of them: what `rdb dump` uses to print lists, sets,
+/// sorted sets and hashes without an allocation per element.
+///
+/// For each such key: `begin`, then `item` (list, set), `member` (sorted set) or `field`
+/// (hash) per element, then `end`; the `.entry` event that follows carries a `.summary` value.
+/// Strings, streams and module values are not visited: they arrive materialised as usual.
+/// Borrowed bytes are valid only during the call.
+public protocol RDBCollectionVisitor: AnyObject {
+    func begin(db: Int, key: [UInt8], kind: RDBValueKind, expireMs: Int64?, idle: UInt64?, freq: UInt8?)
+    func item(_ e: PackedElement)
+    func member(_ m: PackedElement, score: Double)
+    func field(_ f: PackedElement, value: PackedElement, expireMs: Int64?)
+    func end()
+}
+
+extension RDBReader {
+    /// The value kinds a visitor receives, by type byte.
+    static func visitedKind(_ t: UInt8, family: RDBFamily) -> RDBValueKind? {
+        switch t {
+        case 1, 10, 14, 18: return .list
+        case 2, 11, 20: return .set
+        case 3, 5, 12, 17: return .zset
+        case 4, 9, 13, 16, 23, 24, 25: return .hash
+        case 22: return .hash
+        default: return nil
+        }
+    }
+}
