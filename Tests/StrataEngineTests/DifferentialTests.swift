@@ -54,7 +54,7 @@ final class DifferentialTests: XCTestCase {
 
         mutating func command() -> [String] {
             let k = pick(keys), k2 = pick(keys)
-            switch Int.random(in: 0..<82, using: &rng) {
+            switch Int.random(in: 0..<84, using: &rng) {
             case 0: return ["GET", k]
             case 1: return ["SET", k, value()] + (chance(0.3) ? [pick(["NX", "XX", "GET", "KEEPTTL"])] : [])
             case 2: return ["SET", k, value(), pick(["EX", "PX", "EXAT", "PXAT"]), pick(["100000", "-1", "0", "x", "4102444800", "4102444800000"])]
@@ -150,6 +150,9 @@ final class DifferentialTests: XCTestCase {
             case 77: return ["ZREMRANGEBYRANK", k, int(), int()]
             case 78: return ["ZREMRANGEBYSCORE", k, bound(), bound()]
             case 79: return ["ZREMRANGEBYLEX", k, lex(), lex()]
+            case 81: return ["RESTORE", k, pick(["0", "-1", "x", "100000"]), pick(["garbage", "", "\u{00}\u{05}hello\u{0A}\u{00}12345678"])]
+                + (chance(0.5) ? [pick(["REPLACE", "ABSTTL", "IDLETIME", "FREQ", "BAD"])] + (chance(0.5) ? [pick(["1", "-1", "300", "x"])] : []) : [])
+            case 82: return ["DUMP", "nokey"]
             case 80: return [pick(["ZPOPMIN", "ZPOPMAX"]), k] + (chance(0.5) ? [pick(["0", "1", "2", "-1", "x"])] : [])
             default: return [pick(["GET", "SET", "LPUSH", "HSET", "SADD", "EXPIRE", "RENAME", "LRANGE"])] // arity errors
             }
@@ -182,6 +185,24 @@ final class DifferentialTests: XCTestCase {
         var gen = Generator(rng: SeededRNG(seed: seed))
         var failures = 0
         for i in 0..<count {
+            if i % 97 == 96 {
+                // DUMP/RESTORE both ways: Redis's payload restored here, ours restored in Redis.
+                let k = Array(gen.pick(gen.keys).utf8)
+                let dump = [Array("DUMP".utf8), k]
+                let theirs = try client.call(dump)
+                let ours = engine.execute(dump, client: &state)
+                guard case .bulk(let p1) = theirs, case .bulk(let p2) = ours, (p1 == nil) == (p2 == nil) else {
+                    XCTFail("seed \(seed) #\(i) DUMP \(String(decoding: k, as: UTF8.self)): redis \(theirs), strata \(ours)")
+                    continue
+                }
+                guard let p1, let p2 else { continue }
+                for (target, payload) in [("dumpR", p1), ("dumpS", p2)] {
+                    let restore = [Array("RESTORE".utf8), Array(target.utf8), Array("0".utf8), payload, Array("REPLACE".utf8)]
+                    let a = try client.call(restore), b = engine.execute(restore, client: &state)
+                    XCTAssertEqual(a, b, "seed \(seed) #\(i) RESTORE \(target) from \(String(decoding: k, as: UTF8.self))")
+                }
+                continue
+            }
             let words = gen.command()
             let args = words.map { Array($0.utf8) }
             // Lex ranges over a skiplist whose scores differ are undefined in Redis (the result

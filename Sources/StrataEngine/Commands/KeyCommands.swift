@@ -81,6 +81,15 @@ enum KeyCommands {
             return .integer(1)
         },
         cmd("copy", -3, [.write, .denyoom], 1, 2, 1) { c in try copy(&c) },
+        cmd("dump", 2, [.readonly], 1, 1, 1) { c in
+            guard let v = c.lookup(c.arg(1)) else { return .null }
+            do {
+                return .bulk(try RDBWriter.dumpPayload(v.rdbValue, target: Engine.dumpTarget))
+            } catch {
+                throw CommandError("ERR \(error)")
+            }
+        },
+        cmd("restore", -4, [.write, .denyoom], 1, 1, 1) { c in try restore(&c) },
         cmd("object", -2, [.readonly], 2, 2, 1) { c in
             switch c.argString(1) {
             case "encoding":
@@ -91,6 +100,59 @@ enum KeyCommands {
             }
         },
     ]
+
+    /// RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f], checks in Redis's order.
+    static func restore(_ c: inout CommandContext) throws -> Reply {
+        var replace = false, absTTL = false
+        var idle: Int64 = -1, freq: Int64 = -1
+        var j = 4
+        while j < c.args.count {
+            let additional = c.args.count - j - 1
+            switch c.argString(j) {
+            case "replace": replace = true
+            case "absttl": absTTL = true
+            case "idletime" where additional >= 1 && freq == -1:
+                guard let v = Decimal.parseCanonical(c.arg(j + 1)) else { throw CommandError.notInteger }
+                guard v >= 0 else { throw CommandError("ERR Invalid IDLETIME value, must be >= 0") }
+                idle = v
+                j += 1
+            case "freq" where additional >= 1 && idle == -1:
+                guard let v = Decimal.parseCanonical(c.arg(j + 1)) else { throw CommandError.notInteger }
+                guard v >= 0 && v <= 255 else { throw CommandError("ERR Invalid FREQ value, must be >= 0 and <= 255") }
+                freq = v
+                j += 1
+            default: throw CommandError.syntax
+            }
+            j += 1
+        }
+        let key = c.arg(1)
+        if !replace && c.lookup(key) != nil { throw CommandError("BUSYKEY Target key name already exists.") }
+        guard var ttl = Decimal.parseCanonical(c.arg(2)) else { throw CommandError.notInteger }
+        guard ttl >= 0 else { throw CommandError("ERR Invalid TTL value, must be >= 0") }
+        let decoded: RDBValue
+        do {
+            decoded = try RDBReader.readDumpPayload(c.arg(3), maxVersion: Engine.dumpTarget.version.number).value
+        } catch RDBReader.DumpPayloadError.versionOrChecksum {
+            throw CommandError("ERR DUMP payload version or checksum are wrong")
+        } catch {
+            throw CommandError("ERR Bad data format")
+        }
+        if decoded.isEmptyCollection { throw CommandError("ERR Bad data format") }
+        let deleted = replace && c.engine.delete(c.db, key)
+        if ttl != 0 && !absTTL { ttl += c.now }
+        if ttl != 0 && ttl <= c.now {
+            if deleted { c.propagate([B("DEL"), key]) }
+            return .ok
+        }
+        c.engine.store(c.db, key, Value.from(decoded, limits: c.engine.limits))
+        if ttl != 0 {
+            c.engine.setExpire(c.db, key, ttl)
+            c.propagate([B("RESTORE"), key, Decimal.bytes(ttl), c.arg(3), B("ABSTTL")] + (replace ? [B("REPLACE")] : []))
+        } else {
+            c.propagateAsIs()
+        }
+        return .ok
+    }
 
     static func del(_ c: inout CommandContext) throws -> Reply {
         var n: Int64 = 0

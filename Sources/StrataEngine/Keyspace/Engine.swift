@@ -25,6 +25,9 @@ public final class Engine {
     /// Unix time in milliseconds; injectable so tests are deterministic.
     public var clock: () -> Int64
     public var limits = EncodingLimits()
+    /// The RDB flavour DUMP writes and the newest RESTORE accepts (the engine speaks Redis 7.0).
+    public static let dumpTarget = RDBTarget.named("redis-7.0")!
+
     /// `proto-max-bulk-len`: the largest string a command may build.
     public var maxBulkLength = 512 * 1024 * 1024
     /// Called for every write with the command to propagate (AOF, replicas) and its db.

@@ -81,6 +81,35 @@ public final class RDBReader {
         return v
     }
 
+    /// Decodes a DUMP payload (type byte, value, u16 LE RDB version, u64 LE CRC-64), as RESTORE
+    /// does: the version must be at most `maxVersion` and the CRC must match (Redis's
+    /// "DUMP payload version or checksum are wrong"); the value must use every byte
+    /// ("Bad data format" when it does not decode). Returns the type byte and the value.
+    public static func readDumpPayload(_ payload: [UInt8], maxVersion: Int) throws -> (type: UInt8, value: RDBValue) {
+        let n = payload.count
+        guard n >= 10 else { throw DumpPayloadError.versionOrChecksum }
+        let version = Int(payload[n - 10]) | (Int(payload[n - 9]) << 8)
+        guard version <= maxVersion else { throw DumpPayloadError.versionOrChecksum }
+        var stored: UInt64 = 0
+        for i in 0..<8 { stored |= UInt64(payload[n - 8 + i]) << (8 * UInt64(i)) }
+        guard CRC64.checksum(Array(payload[0..<(n - 8)])) == stored else { throw DumpPayloadError.versionOrChecksum }
+        let src = ByteSource(bytes: Array(payload[0..<(n - 10)]))
+        let r = RDBReader(source: src)
+        r.resume(version: RDBVersion(family: version >= 80 ? .valkey : .redis, number: version), db: 0)
+        do {
+            let t = try src.readByte()
+            try r.checkTypeAllowed(t, at: 0)
+            // Like Redis 7.0, bytes after the value (inside a valid checksum) are not an error.
+            return (t, try r.readValue(type: t))
+        } catch let e as DumpPayloadError {
+            throw e
+        } catch {
+            throw DumpPayloadError.badFormat
+        }
+    }
+
+    public enum DumpPayloadError: Error { case versionOrChecksum, badFormat }
+
     /// Continues reading the body at the source's current position (salvage, after a seek).
     public func resume(version: RDBVersion, db: Int) {
         started = true
@@ -267,7 +296,7 @@ public final class RDBReader {
         }
     }
 
-    private func checkTypeAllowed(_ t: UInt8, at: Int) throws {
+    func checkTypeAllowed(_ t: UInt8, at: Int) throws {
         switch t {
         case 0...5, 7, 9...21: return
         case 6:
@@ -479,7 +508,7 @@ public final class RDBReader {
         }
     }
 
-    private func readValue(type t: UInt8) throws -> RDBValue {
+    func readValue(type t: UInt8) throws -> RDBValue {
         let mat = options.materialize
         seen.reset()
         switch t {

@@ -108,26 +108,7 @@ public final class RDBWriter {
             if let idle { try sink.write(RDBOpcode.idle); try writeLen(idle) }
             if let freq { try sink.write(RDBOpcode.freq); try sink.write(freq) }
         }
-        switch value {
-        case .string(let s):
-            try sink.write(RDBType.string); try writeString(key); try writeString(s)
-        case .list(let items):
-            try writeList(key, items)
-        case .set(let members):
-            try writeSet(key, members)
-        case .sortedSet(let members):
-            try writeZSet(key, members)
-        case .hash(let fields):
-            try writeHash(key, fields)
-        case .stream(let s):
-            try writeStream(key, s)
-        case .module(let m):
-            try sink.write(RDBType.module2); try writeString(key)
-            try writeLen(m.moduleID)
-            try writeModuleOps(m)
-        case .summary:
-            throw Unsupported(description: "value was not kept by the reader")
-        }
+        try writeValue(key: key, value)
     }
 
     /// EOF opcode and the CRC-64 trailer (RDB 5+).
@@ -210,7 +191,45 @@ public final class RDBWriter {
 
     // MARK: - Collections
 
-    private func writeList(_ key: [UInt8], _ items: [[UInt8]]) throws {
+    /// The key after a type byte; nil in a DUMP payload, which has none.
+    @inline(__always) private func writeKey(_ key: [UInt8]?) throws {
+        if let key { try writeString(key) }
+    }
+
+    /// Redis's DUMP payload of a value: type byte and value as RDB writes them, then the RDB
+    /// version (u16 LE) and a CRC-64 (u64 LE) of everything before it.
+    public static func dumpPayload(_ value: RDBValue, target: RDBTarget) throws -> [UInt8] {
+        let sink = ByteSink()
+        let w = RDBWriter(sink: sink, target: target)
+        if let reason = w.unsupportedReason(value) { throw Unsupported(description: reason) }
+        try w.writeValue(key: nil, value)
+        try sink.writeLE(UInt16(target.version.number))
+        try sink.flush()
+        var out = sink.memory
+        let crc = CRC64.checksum(out)
+        withUnsafeBytes(of: crc.littleEndian) { out.append(contentsOf: $0) }
+        return out
+    }
+
+    private func writeValue(key: [UInt8]?, _ value: RDBValue) throws {
+        switch value {
+        case .string(let s):
+            try sink.write(RDBType.string); try writeKey(key); try writeString(s)
+        case .list(let items): try writeList(key, items)
+        case .set(let members): try writeSet(key, members)
+        case .sortedSet(let members): try writeZSet(key, members)
+        case .hash(let fields): try writeHash(key, fields)
+        case .stream(let st): try writeStream(key, st)
+        case .module(let m):
+            try sink.write(RDBType.module2); try writeKey(key)
+            try writeLen(m.moduleID)
+            try writeModuleOps(m)
+        case .summary:
+            throw Unsupported(description: "value was not kept by the reader")
+        }
+    }
+
+    private func writeList(_ key: [UInt8]?, _ items: [[UInt8]]) throws {
         if level >= 10 {
             // Quicklist of listpack nodes of at most `listMaxNodeBytes` each.
             var nodes = [[UInt8]]()
@@ -222,7 +241,7 @@ public final class RDBWriter {
                 b.append(e)
             }
             if b.count > 0 { nodes.append(b.finish()) }
-            try sink.write(RDBType.listQuicklist2); try writeString(key)
+            try sink.write(RDBType.listQuicklist2); try writeKey(key)
             try writeLen(UInt64(nodes.count))
             for n in nodes { try writeLen(2); try writeString(n) }
         } else if level >= 7 {
@@ -235,17 +254,17 @@ public final class RDBWriter {
                 b.append(e)
             }
             if b.count > 0 { nodes.append(b.finish()) }
-            try sink.write(RDBType.listQuicklist); try writeString(key)
+            try sink.write(RDBType.listQuicklist); try writeKey(key)
             try writeLen(UInt64(nodes.count))
             for n in nodes { try writeString(n) }
         } else {
-            try sink.write(RDBType.list); try writeString(key)
+            try sink.write(RDBType.list); try writeKey(key)
             try writeLen(UInt64(items.count))
             for e in items { try writeString(e) }
         }
     }
 
-    private func writeSet(_ key: [UInt8], _ members: [[UInt8]]) throws {
+    private func writeSet(_ key: [UInt8]?, _ members: [[UInt8]]) throws {
         if level >= 2 && members.count <= target.setMaxIntsetEntries {
             var ints = [Int64]()
             ints.reserveCapacity(members.count)
@@ -255,7 +274,7 @@ public final class RDBWriter {
             }
             if ints.count == members.count && !ints.isEmpty {
                 ints.sort()
-                try sink.write(RDBType.setIntset); try writeString(key)
+                try sink.write(RDBType.setIntset); try writeKey(key)
                 try writeString(Intset.encode(ints))
                 return
             }
@@ -264,16 +283,16 @@ public final class RDBWriter {
             && members.allSatisfy({ $0.count <= target.setMaxListpackValue }) {
             var b = Listpack.Builder()
             for m in members { b.append(m) }
-            try sink.write(RDBType.setListpack); try writeString(key)
+            try sink.write(RDBType.setListpack); try writeKey(key)
             try writeString(b.finish())
             return
         }
-        try sink.write(RDBType.set); try writeString(key)
+        try sink.write(RDBType.set); try writeKey(key)
         try writeLen(UInt64(members.count))
         for m in members { try writeString(m) }
     }
 
-    private func writeZSet(_ key: [UInt8], _ members: [ZSetMember]) throws {
+    private func writeZSet(_ key: [UInt8]?, _ members: [ZSetMember]) throws {
         let packed = level >= 2 && members.count <= target.zsetMaxPackedEntries
             && members.allSatisfy({ $0.member.count <= target.zsetMaxPackedValue })
         if packed {
@@ -284,40 +303,40 @@ public final class RDBWriter {
             if level >= 10 {
                 var b = Listpack.Builder()
                 for m in sorted { b.append(m.member); b.append(DoubleText.bytes(m.score)) }
-                try sink.write(RDBType.zsetListpack); try writeString(key)
+                try sink.write(RDBType.zsetListpack); try writeKey(key)
                 try writeString(b.finish())
             } else {
                 var b = Ziplist.Builder()
                 for m in sorted { b.append(m.member); b.append(DoubleText.bytes(m.score)) }
-                try sink.write(RDBType.zsetZiplist); try writeString(key)
+                try sink.write(RDBType.zsetZiplist); try writeKey(key)
                 try writeString(b.finish())
             }
             return
         }
         if level >= 8 {
-            try sink.write(RDBType.zset2); try writeString(key)
+            try sink.write(RDBType.zset2); try writeKey(key)
             try writeLen(UInt64(members.count))
             for m in members { try writeString(m.member); try writeBinaryDouble(m.score) }
         } else {
-            try sink.write(RDBType.zset); try writeString(key)
+            try sink.write(RDBType.zset); try writeKey(key)
             try writeLen(UInt64(members.count))
             for m in members { try writeString(m.member); try writeStringDouble(m.score) }
         }
     }
 
-    private func writeHash(_ key: [UInt8], _ fields: [HashField]) throws {
+    private func writeHash(_ key: [UInt8]?, _ fields: [HashField]) throws {
         let hasTTL = fields.contains { $0.expireMs != nil }
         if hasTTL {
             if target.version.family == .valkey {
                 // Valkey RDB_TYPE_HASH_2: field, value, i64 LE absolute ms (-1 = none).
-                try sink.write(RDBType.valkeyHash2); try writeString(key)
+                try sink.write(RDBType.valkeyHash2); try writeKey(key)
                 try writeLen(UInt64(fields.count))
                 for f in fields { try writeString(f.field); try writeString(f.value); try sink.writeLE(f.expireMs ?? -1) }
             } else {
                 // Redis RDB_TYPE_HASH_METADATA: min expire, then per field (t, field, value)
                 // with t = expire - min + 1, 0 = none.
                 let minExpire = fields.compactMap { $0.expireMs }.min() ?? 0
-                try sink.write(RDBType.hashMetadata); try writeString(key)
+                try sink.write(RDBType.hashMetadata); try writeKey(key)
                 try sink.writeLE(minExpire)
                 try writeLen(UInt64(fields.count))
                 for f in fields {
@@ -332,15 +351,15 @@ public final class RDBWriter {
         if packed && level >= 10 {
             var b = Listpack.Builder()
             for f in fields { b.append(f.field); b.append(f.value) }
-            try sink.write(RDBType.hashListpack); try writeString(key)
+            try sink.write(RDBType.hashListpack); try writeKey(key)
             try writeString(b.finish())
         } else if packed {
             var b = Ziplist.Builder()
             for f in fields { b.append(f.field); b.append(f.value) }
-            try sink.write(RDBType.hashZiplist); try writeString(key)
+            try sink.write(RDBType.hashZiplist); try writeKey(key)
             try writeString(b.finish())
         } else {
-            try sink.write(RDBType.hash); try writeString(key)
+            try sink.write(RDBType.hash); try writeKey(key)
             try writeLen(UInt64(fields.count))
             for f in fields { try writeString(f.field); try writeString(f.value) }
         }
@@ -348,9 +367,9 @@ public final class RDBWriter {
 
     private func writeStreamID(_ id: StreamID) throws { try writeLen(id.ms); try writeLen(id.seq) }
 
-    private func writeStream(_ key: [UInt8], _ s: StreamValue) throws {
+    private func writeStream(_ key: [UInt8]?, _ s: StreamValue) throws {
         let type: UInt8 = level >= 11 ? RDBType.streamListpacks3 : (level >= 10 ? RDBType.streamListpacks2 : RDBType.streamListpacks)
-        try sink.write(type); try writeString(key)
+        try sink.write(type); try writeKey(key)
         try writeLen(UInt64(s.nodes.count))
         for n in s.nodes {
             try writeString(n.masterID.rawBytes)
