@@ -54,7 +54,7 @@ final class DifferentialTests: XCTestCase {
 
         mutating func command() -> [String] {
             let k = pick(keys), k2 = pick(keys)
-            switch Int.random(in: 0..<84, using: &rng) {
+            switch Int.random(in: 0..<89, using: &rng) {
             case 0: return ["GET", k]
             case 1: return ["SET", k, value()] + (chance(0.3) ? [pick(["NX", "XX", "GET", "KEEPTTL"])] : [])
             case 2: return ["SET", k, value(), pick(["EX", "PX", "EXAT", "PXAT"]), pick(["100000", "-1", "0", "x", "4102444800", "4102444800000"])]
@@ -153,6 +153,11 @@ final class DifferentialTests: XCTestCase {
             case 81: return ["RESTORE", k, pick(["0", "-1", "x", "100000"]), pick(["garbage", "", "\u{00}\u{05}hello\u{0A}\u{00}12345678"])]
                 + (chance(0.5) ? [pick(["REPLACE", "ABSTTL", "IDLETIME", "FREQ", "BAD"])] + (chance(0.5) ? [pick(["1", "-1", "300", "x"])] : []) : [])
             case 82: return ["DUMP", "nokey"]
+            case 83: return ["SETBIT", k, pick(["0", "7", "8", "100", "-1", "x", "4294967296"]), pick(["0", "1", "2", "x"])]
+            case 84: return ["GETBIT", k, pick(["0", "7", "8", "100", "-1", "x"])]
+            case 85: return ["BITCOUNT", k] + (chance(0.6) ? [int(), int()] + (chance(0.4) ? [pick(["BIT", "BYTE", "X"])] : []) : [])
+            case 86: return ["BITPOS", k, pick(["0", "1", "2", "x"])] + (chance(0.6) ? [int()] + (chance(0.6) ? [int()] + (chance(0.4) ? [pick(["BIT", "BYTE", "X"])] : []) : []) : [])
+            case 87: return ["BITOP", pick(["AND", "OR", "XOR", "NOT", "NAND"]), pick(keys), k] + (chance(0.5) ? [k2] : [])
             case 80: return [pick(["ZPOPMIN", "ZPOPMAX"]), k] + (chance(0.5) ? [pick(["0", "1", "2", "-1", "x"])] : [])
             default: return [pick(["GET", "SET", "LPUSH", "HSET", "SADD", "EXPIRE", "RENAME", "LRANGE"])] // arity errors
             }

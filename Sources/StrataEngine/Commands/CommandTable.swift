@@ -33,6 +33,7 @@ public final class CommandTable: Sendable {
         all += HashCommands.all
         all += SetCommands.all
         all += ZSetCommands.all
+        all += BitCommands.all
         all += ServerCommands.all
         commands = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
     }
