@@ -54,7 +54,7 @@ final class DifferentialTests: XCTestCase {
 
         mutating func command() -> [String] {
             let k = pick(keys), k2 = pick(keys)
-            switch Int.random(in: 0..<89, using: &rng) {
+            switch Int.random(in: 0..<92, using: &rng) {
             case 0: return ["GET", k]
             case 1: return ["SET", k, value()] + (chance(0.3) ? [pick(["NX", "XX", "GET", "KEEPTTL"])] : [])
             case 2: return ["SET", k, value(), pick(["EX", "PX", "EXAT", "PXAT"]), pick(["100000", "-1", "0", "x", "4102444800", "4102444800000"])]
@@ -153,6 +153,17 @@ final class DifferentialTests: XCTestCase {
             case 81: return ["RESTORE", k, pick(["0", "-1", "x", "100000"]), pick(["garbage", "", "\u{00}\u{05}hello\u{0A}\u{00}12345678"])]
                 + (chance(0.5) ? [pick(["REPLACE", "ABSTTL", "IDLETIME", "FREQ", "BAD"])] + (chance(0.5) ? [pick(["1", "-1", "300", "x"])] : []) : [])
             case 82: return ["DUMP", "nokey"]
+            case 88, 89, 90:
+                var a: [String] = [pick(["ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE", "ZUNION", "ZINTER", "ZDIFF", "ZINTERCARD"])]
+                if a[0].hasSuffix("STORE") { a.append(pick(keys)) }
+                let nk = pick(["1", "2", "2", "3", "0", "x"])
+                a.append(nk)
+                a += [k, k2, pick(keys)].prefix(Int(nk) ?? 2)
+                if chance(0.3) { a += ["WEIGHTS"] + (0..<(Int(nk) ?? 2)).map { _ in pick(["1", "2", "-1", "0.5", "x", "inf"]) } }
+                if chance(0.3) { a += ["AGGREGATE", pick(["SUM", "MIN", "MAX", "AVG"])] }
+                if chance(0.3) { a.append("WITHSCORES") }
+                if chance(0.2) { a += ["LIMIT", int()] }
+                return a
             case 83: return ["SETBIT", k, pick(["0", "7", "8", "100", "-1", "x", "4294967296"]), pick(["0", "1", "2", "x"])]
             case 84: return ["GETBIT", k, pick(["0", "7", "8", "100", "-1", "x"])]
             case 85: return ["BITCOUNT", k] + (chance(0.6) ? [int(), int()] + (chance(0.4) ? [pick(["BIT", "BYTE", "X"])] : []) : [])
