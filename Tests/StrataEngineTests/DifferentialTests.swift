@@ -54,7 +54,7 @@ final class DifferentialTests: XCTestCase {
 
         mutating func command() -> [String] {
             let k = pick(keys), k2 = pick(keys)
-            switch Int.random(in: 0..<92, using: &rng) {
+            switch Int.random(in: 0..<95, using: &rng) {
             case 0: return ["GET", k]
             case 1: return ["SET", k, value()] + (chance(0.3) ? [pick(["NX", "XX", "GET", "KEEPTTL"])] : [])
             case 2: return ["SET", k, value(), pick(["EX", "PX", "EXAT", "PXAT"]), pick(["100000", "-1", "0", "x", "4102444800", "4102444800000"])]
@@ -163,6 +163,19 @@ final class DifferentialTests: XCTestCase {
                 if chance(0.3) { a += ["AGGREGATE", pick(["SUM", "MIN", "MAX", "AVG"])] }
                 if chance(0.3) { a.append("WITHSCORES") }
                 if chance(0.2) { a += ["LIMIT", int()] }
+                return a
+            case 91:
+                var a: [String] = ["ZRANGESTORE", pick(keys), k]
+                if chance(0.5) { a += [bound(), bound(), "BYSCORE"] } else if chance(0.5) { a += [lex(), lex(), "BYLEX"] } else { a += [int(), int()] }
+                if chance(0.3) { a.append("REV") }
+                if chance(0.3) { a += ["LIMIT", int(), int()] }
+                if chance(0.1) { a.append("WITHSCORES") }
+                return a
+            case 92, 93:
+                let z = chance(0.5)
+                var a: [String] = [z ? "ZMPOP" : "LMPOP", pick(["1", "2", "0", "x", "5"]), k, k2]
+                a.append(z ? pick(["MIN", "MAX", "LEFT"]) : pick(["LEFT", "RIGHT", "MIN"]))
+                if chance(0.5) { a += ["COUNT", pick(["1", "2", "0", "-1", "x", "10"])] }
                 return a
             case 83: return ["SETBIT", k, pick(["0", "7", "8", "100", "-1", "x", "4294967296"]), pick(["0", "1", "2", "x"])]
             case 84: return ["GETBIT", k, pick(["0", "7", "8", "100", "-1", "x"])]

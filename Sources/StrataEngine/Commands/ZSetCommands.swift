@@ -182,6 +182,9 @@ enum ZSetCommands {
             return removeWindow(&c, z, lexWindow(z, min, max))
         },
         cmd("zpopmin", -2, [.write, .fast], 1, 1, 1) { c in try zpop(&c, max: false) },
+        cmd("zrangestore", -5, [.write, .denyoom], 1, 2, 1) { c in try zrange(&c, mode: .auto, rev: false, from: 3, storeInto: c.arg(1)) },
+        cmd("zmpop", -4, [.write], 0, 0, 0) { c in try mpop(&c, zset: true) },
+        cmd("lmpop", -4, [.write], 0, 0, 0) { c in try mpop(&c, zset: false) },
         cmd("zpopmax", -2, [.write, .fast], 1, 1, 1) { c in try zpop(&c, max: true) },
     ]
 
@@ -260,14 +263,15 @@ enum ZSetCommands {
 
     enum RangeMode { case auto, rank, score, lex }
 
-    static func zrange(_ c: inout CommandContext, mode m0: RangeMode, rev r0: Bool, from: Int) throws -> Reply {
+    static func zrange(_ c: inout CommandContext, mode m0: RangeMode, rev r0: Bool, from: Int, storeInto dst: Bytes? = nil) throws -> Reply {
+        let key = c.arg(from - 1)
         var mode = m0, rev = r0
         var withScores = false
         var limit: (offset: Int64, count: Int64)?
         var i = from + 2
         while i < c.args.count {
             let o = c.argString(i)
-            if o == "withscores" { withScores = true }
+            if o == "withscores" && dst == nil { withScores = true }
             else if o == "limit" && i + 2 < c.args.count {
                 guard let off = Decimal.parseCanonical(c.arg(i + 1)), let cnt = Decimal.parseCanonical(c.arg(i + 2)) else { throw CommandError.notInteger }
                 limit = (off, cnt)
@@ -279,7 +283,9 @@ enum ZSetCommands {
             i += 1
         }
         if mode == .auto { mode = .rank }
-        if mode == .rank && limit != nil { throw CommandError("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX") }
+        // Redis tests the LIMIT *count* against -1 here: "LIMIT x -1" passes in rank mode (and is ignored).
+        if mode == .rank, let l = limit, l.count != -1 { throw CommandError("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX") }
+        if mode == .rank { limit = nil }
         if mode == .lex && withScores { throw CommandError("ERR syntax error, WITHSCORES not supported in combination with BYLEX") }
         // For the REV forms the first bound is the max.
         var a = c.arg(from), b = c.arg(from + 1)
@@ -289,8 +295,8 @@ enum ZSetCommands {
         switch mode {
         case .rank:
             guard let s = Decimal.parseCanonical(a), let e = Decimal.parseCanonical(b) else { throw CommandError.notInteger }
-            z = try c.getZSet(c.arg(1))
-            guard let zz = z else { return .array([]) }
+            z = try c.getZSet(key)
+            guard let zz = z else { return try emptyResult(&c, dst) }
             if rev {
                 let n = Int64(zz.count)
                 var ss = s, ee = e
@@ -304,16 +310,16 @@ enum ZSetCommands {
             }
         case .score:
             guard let min = parseScoreBound(a), let max = parseScoreBound(b) else { throw CommandError("ERR min or max is not a float") }
-            z = try c.getZSet(c.arg(1))
-            guard let zz = z else { return .array([]) }
+            z = try c.getZSet(key)
+            guard let zz = z else { return try emptyResult(&c, dst) }
             window = scoreWindow(zz, min, max)
         default:
             guard let min = parseLexBound(a), let max = parseLexBound(b) else { throw CommandError("ERR min or max not valid string range item") }
-            z = try c.getZSet(c.arg(1))
-            guard let zz = z else { return .array([]) }
+            z = try c.getZSet(key)
+            guard let zz = z else { return try emptyResult(&c, dst) }
             window = lexWindow(zz, min, max, reverse: rev)
         }
-        guard let zz = z else { return .array([]) }
+        guard let zz = z else { return try emptyResult(&c, dst) }
         var items = zz.range(from: window.lowerBound, count: window.count)
         if rev { items.reverse() }
         if let limit {
@@ -322,12 +328,69 @@ enum ZSetCommands {
                 if limit.count >= 0 { items = Array(items.prefix(Int(min(limit.count, Int64(items.count))))) }
             }
         }
+        if let dst {
+            c.engine.delete(c.db, dst)
+            if !items.isEmpty { c.engine.store(c.db, dst, .zset(ZSetObject.from(items, limits: c.engine.limits))) }
+            c.propagateAsIs()
+            return .integer(Int64(items.count))
+        }
         var out = [Reply]()
         for it in items {
             out.append(.bulk(it.member))
             if withScores { out.append(scoreReply(it.score)) }
         }
         return .array(out)
+    }
+
+    static func emptyResult(_ c: inout CommandContext, _ dst: Bytes?) throws -> Reply {
+        guard let dst else { return .array([]) }
+        c.engine.delete(c.db, dst)
+        c.propagateAsIs()
+        return .integer(0)
+    }
+
+    /// LMPOP / ZMPOP: pop from the first non-empty key of several (the non-blocking core).
+    static func mpop(_ c: inout CommandContext, zset: Bool) throws -> Reply {
+        guard let n = Decimal.parseCanonical(c.arg(1)), n >= 1 else { throw CommandError("ERR numkeys should be greater than 0") }
+        guard n < Int64(c.args.count) - 2 else { throw CommandError.syntax }
+        let whereIndex = 2 + Int(n)
+        let w = c.argString(whereIndex)
+        guard zset ? (w == "min" || w == "max") : (w == "left" || w == "right") else { throw CommandError.syntax }
+        var count: Int64 = -1
+        var j = whereIndex + 1
+        while j < c.args.count {
+            let more = c.args.count - 1 - j
+            guard count == -1, c.argString(j) == "count", more > 0 else { throw CommandError.syntax }
+            guard let v = Decimal.parseCanonical(c.arg(j + 1)), v >= 1 else { throw CommandError("ERR count should be greater than 0") }
+            count = v
+            j += 2
+        }
+        if count == -1 { count = 1 }
+        for k in c.args[2..<whereIndex] {
+            guard let v = c.lookup(k) else { continue }
+            if zset {
+                guard case .zset(let z) = v else { throw CommandError.wrongType }
+                var popped = [Reply]()
+                for _ in 0..<Int(min(count, Int64(z.count))) {
+                    guard let it = z.range(from: w == "max" ? z.count - 1 : 0, count: 1).first else { break }
+                    z.remove(it.member)
+                    popped.append(.array([.bulk(it.member), scoreReply(it.score)]))
+                }
+                if z.count == 0 { c.engine.delete(c.db, k) }
+                c.propagate([B(w == "max" ? "ZPOPMAX" : "ZPOPMIN"), k, Decimal.bytes(Int64(popped.count))])
+                return .array([.bulk(k), .array(popped)])
+            } else {
+                guard case .list(let l) = v else { throw CommandError.wrongType }
+                var popped = [Reply]()
+                for _ in 0..<Int(min(count, Int64(l.items.count))) {
+                    popped.append(.bulk(w == "left" ? l.items.popFirst()! : l.items.popLast()!))
+                }
+                if l.items.isEmpty { c.engine.delete(c.db, k) }
+                c.propagate([B(w == "left" ? "LPOP" : "RPOP"), k, Decimal.bytes(Int64(popped.count))])
+                return .array([.bulk(k), .array(popped)])
+            }
+        }
+        return .array(nil)
     }
 
     static func zpop(_ c: inout CommandContext, max: Bool) throws -> Reply {
