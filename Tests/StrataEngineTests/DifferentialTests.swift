@@ -54,7 +54,7 @@ final class DifferentialTests: XCTestCase {
 
         mutating func command() -> [String] {
             let k = pick(keys), k2 = pick(keys)
-            switch Int.random(in: 0..<95, using: &rng) {
+            switch Int.random(in: 0..<98, using: &rng) {
             case 0: return ["GET", k]
             case 1: return ["SET", k, value()] + (chance(0.3) ? [pick(["NX", "XX", "GET", "KEEPTTL"])] : [])
             case 2: return ["SET", k, value(), pick(["EX", "PX", "EXAT", "PXAT"]), pick(["100000", "-1", "0", "x", "4102444800", "4102444800000"])]
@@ -177,6 +177,8 @@ final class DifferentialTests: XCTestCase {
                 a.append(z ? pick(["MIN", "MAX", "LEFT"]) : pick(["LEFT", "RIGHT", "MIN"]))
                 if chance(0.5) { a += ["COUNT", pick(["1", "2", "0", "-1", "x", "10"])] }
                 return a
+            case 94, 95: return [pick(["SRANDMEMBER", "HRANDFIELD", "ZRANDMEMBER"]), k] + (chance(0.7) ? [pick(["1000", "-3", "0", "2", "x", "-9223372036854775808"])] + (chance(0.3) ? [pick(["WITHVALUES", "WITHSCORES", "X"])] : []) : [])
+            case 96: return ["SPOP", pick([k, "nokey"])] + [pick(["1000", "0", "-1", "x"])]
             case 83: return ["SETBIT", k, pick(["0", "7", "8", "100", "-1", "x", "4294967296"]), pick(["0", "1", "2", "x"])]
             case 84: return ["GETBIT", k, pick(["0", "7", "8", "100", "-1", "x"])]
             case 85: return ["BITCOUNT", k] + (chance(0.6) ? [int(), int()] + (chance(0.4) ? [pick(["BIT", "BYTE", "X"])] : []) : [])
@@ -188,8 +190,27 @@ final class DifferentialTests: XCTestCase {
         }
     }
 
-    /// Replies whose element order Redis leaves unspecified are compared sorted.
-    static func normalize(_ cmd: String, _ r: Reply) -> Reply {
+    /// Replies whose element order Redis leaves unspecified are compared sorted; random picks
+    /// are compared by shape (count) unless they return everything.
+    static func normalize(_ cmd: String, _ r: Reply, args: [String] = []) -> Reply {
+        if ["SRANDMEMBER", "HRANDFIELD", "ZRANDMEMBER", "SPOP"].contains(cmd) {
+            switch r {
+            case .bulk(let b): return .bulk(b == nil ? nil : [])
+            case .array(let a?):
+                if args.count > 2, args[2] == "1000" || args[2] == "0" {
+                    // Everything was returned: compare as a sorted multiset (pairs kept together).
+                    if args.count > 3 {
+                        var pairs = [(Reply, Reply)]()
+                        for i in stride(from: 0, to: a.count - 1, by: 2) { pairs.append((a[i], a[i + 1])) }
+                        pairs.sort { $0.0.description < $1.0.description }
+                        return .array(pairs.flatMap { [$0.0, $0.1] })
+                    }
+                    return .array(a.sorted { $0.description < $1.description })
+                }
+                return .integer(Int64(a.count))
+            default: return r
+            }
+        }
         guard case .array(let a?) = r else { return r }
         switch cmd {
         case "SMEMBERS", "SINTER", "SUNION", "SDIFF", "KEYS", "HKEYS", "HVALS":
@@ -247,7 +268,7 @@ final class DifferentialTests: XCTestCase {
             if ProcessInfo.processInfo.environment["STRATA_TRACE"] != nil && words.count > 0 && (words.contains(ProcessInfo.processInfo.environment["STRATA_TRACE"]!) || ["SELECT", "COPY", "MOVE", "RENAME", "RENAMENX"].contains(words[0])) {
                 print("#\(i) \(words) -> redis \(theirs) strata \(ours)")
             }
-            var same = DifferentialTests.normalize(name, ours) == DifferentialTests.normalize(name, theirs)
+            var same = DifferentialTests.normalize(name, ours, args: words) == DifferentialTests.normalize(name, theirs, args: words)
 
             if !same, ["TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME"].contains(name),
                case .integer(let a) = ours, case .integer(let b) = theirs, a >= 0, b >= 0 {
