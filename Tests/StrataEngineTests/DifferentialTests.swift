@@ -29,7 +29,7 @@ final class DifferentialTests: XCTestCase {
         mutating func value() -> String {
             switch Int.random(in: 0..<12, using: &rng) {
             case 0: return String(Int.random(in: -20...20, using: &rng))
-            case 1: return pick(["0", "-0", "01", "+1", " 1", "9223372036854775807", "-9223372036854775808", "9223372036854775808"])
+            case 1: return pick(["0", "-0", "01", "+1", " 1", "9223372036854775807", "-9223372036854775808", "9223372036854775808", "ohmytext", "mynewtext", "abcbdab", "bdcaba"])
             case 2: return pick(["1.5", "-2.25", "1e3", "inf", "-inf", "nan", "0.1", "3.0e-2", "abc"])
             case 3: return ""
             case 4: return String(repeating: "x", count: pick([43, 44, 45, 63, 64, 65, 100]))
@@ -54,7 +54,7 @@ final class DifferentialTests: XCTestCase {
 
         mutating func command() -> [String] {
             let k = pick(keys), k2 = pick(keys)
-            switch Int.random(in: 0..<98, using: &rng) {
+            switch Int.random(in: 0..<100, using: &rng) {
             case 0: return ["GET", k]
             case 1: return ["SET", k, value()] + (chance(0.3) ? [pick(["NX", "XX", "GET", "KEEPTTL"])] : [])
             case 2: return ["SET", k, value(), pick(["EX", "PX", "EXAT", "PXAT"]), pick(["100000", "-1", "0", "x", "4102444800", "4102444800000"])]
@@ -178,6 +178,13 @@ final class DifferentialTests: XCTestCase {
                 if chance(0.5) { a += ["COUNT", pick(["1", "2", "0", "-1", "x", "10"])] }
                 return a
             case 94, 95: return [pick(["SRANDMEMBER", "HRANDFIELD", "ZRANDMEMBER"]), k] + (chance(0.7) ? [pick(["1000", "-3", "0", "2", "x", "-9223372036854775808"])] + (chance(0.3) ? [pick(["WITHVALUES", "WITHSCORES", "X"])] : []) : [])
+            case 97, 98:
+                var a: [String] = ["LCS", k, k2]
+                for _ in 0..<Int.random(in: 0...2, using: &rng) {
+                    a += [pick(["IDX", "LEN", "WITHMATCHLEN", "MINMATCHLEN", "X"])]
+                    if a.last == "MINMATCHLEN" && chance(0.8) { a.append(pick(["0", "1", "2", "-1", "x"])) }
+                }
+                return a
             case 96: return ["SPOP", pick([k, "nokey"])] + [pick(["1000", "0", "-1", "x"])]
             case 83: return ["SETBIT", k, pick(["0", "7", "8", "100", "-1", "x", "4294967296"]), pick(["0", "1", "2", "x"])]
             case 84: return ["GETBIT", k, pick(["0", "7", "8", "100", "-1", "x"])]

@@ -137,3 +137,31 @@ final class EngineTests: XCTestCase {
         XCTAssertEqual(e.execute("EXISTS", "keep"), .integer(1))
     }
 }
+
+final class ScanCommandTests: XCTestCase {
+    func testCollectionScansReturnEverythingAndFilter() {
+        let e = Engine()
+        for i in 0..<300 { _ = e.execute("HSET", "h", "f\(i)", "v\(i)"); _ = e.execute("SADD", "s", "m\(i)"); _ = e.execute("ZADD", "z", "\(i)", "m\(i)") }
+        guard case .array(let r?) = e.execute("HSCAN", "h", "0", "MATCH", "f1?"), case .array(let items?) = r[1] else { return XCTFail() }
+        XCTAssertEqual(r[0], .bulk("0"))
+        XCTAssertEqual(items.count, 20, "f10...f19 with their values")
+        guard case .array(let s?) = e.execute("SSCAN", "s", "0", "COUNT", "5"), case .array(let all?) = s[1] else { return XCTFail() }
+        XCTAssertEqual(Set(all.map(\.description)).count, 300)
+        XCTAssertEqual(e.execute("ZSCAN", "z", "x"), .error("ERR invalid cursor"))
+        XCTAssertEqual(e.execute("SSCAN", "h", "0"), .error("WRONGTYPE Operation against a key holding the wrong kind of value"))
+    }
+
+    /// Keyspace SCAN through the command: every key comes back exactly as KEYS lists them.
+    func testScanCommandCoversTheKeyspace() {
+        let e = Engine()
+        for i in 0..<1000 { _ = e.execute("SET", "key:\(i)", "v") }
+        var seen = Set<String>()
+        var cursor = "0"
+        repeat {
+            guard case .array(let r?) = e.execute("SCAN", cursor, "COUNT", "37"), case .bulk(let c?) = r[0], case .array(let ks?) = r[1] else { return XCTFail() }
+            for k in ks { seen.insert(k.description) }
+            cursor = String(decoding: c, as: UTF8.self)
+        } while cursor != "0"
+        XCTAssertEqual(seen.count, 1000)
+    }
+}

@@ -36,6 +36,7 @@ public final class CommandTable: Sendable {
         all += BitCommands.all
         all += ZSetAlgebra.all
         all += RandomCommands.all
+        all += LCSScanCommands.all
         all += ServerCommands.all
         commands = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
     }
