@@ -1,0 +1,84 @@
+import XCTest
+@testable import StrataFormats
+
+final class RESPCommandReaderTests: XCTestCase {
+    static func resp(_ args: [[UInt8]]) -> [UInt8] {
+        var out = Array("*\(args.count)\r\n".utf8)
+        for a in args { out += Array("$\(a.count)\r\n".utf8) + a + [13, 10] }
+        return out
+    }
+
+    static let commands: [[[UInt8]]] = [
+        [Array("SET".utf8), Array("k".utf8), [0, 13, 10, 0xFF]],
+        [Array("DEL".utf8), []],
+        [Array("MSET".utf8)] + (0..<50).map { Array("x\($0)".utf8) },
+    ]
+
+    static var stream: [UInt8] {
+        var s = Array("#TS:1700000000\r\n".utf8)
+        s += resp(commands[0])
+        s += Array("*0\r\n".utf8)
+        s += resp(commands[1])
+        s += Array("#TS:1700000001\r\n".utf8)
+        s += resp(commands[2])
+        return s
+    }
+
+    static let expected: [RESPCommandReader.Item] = [
+        .annotation(Array("TS:1700000000".utf8)), .command(commands[0]), .command(commands[1]),
+        .annotation(Array("TS:1700000001".utf8)), .command(commands[2]),
+    ]
+
+    func readAll(_ chunks: [[UInt8]]) throws -> [RESPCommandReader.Item] {
+        var limits = RESPCommandReader.Limits()
+        limits.allowAnnotations = true
+        limits.allowInline = false
+        var r = RESPCommandReader(limits: limits)
+        var out = [RESPCommandReader.Item]()
+        for c in chunks {
+            r.feed(c)
+            while let item = try r.next() { out.append(item) }
+        }
+        XCTAssertTrue(r.atBoundary)
+        return out
+    }
+
+    /// The same bytes, whole, one byte at a time, and split at every offset, give the same items.
+    func testEveryWayOfFeedingGivesTheSameCommands() throws {
+        let s = RESPCommandReaderTests.stream
+        XCTAssertEqual(try readAll([s]), RESPCommandReaderTests.expected)
+        XCTAssertEqual(try readAll(s.map { [$0] }), RESPCommandReaderTests.expected)
+        for cut in 0...s.count {
+            XCTAssertEqual(try readAll([Array(s[0..<cut]), Array(s[cut...])]), RESPCommandReaderTests.expected, "split at \(cut)")
+        }
+    }
+
+    func testProtocolErrorsUseRedisTextsAndAllocateNothingHuge() {
+        func error(_ s: String, inline: Bool = false) -> String? {
+            var limits = RESPCommandReader.Limits()
+            limits.allowInline = inline
+            var r = RESPCommandReader(limits: limits)
+            r.feed(Array(s.utf8))
+            do { while try r.next() != nil {} ; return nil } catch let e as FormatError { return e.message } catch { return "\(error)" }
+        }
+        XCTAssertEqual(error("*2147483648\r\n"), "Protocol error: invalid multibulk length")
+        XCTAssertEqual(error("*x\r\n"), "Protocol error: invalid multibulk length")
+        XCTAssertEqual(error("*1\r\n$-1\r\n"), "Protocol error: invalid bulk length")
+        XCTAssertEqual(error("*1\r\n$536870913\r\n"), "Protocol error: invalid bulk length")
+        XCTAssertEqual(error("*1\r\nX\r\n"), "Protocol error: expected '$', got 'X'")
+        XCTAssertEqual(error("*1\r\n$1\r\nab\r\n"), "Protocol error: bulk string of 1 bytes is not followed by CRLF")
+        XCTAssertEqual(error("GET\r\n"), "Protocol error: expected '*', got 'G'")
+        XCTAssertEqual(error("SET \"a b\r\n", inline: true), "Protocol error: unbalanced quotes in request")
+        // A huge declared count with few bytes behind it just waits for more input.
+        XCTAssertNil(error("*2147483647\r\n$3\r\nSET\r\n"))
+    }
+
+    func testInlineCommandsFollowSdssplitargs() throws {
+        var r = RESPCommandReader()
+        r.feed(Array("SET \"a b\" 'it\\'s' \"\\x41\\n\"\r\nPING\n\r\n".utf8))
+        XCTAssertEqual(try r.next(), .command([Array("SET".utf8), Array("a b".utf8), Array("it's".utf8), [0x41, 10]]))
+        XCTAssertEqual(try r.next(), .command([Array("PING".utf8)]))
+        XCTAssertNil(try r.next())
+        XCTAssertNil(RESPCommandReader.splitArgs(Array("\"a\"b".utf8)), "a closing quote must be followed by a space")
+    }
+}
