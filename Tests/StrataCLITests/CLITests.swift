@@ -1,4 +1,5 @@
 import Foundation
+import StrataFormats
 import XCTest
 
 final class CLITests: XCTestCase {
@@ -313,6 +314,35 @@ final class DigestCLITests: XCTestCase {
             XCTAssertEqual(ours.status, 0, ours.err)
             let theirs = try RedisOracle.digest(ofRDB: path)
             XCTAssertEqual(String(decoding: ours.out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), theirs.digest, f)
+        }
+    }
+}
+
+final class AOFManifestInteropTests: XCTestCase {
+    /// The manifest a real redis-server 7.0 writes (before and after BGREWRITEAOF) parses, names
+    /// files that exist, and is written back byte for byte.
+    func testRealRedisManifestRoundTrips() throws {
+        let o = try RedisOracle(extra: ["--appendonly", "yes"])
+        defer { o.stop() }
+        _ = try o.cmd("set", "a", "1")
+        for round in 0..<2 {
+            let path = o.dir + "/appendonlydir/appendonly.aof.manifest"
+            var bytes = [UInt8]()
+            for _ in 0..<100 {
+                bytes = [UInt8]((try? Data(contentsOf: URL(fileURLWithPath: path))) ?? Data())
+                if !bytes.isEmpty { break }
+                usleep(50_000)
+            }
+            let m = try AOFManifest.parse(bytes)
+            XCTAssertNotNil(m.base, "round \(round)")
+            XCTAssertFalse(m.incrs.isEmpty)
+            for e in m.entries where e.type != .history {
+                XCTAssertTrue(FileManager.default.fileExists(atPath: o.dir + "/appendonlydir/" + String(decoding: e.file, as: UTF8.self)))
+            }
+            XCTAssertEqual(m.serialized(), bytes)
+            _ = try o.cmd("bgrewriteaof")
+            for _ in 0..<100 where (try? o.cmd("info", "persistence"))?.contains("aof_rewrite_in_progress:1") == true { usleep(50_000) }
+            usleep(200_000)
         }
     }
 }
