@@ -149,6 +149,8 @@ enum RDBSalvageCommand {
         let data: [UInt8]
         do { data = try FileIO.readFile(input) } catch let e as SystemError { throw CommandFailure(message: e.description) }
         let src = ByteSource(bytes: data)
+        // One more view of the same bytes for trying resynchronisation points (seeked, never copied per try).
+        let probe = ByteSource(bytes: data)
         let reader = RDBReader(source: src, options: RDBReader.Options(materialize: true, verifyChecksum: false))
         let version: RDBVersion
         do { version = try reader.readHeader() } catch let e as FormatError {
@@ -197,7 +199,7 @@ enum RDBSalvageCommand {
                     var p = lastGood + 1
                     var found: Int?
                     while p < data.count {
-                        if plausibleRecord(at: p, data: data, version: version, db: damagedDB) { found = p; break }
+                        if plausibleRecord(at: p, probe: probe, version: version, db: damagedDB) { found = p; break }
                         p += 1
                     }
                     lost.append(LostRegion(start: lastGood, end: found ?? data.count, key: key, db: damagedDB, reason: e.message))
@@ -251,12 +253,14 @@ enum RDBSalvageCommand {
     /// non-empty and each value non-empty: what a resynchronisation point must show before
     /// anything read from it is trusted. Random bytes and the insides of compressed values
     /// rarely pass; passing is still evidence, not proof, which the report says.
-    static func plausibleRecord(at p: Int, data: [UInt8], version: RDBVersion, db: Int) -> Bool {
-        let t = data[p]
+    static func plausibleRecord(at p: Int, probe src: ByteSource, version: RDBVersion, db: Int) -> Bool {
+        src.seek(to: p)
+        guard let t = try? src.peekByte() else { return false }
         // Only start at a type byte or an opcode that begins a record.
         guard t <= 25 || t == RDBOpcode.selectDB || t == RDBOpcode.expireTimeMS || t == RDBOpcode.eof || t == RDBOpcode.aux else { return false }
-        let src = ByteSource(bytes: data)
-        src.seek(to: p)
+        // An EOF opcode only counts where exactly its checksum follows to the end of the file
+        // (decided by arithmetic: 0xFF bytes are common inside values).
+        if t == RDBOpcode.eof { return p + 1 + (version.hasChecksum ? 8 : 0) == src.knownSize }
         let r = RDBReader(source: src, options: RDBReader.Options(materialize: false, verifyChecksum: false))
         r.resume(version: version, db: db)
         do {

@@ -139,7 +139,8 @@ public struct StreamValue: Sendable, Equatable {
                 for f in masterFields { fields.append((f, try nextBytes())) }
             } else {
                 let n = try nextInt("entry field count")
-                guard n >= 0, Int(n) * 2 <= els.count - i else { throw PackedError("stream entry field count \(n) runs past the node") }
+                // Compared without multiplying: a hostile count must not overflow.
+                guard n >= 0, n <= Int64((els.count - i) / 2) else { throw PackedError("stream entry field count \(n) runs past the node") }
                 for _ in 0..<n {
                     let f = try nextBytes()
                     fields.append((f, try nextBytes()))
