@@ -35,7 +35,7 @@ enum RDBConvertCommand {
         }
         let filter = try KeyFilter(a, usage: spec.usage)
         let input = a.positionals[0]
-        if input == outPath { throw UsageError(message: "OUT must not be INPUT", usage: spec.usage) }
+        if input == outPath || FileIO.sameFile(input, outPath) { throw UsageError(message: "OUT must not be INPUT", usage: spec.usage) }
         let file = try OpenedRDB(path: input, options: RDBReader.Options(materialize: true))
         let version: RDBVersion
         do { version = try file.reader.readHeader() } catch let e as FormatError { throw RDBFileError(path: input, error: e) }
@@ -140,7 +140,7 @@ enum RDBSalvageCommand {
         let a = try spec.parse(args)
         guard let outPath = a.value("--output") else { throw UsageError(message: "-o OUT is required", usage: spec.usage) }
         let input = a.positionals[0]
-        if input == outPath { throw UsageError(message: "OUT must not be DAMAGED", usage: spec.usage) }
+        if input == outPath || FileIO.sameFile(input, outPath) { throw UsageError(message: "OUT must not be DAMAGED", usage: spec.usage) }
         var target: RDBTarget?
         if let t = a.value("--target") {
             guard let x = RDBTarget.named(t) else { throw UsageError(message: "unknown target '\(t)'", usage: spec.usage) }

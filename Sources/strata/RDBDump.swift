@@ -27,6 +27,9 @@ enum RDBDumpCommand {
         }
         let filter = try KeyFilter(a, usage: spec.usage)
         let path = a.positionals[0]
+        if let o = a.value("--output"), o != "-", o == path || FileIO.sameFile(path, o) {
+            throw UsageError(message: "OUT must not be FILE", usage: spec.usage)
+        }
         // The keys and memory formats never need the values themselves.
         let materialize = format == .json || format == .resp
         let file = try OpenedRDB(path: path, options: RDBReader.Options(materialize: materialize))

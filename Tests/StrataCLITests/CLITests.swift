@@ -26,6 +26,20 @@ final class CLITests: XCTestCase {
         }
     }
 
+    /// No command writes over its own input, however the path is spelled.
+    func testOutputNeverReplacesTheInput() throws {
+        let dir = makeTempDir()
+        let input = dir + "/in.rdb"
+        try FileManager.default.copyItem(atPath: fixture("redis-7.0-lfu.rdb"), toPath: input)
+        let before = try Data(contentsOf: URL(fileURLWithPath: input))
+        for args in [["rdb", "dump", input, "-o", dir + "/./in.rdb"], ["rdb", "convert", input, "-o", dir + "/../" + URL(fileURLWithPath: dir).lastPathComponent + "/in.rdb"],
+                     ["rdb", "salvage", input, "-o", dir + "//in.rdb"]] {
+            let r = try runProcess(strataPath, args)
+            XCTAssertEqual(r.status, 2, "\(args): \(r.err)")
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: input)), before)
+    }
+
     func testCheckAcceptsValidFilesAndPinpointsDamage() throws {
         let ok = try strata("rdb", "check", fixture("redis-7.0-all-types.rdb"))
         XCTAssertEqual(ok.status, 0, ok.err)

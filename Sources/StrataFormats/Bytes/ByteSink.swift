@@ -122,6 +122,14 @@ public enum FileIO {
         return (fd, isRegular ? Int(st.st_size) : nil)
     }
 
+    /// True when both paths name the same existing file (same device and inode), however
+    /// they are spelled: what keeps an output from replacing its own input.
+    public static func sameFile(_ a: String, _ b: String) -> Bool {
+        var sa = stat(), sb = stat()
+        guard stat(a, &sa) == 0, stat(b, &sb) == 0 else { return false }
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
+    }
+
     /// Reads a whole file into memory.
     public static func readFile(_ path: String) throws -> [UInt8] {
         let (fd, size) = try openForReading(path)
