@@ -24,7 +24,7 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
         .executableTarget(name: "strata", dependencies: ["StrataFormats", "StrataEngine"]),
-        .executableTarget(name: "EngineBench", dependencies: ["StrataEngine"], path: "Benchmarks/EngineBench"),
+        .executableTarget(name: "EngineBench", dependencies: ["StrataEngine", "StrataFormats"], path: "Benchmarks/EngineBench"),
         .testTarget(name: "StrataFormatsTests", dependencies: ["StrataFormats"]),
         .testTarget(name: "StrataEngineTests", dependencies: ["StrataEngine", "StrataFormats"]),
         .testTarget(name: "StrataCLITests", dependencies: ["StrataFormats"]),
