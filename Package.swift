@@ -27,6 +27,6 @@ let package = Package(
         .executableTarget(name: "EngineBench", dependencies: ["StrataEngine", "StrataFormats"], path: "Benchmarks/EngineBench"),
         .testTarget(name: "StrataFormatsTests", dependencies: ["StrataFormats"]),
         .testTarget(name: "StrataEngineTests", dependencies: ["StrataEngine", "StrataFormats"]),
-        .testTarget(name: "StrataCLITests", dependencies: ["StrataFormats"]),
+        .testTarget(name: "StrataCLITests", dependencies: ["StrataFormats", "StrataEngine"]),
     ]
 )

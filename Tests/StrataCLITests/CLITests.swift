@@ -1,4 +1,5 @@
 import Foundation
+import StrataEngine
 import StrataFormats
 import XCTest
 
@@ -358,5 +359,57 @@ final class AOFManifestInteropTests: XCTestCase {
             for _ in 0..<100 where (try? o.cmd("info", "persistence"))?.contains("aof_rewrite_in_progress:1") == true { usleep(50_000) }
             usleep(200_000)
         }
+    }
+}
+
+final class AOFReaderInteropTests: XCTestCase {
+    /// A real redis-server 7.0 AOF directory (RDB preamble base after BGREWRITEAOF, incr files
+    /// with #TS annotations) read by AOFReader and replayed: the dataset has Redis's digest.
+    func testReplayingARealAppendOnlyDirGivesRedisDigest() throws {
+        let o = try RedisOracle(extra: ["--appendonly", "yes", "--aof-timestamp-enabled", "yes"])
+        defer { o.stop() }
+        func resp(_ cmds: [[String]]) -> Data {
+            var d = Data()
+            for c in cmds { d += Data("*\(c.count)\r\n".utf8); for a in c { d += Data("$\(a.utf8.count)\r\n\(a)\r\n".utf8) } }
+            return d
+        }
+        _ = try o.pipe(resp((0..<200).map { ["SET", "k\($0)", "v\($0)"] } + [["RPUSH", "list", "a", "b", "c"]]))
+        _ = try o.cmd("bgrewriteaof")
+        for _ in 0..<100 where (try? o.cmd("info", "persistence"))?.contains("aof_rewrite_in_progress:1") == true { usleep(50_000) }
+        usleep(300_000)
+        _ = try o.pipe(resp((0..<100).map { ["HSET", "h\($0 % 7)", "f\($0)", "\($0)"] }))
+        _ = try o.cmd("select", "2")
+        _ = try runProcess(o.cli, ["-p", "\(o.port)", "-n", "2", "sadd", "s", "x", "y"])
+        _ = try o.cmd("incrbyfloat", "f", "1.5")
+        _ = try o.cmd("expire", "k1", "1000")
+        let expected = try o.cmd("debug", "digest")
+        usleep(1_200_000)   // appendfsync everysec
+        let reader = try AOFReader(path: o.dir + "/appendonlydir")
+        XCTAssertEqual(reader.parts.first?.isBase, true)
+        let engine = Engine()
+        var state = ClientState()
+        var report = Engine.LoadReport()
+        var commands = 0, stamped = 0, rdbKeys = 0
+        while let item = try reader.next() {
+            switch item {
+            case .rdb(let ev, _):
+                if case .entry(let e) = ev { try engine.load(entry: e, now: Engine.systemClock(), keepExpired: true, report: &report); rdbKeys += 1 }
+            case .command(let args, let ts, _, _):
+                commands += 1
+                if ts != nil { stamped += 1 }
+                let r = engine.execute(args, client: &state)
+                if case .error(let m) = r { XCTFail("replaying \(args.map { String(decoding: $0, as: UTF8.self) }): \(m)") }
+            }
+        }
+        XCTAssertEqual(rdbKeys, 201, "the preamble holds the keys written before BGREWRITEAOF")
+        XCTAssertGreaterThan(commands, 100)
+        XCTAssertEqual(stamped, commands, "every command after a #TS annotation carries its time")
+        XCTAssertEqual(engine.digest(), expected)
+    }
+
+    func testMissingManifestIsNotAnEmptyDataset() throws {
+        let dir = makeTempDir() + "/appendonlydir"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        XCTAssertThrowsError(try AOFReader(path: dir)) { XCTAssertTrue("\($0)".contains("no AOF manifest"), "\($0)") }
     }
 }

@@ -7,6 +7,7 @@ extension Engine {
         public var emptySkipped = 0
         public var functions: [[UInt8]] = []
         public var aux: [([UInt8], [UInt8])] = []
+        public init() {}
     }
 
     /// Loads every key of an RDB stream into the keyspace, as redis-server does at startup:
@@ -19,24 +20,31 @@ extension Engine {
         while let ev = try reader.next() {
             switch ev {
             case .entry(let e):
-                guard e.db < databases.count else {
-                    throw FormatError(offset: e.offset, "database \(e.db) is beyond the \(databases.count) configured (databases)")
-                }
-                if e.value.isEmptyCollection { report.emptySkipped += 1; continue }
-                if let x = e.expireMs, x < now, !keepExpired { report.expiredSkipped += 1; continue }
-                let db = databases[e.db]
-                if db.dict[e.key] != nil {
-                    throw FormatError(offset: e.offset, "duplicate key \(RDBReader.printable(e.key)) in db \(e.db)")
-                }
-                db.dict.set(e.key, Value.from(e.value, limits: limits))
-                if let x = e.expireMs { db.expires.set(e.key, x) }
-                report.keys += 1
+                try load(entry: e, now: now, keepExpired: keepExpired, report: &report)
             case .function(let code): report.functions.append(code)
             case .aux(let k, let v): report.aux.append((k, v))
             default: break
             }
         }
         return report
+    }
+
+    /// Adds one key read from an RDB (or an AOF's RDB preamble) to the keyspace, with Redis's
+    /// load rules: expired keys dropped unless `keepExpired`, empty collections skipped, a
+    /// duplicate key or a db beyond the configured count refused.
+    public func load(entry e: RDBEntry, now: Int64, keepExpired: Bool, report: inout LoadReport) throws {
+        guard e.db < databases.count else {
+            throw FormatError(offset: e.offset, "database \(e.db) is beyond the \(databases.count) configured (databases)")
+        }
+        if e.value.isEmptyCollection { report.emptySkipped += 1; return }
+        if let x = e.expireMs, x < now, !keepExpired { report.expiredSkipped += 1; return }
+        let db = databases[e.db]
+        if db.dict[e.key] != nil {
+            throw FormatError(offset: e.offset, "duplicate key \(RDBReader.printable(e.key)) in db \(e.db)")
+        }
+        db.dict.set(e.key, Value.from(e.value, limits: limits))
+        if let x = e.expireMs { db.expires.set(e.key, x) }
+        report.keys += 1
     }
 
     /// Writes the keyspace as an RDB for `target` (no partial state is visible: callers write

@@ -225,6 +225,17 @@ public final class ByteSource {
         return r
     }
 
+    /// Up to `max` of the next bytes, whatever is buffered or one read brings (empty at the end).
+    public func readChunk(max: Int) throws -> [UInt8] {
+        if start >= end {
+            if try isAtEnd() { return [] }
+        }
+        let n = min(max, end - start)
+        let out = [UInt8](UnsafeRawBufferPointer(start: buffer + start, count: n))
+        start += n
+        return out
+    }
+
     public func skip(_ n: Int, _ what: @autoclosure () -> String) throws(FormatError) {
         var left = n
         while left > 0 {

@@ -11,6 +11,9 @@ public final class RDBReader {
         public var deepValidation = true
         /// Return each key's bytes in its entry. Off (check): keys are read into a reused buffer.
         public var keepKeys = true
+        /// Stop right after the checksum (an AOF's RDB preamble is followed by commands);
+        /// otherwise bytes after it are counted and reported as trailing.
+        public var stopAfterChecksum = false
         /// Fail on a CRC-64 mismatch. Only salvage turns this off (and reports the mismatch).
         public var verifyChecksum = true
         public init(materialize: Bool = true, deepValidation: Bool = true, verifyChecksum: Bool = true) {
@@ -333,7 +336,7 @@ public final class RDBReader {
         finished = true
         source.setChecksumming(false)
         var trailing = 0
-        while !(try source.isAtEnd()) {
+        while !options.stopAfterChecksum, !(try source.isAtEnd()) {
             _ = try source.readByte()
             trailing += 1
             if trailing >= 1 << 30 { break }
