@@ -25,8 +25,9 @@ let package = Package(
         ),
         .executableTarget(name: "strata", dependencies: ["StrataFormats", "StrataEngine"]),
         .executableTarget(name: "EngineBench", dependencies: ["StrataEngine", "StrataFormats"], path: "Benchmarks/EngineBench"),
-        .testTarget(name: "StrataFormatsTests", dependencies: ["StrataFormats"]),
-        .testTarget(name: "StrataEngineTests", dependencies: ["StrataEngine", "StrataFormats"]),
-        .testTarget(name: "StrataCLITests", dependencies: ["StrataFormats", "StrataEngine"]),
+        .target(name: "StrataTestSupport", path: "Tests/StrataTestSupport"),
+        .testTarget(name: "StrataFormatsTests", dependencies: ["StrataFormats", "StrataTestSupport"]),
+        .testTarget(name: "StrataEngineTests", dependencies: ["StrataEngine", "StrataFormats", "StrataTestSupport"]),
+        .testTarget(name: "StrataCLITests", dependencies: ["StrataFormats", "StrataEngine", "StrataTestSupport"]),
     ]
 )

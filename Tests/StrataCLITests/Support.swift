@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import StrataTestSupport
 
 /// Runs a program, feeding `stdin`; returns status, stdout, stderr. Output goes through
 /// temporary files so no pipe can fill up and stall the child.
@@ -128,21 +129,14 @@ final class RedisOracle {
     }
 }
 
-/// Seeded generator; the seed comes from STRATA_SEED or the clock and is printed, so a failing
-/// run reproduces with `STRATA_SEED=<seed> swift test`.
+/// Seeded generator for the CLI tests; the seed comes from STRATA_SEED or the clock and is
+/// printed (`SeededRNG.seedFromEnvironment`).
 struct TestRNG: RandomNumberGenerator {
     let seed: UInt64
-    var state: UInt64
+    var inner: SeededRNG
     init() {
-        seed = ProcessInfo.processInfo.environment["STRATA_SEED"].flatMap { UInt64($0) } ?? UInt64(Date().timeIntervalSince1970 * 1000)
-        state = seed &+ 0x9E37_79B9_7F4A_7C15
-        print("random seed: STRATA_SEED=\(seed)")
+        seed = SeededRNG.seedFromEnvironment()
+        inner = SeededRNG(seed: seed)
     }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { inner.next() }
 }

@@ -1,19 +1,9 @@
 import Foundation
 import XCTest
+import StrataTestSupport
 @testable import StrataEngine
 import StrataFormats
 
-struct SeededRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Random command sequences run through the engine and through the real redis-server 7.0:
 /// every reply and the final DEBUG DIGEST must agree. A failure prints the seed; rerun with

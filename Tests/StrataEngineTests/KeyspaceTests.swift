@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import StrataTestSupport
 @testable import StrataEngine
 import StrataFormats
 

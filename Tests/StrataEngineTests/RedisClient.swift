@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import StrataTestSupport
 @testable import StrataEngine
 
 /// A minimal blocking RESP2 client for driving the real redis-server in tests.

@@ -1,4 +1,5 @@
 import XCTest
+import StrataTestSupport
 import Foundation
 @testable import StrataFormats
 
