@@ -69,8 +69,8 @@ func makeTempDir() -> String {
 
 /// A real redis-server (or valkey-server) on a free loopback port: the oracle.
 final class RedisOracle {
-    let process = Process()
-    let port: Int
+    private(set) var process = Process()
+    private(set) var port = 0
     let dir: String
     let cli: String
 
@@ -82,21 +82,32 @@ final class RedisOracle {
         }
         self.cli = cli
         self.dir = dir ?? makeTempDir()
-        port = 20000 + Int.random(in: 0..<20000)
-        process.executableURL = URL(fileURLWithPath: bin)
-        process.arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--dir", self.dir, "--save", "",
-                             "--appendonly", "no", "--enable-debug-command", "yes", "--daemonize", "no",
-                             "--logfile", self.dir + "/server.log"] + extra
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        for _ in 0..<200 {
-            if let r = try? runProcess(cli, ["-p", "\(port)", "ping"]), String(decoding: r.out, as: UTF8.self).hasPrefix("PONG") { return }
-            if !process.isRunning { break }
-            usleep(50_000)
+        // A port another process grabs between our probe and the server's bind is retried.
+        var lastLog = ""
+        for _ in 0..<5 {
+            let p = Process()
+            let candidate = freeLoopbackPort()
+            p.executableURL = URL(fileURLWithPath: bin)
+            p.arguments = ["--port", "\(candidate)", "--bind", "127.0.0.1", "--dir", self.dir, "--save", "",
+                           "--appendonly", "no", "--enable-debug-command", "yes", "--daemonize", "no",
+                           "--logfile", self.dir + "/server.log"] + extra
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            for _ in 0..<200 {
+                if let r = try? runProcess(cli, ["-p", "\(candidate)", "ping"]), String(decoding: r.out, as: UTF8.self).hasPrefix("PONG") {
+                    process = p
+                    port = candidate
+                    return
+                }
+                if !p.isRunning { break }
+                usleep(50_000)
+            }
+            if p.isRunning { p.terminate() }
+            lastLog = (try? String(contentsOfFile: self.dir + "/server.log", encoding: .utf8)) ?? ""
+            if !lastLog.contains("Address already in use") { break }
         }
-        let log = (try? String(contentsOfFile: self.dir + "/server.log", encoding: .utf8)) ?? ""
-        throw NSError(domain: "RedisOracle", code: 1, userInfo: [NSLocalizedDescriptionKey: "server did not start: \(log.suffix(2000))"])
+        throw NSError(domain: "RedisOracle", code: 1, userInfo: [NSLocalizedDescriptionKey: "server did not start: \(lastLog.suffix(2000))"])
     }
 
     var log: String { (try? String(contentsOfFile: dir + "/server.log", encoding: .utf8)) ?? "" }

@@ -94,23 +94,34 @@ func whichBinary(_ name: String) -> String? {
 
 /// A real redis-server 7.0 on a free loopback port.
 final class RedisServerProcess {
-    let process = Process()
-    let port = 30000 + Int.random(in: 0..<20000)
+    private(set) var process = Process()
+    private(set) var port = 0
     let dir: String
 
     init(dir: String = NSTemporaryDirectory() + "strata-engine-" + UUID().uuidString) throws {
         self.dir = dir
         guard let bin = whichBinary("redis-server") else { throw XCTSkip("redis-server not installed") }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        process.executableURL = URL(fileURLWithPath: bin)
-        process.arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no",
-                             "--enable-debug-command", "yes", "--daemonize", "no"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        for _ in 0..<200 {
-            if let c = try? RedisClient(port: port), (try? c.call("PING")) == .status("PONG") { return }
-            usleep(25_000)
+        // A port another process grabs between our probe and the server's bind is retried.
+        for _ in 0..<5 {
+            let p = Process()
+            let candidate = freeLoopbackPort()
+            p.executableURL = URL(fileURLWithPath: bin)
+            p.arguments = ["--port", "\(candidate)", "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no",
+                           "--enable-debug-command", "yes", "--daemonize", "no"]
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            for _ in 0..<200 {
+                if let c = try? RedisClient(port: candidate), (try? c.call("PING")) == .status("PONG") {
+                    process = p
+                    port = candidate
+                    return
+                }
+                if !p.isRunning { break }
+                usleep(25_000)
+            }
+            if p.isRunning { p.terminate() }
         }
         throw NSError(domain: "RedisServerProcess", code: 1, userInfo: [NSLocalizedDescriptionKey: "redis-server did not start"])
     }

@@ -20,3 +20,20 @@ public struct SeededRNG: RandomNumberGenerator {
         return seed
     }
 }
+
+/// A loopback TCP port the kernel says is free right now (bound to port 0, then released).
+public func freeLoopbackPort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = 0
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let ok = withUnsafeMutablePointer(to: &addr) { p in
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sp -> Bool in
+            bind(fd, sp, len) == 0 && getsockname(fd, sp, &len) == 0
+        }
+    }
+    return ok ? Int(UInt16(bigEndian: addr.sin_port)) : 20000 + Int.random(in: 0..<20000)
+}
