@@ -163,14 +163,13 @@ enum RDBSalvageCommand {
         var recovered = 0
         var seen = Set<[UInt8]>()   // db number + key, so a resync never writes a key twice
         var reachedEnd = false
-        var checksumOK: Bool?
+        var checksumMismatch = false
         var dropped = 0
         do {
             try writer.writeHeader()
             try writer.writeStandardAux(ctime: nowMs() / 1000)
             var selected = -1
             var lastGood = src.offset
-            var db = 0
             while !reachedEnd {
                 do {
                     guard let ev = try reader.next() else { break }
@@ -185,10 +184,9 @@ enum RDBSalvageCommand {
                             }
                         }
                     case .function(let code): try? writer.writeFunction(code)
-                    case .selectDB(let n): db = n
                     case .end(let v, _):
                         reachedEnd = true
-                        if case .verified = v { checksumOK = true }
+                        if case .mismatch = v { checksumMismatch = true }
                     default: break
                     }
                     lastGood = src.offset
@@ -206,25 +204,21 @@ enum RDBSalvageCommand {
                     guard let f = found else { break }
                     src.seek(to: f)
                     reader.resume(version: version, db: damagedDB)
-                    db = damagedDB
                     lastGood = f
                 }
             }
-            _ = db
             try writer.finish()
             try out.commit()
         } catch {
             out.abandon()
             throw error
         }
-        if reachedEnd && lost.isEmpty && checksumOK == nil && version.hasChecksum {
-            // Reached the end without structural damage; the checksum is what was wrong (or disabled).
-        }
         var o = Out()
         if a.has("--json") {
             o.raw("{\"input\":"); o.jsonString(input); o.raw(",\"output\":"); o.jsonString(outPath)
             o.raw(",\"recovered_keys\":"); o.int(recovered); o.raw(",\"reached_eof\":\(reachedEnd)")
             o.raw(",\"unwritable_keys\":"); o.int(dropped)
+            o.raw(",\"checksum_mismatch\":\(checksumMismatch)")
             o.raw(",\"lost_regions\":[")
             for (i, r) in lost.enumerated() {
                 if i > 0 { o.raw(",") }
@@ -243,10 +237,13 @@ enum RDBSalvageCommand {
             }
             if !reachedEnd { o.raw("the end of the file (EOF opcode) was not reached\n") }
             if dropped > 0 { o.raw("\(dropped) keys could not be written in the target version\n") }
+            if checksumMismatch && lost.isEmpty {
+                o.raw("the structure is intact but the CRC-64 does not match: some value bytes changed; every key was kept, check the data\n")
+            }
         }
         let so = try OutputTarget(path: nil)
         try so.write(&o); try so.finish()
-        return lost.isEmpty && reachedEnd ? 0 : 3
+        return lost.isEmpty && reachedEnd && !checksumMismatch ? 0 : 3
     }
 
     /// True when records parse at `p` three in a row (or up to a real end of file), each key

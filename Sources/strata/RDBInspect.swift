@@ -76,6 +76,7 @@ enum RDBInspectCommand {
             case .verified(let v): o.raw("{\"status\":\"verified\",\"value\":\"0x\(String(v, radix: 16))\"}")
             case .disabled: o.raw("{\"status\":\"disabled\"}")
             case .absent: o.raw("{\"status\":\"absent\"}")
+            case .mismatch: o.raw("{\"status\":\"mismatch\"}")
             }
             o.raw(",\"trailing_bytes\":"); o.int(trailing)
             o.raw(",\"aux\":{")
@@ -213,7 +214,12 @@ enum RDBCheckCommand {
             o.raw(",\"keys\":"); o.int(keys); o.raw(",\"expires\":"); o.int(expires)
             o.raw(",\"databases\":"); o.int(dbs.count); o.raw(",\"functions\":"); o.int(functions)
             o.raw(",\"checksum\":\"")
-            switch verdict { case .verified: o.raw("verified"); case .disabled: o.raw("disabled"); case .absent: o.raw("absent") }
+            switch verdict {
+            case .verified: o.raw("verified")
+            case .disabled: o.raw("disabled")
+            case .absent: o.raw("absent")
+            case .mismatch: o.raw("mismatch")
+            }
             o.raw("\",\"bytes\":"); o.int(file.source.offset)
             o.raw(",\"empty_keys\":"); o.int(empty); o.raw("}\n")
         } else {

@@ -143,6 +143,7 @@ func checksumDescription(_ c: ChecksumVerdict) -> String {
     case .verified(let v): return "verified (0x\(String(v, radix: 16)))"
     case .disabled: return "not stored (written with rdbchecksum no)"
     case .absent: return "none (RDB versions before 5 carry no checksum)"
+    case .mismatch(let s, let c): return "MISMATCH (stored 0x\(String(s, radix: 16)), contents give 0x\(String(c, radix: 16)))"
     }
 }
 

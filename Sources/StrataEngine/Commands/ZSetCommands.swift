@@ -298,12 +298,8 @@ enum ZSetCommands {
             z = try c.getZSet(key)
             guard let zz = z else { return try emptyResult(&c, dst) }
             if rev {
-                let n = Int64(zz.count)
-                var ss = s, ee = e
-                if ss < 0 { ss += n }; if ee < 0 { ee += n }
                 // Reverse ranks map to forward ones counted from the end.
                 let w = rankWindow(zz.count, s, e)
-                _ = (ss, ee)
                 window = w.isEmpty ? 0..<0 : (zz.count - w.upperBound)..<(zz.count - w.lowerBound)
             } else {
                 window = rankWindow(zz.count, s, e)

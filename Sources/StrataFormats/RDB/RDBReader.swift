@@ -326,9 +326,12 @@ public final class RDBReader {
             let stored = try source.readLE(UInt64.self, "the 8-byte CRC-64 after EOF")
             if stored == 0 {
                 verdict = .disabled
-            } else if stored != computed && options.verifyChecksum {
-                throw FormatError(offset: at, "CRC-64 mismatch: the file says \(hex(stored)), its contents give \(hex(computed))",
-                                  context: "verifying the checksum")
+            } else if stored != computed {
+                guard !options.verifyChecksum else {
+                    throw FormatError(offset: at, "CRC-64 mismatch: the file says \(hex(stored)), its contents give \(hex(computed))",
+                                      context: "verifying the checksum")
+                }
+                verdict = .mismatch(stored: stored, computed: computed)
             } else {
                 verdict = .verified(stored)
             }

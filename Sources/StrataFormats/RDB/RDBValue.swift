@@ -298,6 +298,9 @@ public enum ChecksumVerdict: Sendable, Equatable {
     case disabled
     /// RDB versions before 5 carry no checksum.
     case absent
+    /// The stored and computed checksums differ. Only a reader opened with
+    /// `verifyChecksum: false` (salvage) reports this; any other reader throws instead.
+    case mismatch(stored: UInt64, computed: UInt64)
 }
 
 /// What an `RDBReader` produces, in file order.
