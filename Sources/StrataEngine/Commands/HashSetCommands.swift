@@ -51,11 +51,7 @@ enum HashCommands {
         },
         cmd("hdel", -3, [.write, .fast], 1, 1, 1) { c in
             guard let h = try c.getHash(c.arg(1)) else { return .integer(0) }
-            var n: Int64 = 0
-            for f in c.args.dropFirst(2) where h.remove(f) { n += 1 }
-            if h.count == 0 { c.engine.delete(c.db, c.arg(1)) }
-            if n > 0 { c.propagateAsIs() }
-            return .integer(n)
+            return c.removeMembers(remaining: { h.count }) { h.remove($0) }
         },
         cmd("hlen", 2, [.readonly, .fast], 1, 1, 1) { c in .integer(Int64(try c.getHash(c.arg(1))?.count ?? 0)) },
         cmd("hstrlen", 3, [.readonly, .fast], 1, 1, 1) { c in .integer(Int64(try c.getHash(c.arg(1))?.get(c.arg(2))?.count ?? 0)) },
@@ -109,11 +105,7 @@ enum SetCommands {
         },
         cmd("srem", -3, [.write, .fast], 1, 1, 1) { c in
             guard let s = try c.getSet(c.arg(1)) else { return .integer(0) }
-            var n: Int64 = 0
-            for m in c.args.dropFirst(2) where s.remove(m) { n += 1 }
-            if s.count == 0 { c.engine.delete(c.db, c.arg(1)) }
-            if n > 0 { c.propagateAsIs() }
-            return .integer(n)
+            return c.removeMembers(remaining: { s.count }) { s.remove($0) }
         },
         cmd("scard", 2, [.readonly, .fast], 1, 1, 1) { c in .integer(Int64(try c.getSet(c.arg(1))?.count ?? 0)) },
         cmd("sismember", 3, [.readonly, .fast], 1, 1, 1) { c in .integer(try c.getSet(c.arg(1))?.contains(c.arg(2)) == true ? 1 : 0) },

@@ -206,13 +206,7 @@ enum KeyCommands {
         if xx && current == nil { return .integer(0) }
         if gt, current == nil || when <= current! { return .integer(0) }
         if lt, let cur = current, when >= cur { return .integer(0) }
-        if when <= c.now {
-            c.engine.delete(c.db, c.arg(1))
-            c.propagate([B("DEL"), c.arg(1)])
-        } else {
-            c.engine.setExpire(c.db, c.arg(1), when)
-            c.propagate([B("PEXPIREAT"), c.arg(1), Decimal.bytes(when)])
-        }
+        c.applyExpire(c.arg(1), at: when)
         return .integer(1)
     }
 

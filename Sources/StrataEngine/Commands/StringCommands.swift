@@ -188,13 +188,7 @@ enum StringCommands {
             when = try absoluteExpire(kind: e.kind, v, now: c.now, command: "getex")
         }
         if let when {
-            if when <= c.now {
-                c.engine.delete(c.db, c.arg(1))
-                c.propagate([B("DEL"), c.arg(1)])
-            } else {
-                c.engine.setExpire(c.db, c.arg(1), when)
-                c.propagate([B("PEXPIREAT"), c.arg(1), Decimal.bytes(when)])
-            }
+            c.applyExpire(c.arg(1), at: when)
         } else if persist, c.db.expires.remove(c.arg(1)) != nil {
             c.propagate([B("PERSIST"), c.arg(1)])
         }

@@ -115,18 +115,7 @@ enum ZSetAlgebra {
         let ordered = result.map { (member: $0.key.bytes, score: $0.value) }.sorted {
             SkipList.less($0.score, $0.member, $1.score, $1.member)
         }
-        if store {
-            let dst = c.arg(1)
-            c.engine.delete(c.db, dst)
-            if !ordered.isEmpty { c.engine.store(c.db, dst, .zset(ZSetObject.from(ordered, limits: c.engine.limits))) }
-            c.propagateAsIs()
-            return .integer(Int64(ordered.count))
-        }
-        var out = [Reply]()
-        for m in ordered {
-            out.append(.bulk(m.member))
-            if withScores { out.append(ZSetCommands.scoreReply(m.score)) }
-        }
-        return .array(out)
+        if store { return ZSetCommands.storeResult(&c, c.arg(1), ordered) }
+        return ZSetCommands.membersReply(ordered, withScores: withScores)
     }
 }

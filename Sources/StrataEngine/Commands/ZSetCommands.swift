@@ -127,11 +127,7 @@ enum ZSetCommands {
         cmd("zincrby", 4, [.write, .denyoom, .fast], 1, 1, 1) { c in try zadd(&c, incrOnly: true) },
         cmd("zrem", -3, [.write, .fast], 1, 1, 1) { c in
             guard let z = try c.getZSet(c.arg(1)) else { return .integer(0) }
-            var n: Int64 = 0
-            for m in c.args.dropFirst(2) where z.remove(m) { n += 1 }
-            if z.count == 0 { c.engine.delete(c.db, c.arg(1)) }
-            if n > 0 { c.propagateAsIs() }
-            return .integer(n)
+            return c.removeMembers(remaining: { z.count }) { z.remove($0) }
         },
         cmd("zcard", 2, [.readonly, .fast], 1, 1, 1) { c in .integer(Int64(try c.getZSet(c.arg(1))?.count ?? 0)) },
         cmd("zscore", 3, [.readonly, .fast], 1, 1, 1) { c in
@@ -324,13 +320,22 @@ enum ZSetCommands {
                 if limit.count >= 0 { items = Array(items.prefix(Int(min(limit.count, Int64(items.count))))) }
             }
         }
-        if let dst {
-            c.engine.delete(c.db, dst)
-            if !items.isEmpty { c.engine.store(c.db, dst, .zset(ZSetObject.from(items, limits: c.engine.limits))) }
-            c.propagateAsIs()
-            return .integer(Int64(items.count))
-        }
+        if let dst { return storeResult(&c, dst, items) }
+        return membersReply(items, withScores: withScores)
+    }
+
+    /// The *STORE commands' ending: dst replaced by `items` (deleted when empty), the count.
+    static func storeResult(_ c: inout CommandContext, _ dst: Bytes, _ items: [(member: Bytes, score: Double)]) -> Reply {
+        c.engine.delete(c.db, dst)
+        if !items.isEmpty { c.engine.store(c.db, dst, .zset(ZSetObject.from(items, limits: c.engine.limits))) }
+        c.propagateAsIs()
+        return .integer(Int64(items.count))
+    }
+
+    /// Members in order, each followed by its score when asked.
+    static func membersReply(_ items: [(member: Bytes, score: Double)], withScores: Bool) -> Reply {
         var out = [Reply]()
+        out.reserveCapacity(items.count * (withScores ? 2 : 1))
         for it in items {
             out.append(.bulk(it.member))
             if withScores { out.append(scoreReply(it.score)) }

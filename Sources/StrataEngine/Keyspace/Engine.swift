@@ -197,6 +197,28 @@ public struct CommandContext {
         return v
     }
 
+    /// Sets `key` to expire at `when` (absolute ms), or deletes it now when that time has
+    /// passed, propagating PEXPIREAT or DEL as Redis does (EXPIRE family, GETEX).
+    func applyExpire(_ key: Bytes, at when: Int64) {
+        if when <= now {
+            engine.delete(db, key)
+            propagate([Array("DEL".utf8), key])
+        } else {
+            engine.setExpire(db, key, when)
+            propagate([Array("PEXPIREAT".utf8), key, Decimal.bytes(when)])
+        }
+    }
+
+    /// HDEL / SREM / ZREM: removes every argument from the third on with `remove`, deletes the
+    /// key once its collection is empty, propagates when anything went, replies the count.
+    func removeMembers(remaining: () -> Int, _ remove: (Bytes) -> Bool) -> Reply {
+        var n: Int64 = 0
+        for m in args.dropFirst(2) where remove(m) { n += 1 }
+        if remaining() == 0 { engine.delete(db, args[1]) }
+        if n > 0 { propagateAsIs() }
+        return .integer(n)
+    }
+
     /// Emits the command to propagate for this write (AOF, replicas).
     func propagate(_ args: [Bytes]) { engine.propagate?(args, db.id) }
     func propagateAsIs() { engine.propagate?(args, db.id) }
