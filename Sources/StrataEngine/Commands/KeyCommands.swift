@@ -294,9 +294,15 @@ extension Value {
         case .string, .stored: return self
         case .list(let l): return .list(ListObject(l.items.elements))
         case .hash(let h): return .hash(HashObject.from(h.pairs.map { ($0.field, $0.value) }, limits: limits).keepingEncoding(of: h))
-        case .set(let s): return .set(SetObject.from(s.members, limits: limits))
+        case .set(let s):
+            // Redis's setDup copies an intset as an intset and a table as a table.
+            let copy = SetObject.from(s.members, limits: limits)
+            if s.ints == nil { copy.forceTable() }
+            return .set(copy)
         case .zset(let z):
+            // zsetDup keeps the encoding too: a skiplist that shrank stays a skiplist.
             let copy = ZSetObject.from(z.members, limits: limits)
+            if !z.packed { copy.forceSkiplist() }
             return .zset(copy)
         }
     }

@@ -209,6 +209,9 @@ public final class ZSetObject {
 
     public var members: [(member: [UInt8], score: Double)] { range(from: 0, count: count) }
 
+    /// Reports "skiplist" from now on (a copy of a converted zset stays converted, as in Redis).
+    func forceSkiplist() { packed = false }
+
     public static func from(_ ms: [(member: [UInt8], score: Double)], limits: EncodingLimits) -> ZSetObject {
         let z = ZSetObject()
         if ms.count > limits.zsetMaxListpackEntries || ms.contains(where: { $0.member.count > limits.zsetMaxListpackValue }) { z.packed = false }

@@ -163,6 +163,9 @@ public final class SetObject {
         return table!.remove(ByteKey(m)) != nil
     }
 
+    /// A hashtable from now on (a copy of a converted set stays converted, as in Redis).
+    func forceTable() { if ints != nil { convert() } }
+
     private func convert() {
         table = Set(ints!.map { ByteKey(Decimal.bytes($0)) })
         ints = nil
