@@ -17,8 +17,12 @@ Commands:
   rdb convert INPUT -o OUT ...     Re-encode an RDB for another Redis/Valkey version.
   rdb salvage DAMAGED -o OUT       Recover what can be read from a damaged RDB.
   rdb digest FILE                  Redis's DEBUG DIGEST of the file's data, without a server.
+  aof check PATH [--fix] ...       Check (and repair) an AOF file or appendonlydir.
+  aof dump PATH [--format F]       Print every command with its timestamp and provenance.
+  aof rewrite PATH -o OUT ...      Compact an AOF (or RDB) into a minimal AOF.
 
-Run 'strata rdb <command> --help' for a command's options. See strata(1), strata-rdb(1).
+Run 'strata rdb <command> --help' for a command's options. See strata(1), strata-rdb(1),
+strata-aof(1).
 
 """
 
@@ -55,6 +59,30 @@ func runRDB(_ args: [String]) throws -> Int32 {
     return try entry.2(rest)
 }
 
+let aofHelp = """
+Usage: strata aof <check|dump|rewrite> [<args>]
+
+  check     \(AOFCheckCommand.spec.summary)
+  dump      \(AOFDumpCommand.spec.summary)
+  rewrite   \(AOFRewriteCommand.spec.summary)
+
+"""
+
+func runAOF(_ args: [String]) throws -> Int32 {
+    let usage = "Usage: strata aof <check|dump|rewrite> [<args>]"
+    guard let sub = args.first else { throw UsageError(message: "missing command after 'aof'", usage: usage) }
+    let rest = Array(args.dropFirst())
+    let table: [(String, CommandSpec, ([String]) throws -> Int32)] = [
+        ("check", AOFCheckCommand.spec, AOFCheckCommand.run),
+        ("dump", AOFDumpCommand.spec, AOFDumpCommand.run),
+        ("rewrite", AOFRewriteCommand.spec, AOFRewriteCommand.run),
+    ]
+    if sub == "--help" || sub == "-h" || sub == "help" { print(aofHelp, terminator: ""); return 0 }
+    guard let entry = table.first(where: { $0.0 == sub }) else { throw UsageError(message: "unknown command 'aof \(sub)'", usage: usage) }
+    if rest.contains("--help") || rest.contains("-h") { print(entry.1.help, terminator: ""); return 0 }
+    return try entry.2(rest)
+}
+
 func runMain() -> Int32 {
     let args = Array(CommandLine.arguments.dropFirst())
     do {
@@ -65,6 +93,7 @@ func runMain() -> Int32 {
         case "--help", "-h", "help": print(topHelp, terminator: ""); return 0
         case "--version", "-V": print("strata \(strataVersion)"); return 0
         case "rdb": return try runRDB(Array(args.dropFirst()))
+        case "aof": return try runAOF(Array(args.dropFirst()))
         default:
             throw UsageError(message: "unknown command '\(first)'", usage: "Usage: strata <command> [<args>]; see 'strata --help'")
         }

@@ -38,13 +38,17 @@ final class DifferentialTests: XCTestCase {
 
         mutating func lex() -> String { pick(["-", "+", "[a", "(a", "[c", "(m1", "[m2", "a", "[", "("]) }
 
+        mutating func streamID() -> String {
+            pick(["1-1", "1-2", "2-0", "2-1", "3", "3-*", "5-0", "7-*", "0-0", "0-1", "x", "1-x", "18446744073709551615-18446744073709551615"])
+        }
+
         mutating func int() -> String {
             pick(["-1", "0", "1", "2", "3", "5", "-3", "100", "-100", "x", "9223372036854775807", "-9223372036854775808", "2.5"])
         }
 
         mutating func command() -> [String] {
             let k = pick(keys), k2 = pick(keys)
-            switch Int.random(in: 0..<100, using: &rng) {
+            switch Int.random(in: 0..<108, using: &rng) {
             case 0: return ["GET", k]
             case 1: return ["SET", k, value()] + (chance(0.3) ? [pick(["NX", "XX", "GET", "KEEPTTL"])] : [])
             case 2: return ["SET", k, value(), pick(["EX", "PX", "EXAT", "PXAT"]), pick(["100000", "-1", "0", "x", "4102444800", "4102444800000"])]
@@ -182,6 +186,31 @@ final class DifferentialTests: XCTestCase {
             case 86: return ["BITPOS", k, pick(["0", "1", "2", "x"])] + (chance(0.6) ? [int()] + (chance(0.6) ? [int()] + (chance(0.4) ? [pick(["BIT", "BYTE", "X"])] : []) : []) : [])
             case 87: return ["BITOP", pick(["AND", "OR", "XOR", "NOT", "NAND"]), pick(keys), k] + (chance(0.5) ? [k2] : [])
             case 80: return [pick(["ZPOPMIN", "ZPOPMAX"]), k] + (chance(0.5) ? [pick(["0", "1", "2", "-1", "x"])] : [])
+            case 100, 101, 102:
+                // Explicit IDs only: "*" takes each side's own clock.
+                var a: [String] = ["XADD", k]
+                if chance(0.1) { a.append("NOMKSTREAM") }
+                if chance(0.2) { a += [pick(["MAXLEN", "MINID"]), pick(["=", "5"])] + [pick(["2", "5", "3-0", "-1", "x"])] }
+                a.append(streamID())
+                a += [pick(["f", "g", "h"]), value()]
+                if chance(0.3) { a += [pick(["f", "g"]), value()] }
+                if chance(0.03) { a.append("odd") }
+                return a
+            case 103: return [pick(["XRANGE", "XREVRANGE"]), k, pick(["-", "+", "1", "(1-1", "3-0", "x"]), pick(["+", "-", "9", "(5-0", "2-1"])] + (chance(0.3) ? ["COUNT", pick(["1", "2", "0", "-1", "x"])] : [])
+            case 104: return [pick(["XLEN", "XDEL"]), k] + (chance(0.8) ? [streamID(), streamID()] : [])
+            case 105: return ["XTRIM", k, pick(["MAXLEN", "MINID", "BAD"]), pick(["=", "2", "1-5"]), pick(["1", "3", "-1", "x", "2-0"])]
+            case 106:
+                let g = pick(["g1", "g2"])
+                switch Int.random(in: 0..<6, using: &rng) {
+                case 0: return ["XGROUP", "CREATE", k, g, pick(["$", "0", "2-0", "x"])] + (chance(0.5) ? ["MKSTREAM"] : [])
+                case 1: return ["XGROUP", "SETID", k, g, pick(["$", "0", "3-1"])]
+                case 2: return ["XGROUP", pick(["DESTROY", "BAD"]), k, g]
+                case 3: return ["XGROUP", pick(["CREATECONSUMER", "DELCONSUMER"]), k, g, pick(["c1", "c2"])]
+                case 4: return ["XACK", k, g, streamID(), streamID()]
+                default:
+                    return ["XCLAIM", k, g, pick(["c1", "c2"]), "0", streamID(), streamID()] + (chance(0.5) ? ["FORCE"] : []) + (chance(0.3) ? ["JUSTID"] : []) + (chance(0.3) ? ["RETRYCOUNT", pick(["3", "x"])] : [])
+                }
+            case 107: return ["XSETID", k, pick(["9-9", "1-0", "100", "x"])] + (chance(0.4) ? ["ENTRIESADDED", pick(["0", "50", "-1"])] : []) + (chance(0.3) ? ["MAXDELETEDID", pick(["1-1", "200-0"])] : [])
             default: return [pick(["GET", "SET", "LPUSH", "HSET", "SADD", "EXPIRE", "RENAME", "LRANGE"])] // arity errors
             }
         }

@@ -38,6 +38,7 @@ public final class CommandTable: Sendable {
         all += RandomCommands.all
         all += LCSScanCommands.all
         all += ServerCommands.all
+        all += StreamCommands.all
         commands = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
     }
 

@@ -292,6 +292,7 @@ extension Value {
     func deepCopy(limits: EncodingLimits) -> Value {
         switch self {
         case .string, .stored: return self
+        case .stream(let st): return .stream(st.copy())
         case .list(let l): return .list(ListObject(l.items.elements))
         case .hash(let h): return .hash(HashObject.from(h.pairs.map { ($0.field, $0.value) }, limits: limits).keepingEncoding(of: h))
         case .set(let s):

@@ -49,9 +49,10 @@ extension Engine {
 
     /// Writes the keyspace as an RDB for `target` (no partial state is visible: callers write
     /// through an AtomicFile).
-    public func save(to writer: RDBWriter, functions: [[UInt8]] = []) throws {
+    public func save(to writer: RDBWriter, functions: [[UInt8]] = [], aux: [([UInt8], [UInt8])] = []) throws {
         try writer.writeHeader()
         try writer.writeStandardAux(ctime: clock() / 1000)
+        for (k, v) in aux { try writer.writeAux(k, v) }
         for f in functions { try writer.writeFunction(f) }
         for db in databases where db.count > 0 {
             try writer.writeSelectDB(db.id)

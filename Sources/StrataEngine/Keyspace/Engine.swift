@@ -32,6 +32,9 @@ public final class Engine {
     public var maxBulkLength = 512 * 1024 * 1024
     /// Called for every write with the command to propagate (AOF, replicas) and its db.
     public var propagate: (([Bytes], Int) -> Void)?
+    /// True while replaying an AOF or loading: as in Redis (`server.loading`), nothing expires
+    /// (no lazy or active expiry, and an expiry in the past is set, not applied as a delete).
+    public var loading = false
     var rng = SystemRandomNumberGenerator()
     let hasher = SeededHash()
 
@@ -58,7 +61,7 @@ public final class Engine {
 
     @discardableResult
     func expireIfNeeded(_ db: Database, _ key: Bytes) -> Bool {
-        guard db.expires.count > 0, let when = db.expires[key], clock() > when else { return false }
+        guard !loading, db.expires.count > 0, let when = db.expires[key], clock() > when else { return false }
         delete(db, key)
         propagate?([Array("DEL".utf8), key], db.id)
         return true
@@ -88,6 +91,7 @@ public final class Engine {
     /// Returns how many keys it deleted.
     @discardableResult
     public func activeExpireCycle(budgetMicroseconds: Int = 25_000) -> Int {
+        if loading { return 0 }
         let start = clock()
         var deleted = 0
         for db in databases where db.expires.count > 0 {
@@ -200,7 +204,7 @@ public struct CommandContext {
     /// Sets `key` to expire at `when` (absolute ms), or deletes it now when that time has
     /// passed, propagating PEXPIREAT or DEL as Redis does (EXPIRE family, GETEX).
     func applyExpire(_ key: Bytes, at when: Int64) {
-        if when <= now {
+        if when <= now && !engine.loading {
             engine.delete(db, key)
             propagate([Array("DEL".utf8), key])
         } else {

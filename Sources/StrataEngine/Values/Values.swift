@@ -214,6 +214,7 @@ public enum Value {
     case hash(HashObject)
     case set(SetObject)
     case zset(ZSetObject)
+    case stream(StreamObject)
     /// Kinds whose commands are not implemented yet are held as read from RDB, so they load,
     /// save, digest and DUMP unchanged.
     case stored(RDBValue)
@@ -225,6 +226,7 @@ public enum Value {
         case .hash: return "hash"
         case .set: return "set"
         case .zset: return "zset"
+        case .stream: return "stream"
         case .stored(let v):
             switch v.kind {
             case .zset: return "zset"
@@ -242,6 +244,7 @@ public enum Value {
         case .hash(let h): return h.encoding
         case .set(let s): return s.encoding
         case .zset(let z): return z.encoding
+        case .stream: return "stream"
         case .stored(let v):
             switch v {
             case .sortedSet(let z): return z.count <= 128 && z.allSatisfy({ $0.member.count <= 64 }) ? "listpack" : "skiplist"
@@ -259,6 +262,7 @@ public enum Value {
         case .hash(let h): return .hash(h.pairs.map { HashField(field: $0.field, value: $0.value) })
         case .set(let s): return .set(s.members)
         case .zset(let z): return .sortedSet(z.members.map { ZSetMember(member: $0.member, score: $0.score) })
+        case .stream(let st): return st.rdbValue
         case .stored(let v): return v
         }
     }
@@ -272,6 +276,7 @@ public enum Value {
             return .hash(HashObject.from(h.map { ($0.field, $0.value) }, limits: limits))
         case .set(let s): return .set(SetObject.from(s, limits: limits))
         case .sortedSet(let z): return .zset(ZSetObject.from(z.map { (member: $0.member, score: $0.score) }, limits: limits))
+        case .stream(let sv): return StreamObject.from(sv).map { .stream($0) } ?? .stored(v)
         default: return .stored(v)
         }
     }

@@ -45,6 +45,9 @@ public struct StreamPendingEntry: Sendable, Equatable {
     public var id: StreamID
     public var deliveryTimeMs: UInt64
     public var deliveryCount: UInt64
+    public init(id: StreamID, deliveryTimeMs: UInt64, deliveryCount: UInt64) {
+        self.id = id; self.deliveryTimeMs = deliveryTimeMs; self.deliveryCount = deliveryCount
+    }
 }
 
 public struct StreamConsumer: Sendable, Equatable {
@@ -53,6 +56,9 @@ public struct StreamConsumer: Sendable, Equatable {
     /// RDB 11+ (stream v3): last time the consumer did something that counts as activity.
     public var activeTimeMs: UInt64?
     public var pending: [StreamID]
+    public init(name: [UInt8], seenTimeMs: UInt64, activeTimeMs: UInt64?, pending: [StreamID]) {
+        self.name = name; self.seenTimeMs = seenTimeMs; self.activeTimeMs = activeTimeMs; self.pending = pending
+    }
 }
 
 public struct StreamGroup: Sendable, Equatable {
@@ -62,6 +68,9 @@ public struct StreamGroup: Sendable, Equatable {
     public var entriesRead: Int64?
     public var pending: [StreamPendingEntry]
     public var consumers: [StreamConsumer]
+    public init(name: [UInt8], lastID: StreamID, entriesRead: Int64?, pending: [StreamPendingEntry], consumers: [StreamConsumer]) {
+        self.name = name; self.lastID = lastID; self.entriesRead = entriesRead; self.pending = pending; self.consumers = consumers
+    }
 }
 
 /// A stream as stored: its listpack nodes (kept verbatim so a conversion round-trips them),
@@ -70,6 +79,7 @@ public struct StreamValue: Sendable, Equatable {
     public struct Node: Sendable, Equatable {
         public var masterID: StreamID
         public var listpack: [UInt8]
+        public init(masterID: StreamID, listpack: [UInt8]) { self.masterID = masterID; self.listpack = listpack }
     }
     public var nodes: [Node]
     public var length: UInt64
@@ -80,9 +90,16 @@ public struct StreamValue: Sendable, Equatable {
     public var entriesAdded: UInt64?
     public var groups: [StreamGroup]
 
+    public init(nodes: [Node], length: UInt64, lastID: StreamID, firstID: StreamID?, maxDeletedID: StreamID?,
+                entriesAdded: UInt64?, groups: [StreamGroup]) {
+        self.nodes = nodes; self.length = length; self.lastID = lastID; self.firstID = firstID
+        self.maxDeletedID = maxDeletedID; self.entriesAdded = entriesAdded; self.groups = groups
+    }
+
     public struct Entry {
         public var id: StreamID
         public var fields: [(field: [UInt8], value: [UInt8])]
+        public init(id: StreamID, fields: [(field: [UInt8], value: [UInt8])]) { self.id = id; self.fields = fields }
     }
 
     /// Decodes every live entry in ID order, validating each node's layout
@@ -289,6 +306,12 @@ public struct RDBEntry: Sendable {
     public var offset: Int
     /// Bytes the record takes in the file, modifiers included.
     public var serializedSize: Int
+
+    public init(db: Int, key: [UInt8], value: RDBValue, expireMs: Int64?, idle: UInt64? = nil, freq: UInt8? = nil,
+                typeByte: UInt8 = 0, offset: Int = 0, serializedSize: Int = 0) {
+        self.db = db; self.key = key; self.value = value; self.expireMs = expireMs; self.idle = idle; self.freq = freq
+        self.typeByte = typeByte; self.offset = offset; self.serializedSize = serializedSize
+    }
 }
 
 public enum ChecksumVerdict: Sendable, Equatable {
@@ -315,4 +338,47 @@ public enum RDBEvent: Sendable {
     indirect case slotImport(name: [UInt8], ranges: [(UInt64, UInt64)])
     case entry(RDBEntry)
     case end(ChecksumVerdict, trailingBytes: Int)
+}
+
+extension StreamValue {
+    /// Packs entries (in ID order) into listpack nodes as Redis's `streamAppendItem` does: at
+    /// most `maxEntries` entries and about `maxBytes` bytes per node, the first entry's fields as
+    /// the node's master fields, SAMEFIELDS entries storing only their values.
+    public static func packNodes(_ entries: [Entry], maxEntries: Int = 100, maxBytes: Int = 4096) -> [Node] {
+        var nodes = [Node]()
+        var i = 0
+        while i < entries.count {
+            let master = entries[i].id
+            let masterFields = entries[i].fields.map(\.field)
+            var items = [Int]()
+            var size = 0
+            while i < entries.count && items.count < maxEntries && (items.isEmpty || size < maxBytes) {
+                items.append(i)
+                size += entries[i].fields.reduce(16) { $0 + $1.field.count + $1.value.count + 4 }
+                i += 1
+            }
+            var lp = Listpack.Builder(capacity: size + 32)
+            lp.append(int: Int64(items.count))
+            lp.append(int: 0)
+            lp.append(int: Int64(masterFields.count))
+            for f in masterFields { lp.append(f) }
+            lp.append(int: 0)
+            for k in items {
+                let e = entries[k]
+                let same = e.fields.count == masterFields.count && zip(e.fields, masterFields).allSatisfy { $0.field == $1 }
+                lp.append(int: same ? 2 : 0)
+                lp.append(int: Int64(bitPattern: e.id.ms &- master.ms))
+                lp.append(int: Int64(bitPattern: e.id.seq &- master.seq))
+                if same {
+                    for fv in e.fields { lp.append(fv.value) }
+                } else {
+                    lp.append(int: Int64(e.fields.count))
+                    for fv in e.fields { lp.append(fv.field); lp.append(fv.value) }
+                }
+                lp.append(int: Int64(e.fields.count + 3 + (same ? 0 : e.fields.count + 1)))
+            }
+            nodes.append(Node(masterID: master, listpack: lp.finish()))
+        }
+        return nodes
+    }
 }
