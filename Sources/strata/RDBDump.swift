@@ -222,8 +222,9 @@ enum RDBDumpCommand {
             any = true
         }
         if !any {
-            // An empty stream still exists (with its last ID): create it and trim it, as Redis does.
-            o.resp([b("XADD"), key, b("MAXLEN"), b("0"), b(s.lastID.description), b("x"), b("y")])
+            // An empty stream still exists: create it with 0-1 and trim it, as Redis's rewrite
+            // does (its last ID may be 0-0, which XADD refuses); XSETID then sets the real one.
+            o.resp([b("XADD"), key, b("MAXLEN"), b("0"), b("0-1"), b("x"), b("y")])
         }
         var setid = [b("XSETID"), key, b(s.lastID.description)]
         if let added = s.entriesAdded, let md = s.maxDeletedID {

@@ -52,7 +52,14 @@ struct AOFWorkload {
         case 19: return ["SETEX", key("e", &self), "\(50_000 + n(1000))", value()]
         case 20: return ["INCRBYFLOAT", key("f", &self), "1.25"]
         case 21: return ["LTRIM", key("l", &self), "0", "\(n(8))"]
-        case 22: return ["XADD", key("x", &self), "*", "f\(n(3))", value()]
+        case 22:
+            switch n(8) {
+            case 0: return ["XGROUP", "CREATE", key("x", &self), "g\(n(2))", pick(["0", "$"]), "MKSTREAM"]
+            case 1: return ["XREADGROUP", "GROUP", "g\(n(2))", "c\(n(3))", "COUNT", "\(1 + n(3))", "STREAMS", key("x", &self), ">"]
+            case 2: return ["XTRIM", key("x", &self), "MAXLEN", "~", "\(n(200))"]
+            case 3: return ["XDEL", key("x", &self), "0-1"]
+            default: return ["XADD", key("x", &self), "*", "f\(n(3))", value()]
+            }
         default: return ["ZADD", key("zb", &self)] + (0..<(60 + n(90))).flatMap { i in ["\(i)", "member-\(i)-\(n(9))"] }
         }
     }
@@ -96,13 +103,13 @@ func copyTree(_ from: String, _ to: String) throws {
 
 /// Starts redis-server 7.0 on a data directory with appendonly on and returns its digest (nil
 /// when it refuses to start), and its log.
-func redisDigest(ofAOFDataDir dir: String, extra: [String] = []) -> (digest: String?, log: String) {
+func redisDigest(ofAOFDataDir dir: String, extra: [String] = []) -> (digest: String?, log: String, functions: String) {
     do {
         let o = try RedisOracle(dir: dir, extra: ["--appendonly", "yes"] + extra)
         defer { o.stop() }
-        return (try o.cmd("debug", "digest"), o.log)
+        return (try o.cmd("debug", "digest"), o.log, try o.cmd("function", "list"))
     } catch {
-        return (nil, "\(error)")
+        return (nil, "\(error)", "")
     }
 }
 
@@ -140,6 +147,7 @@ final class AOFCommandTests: XCTestCase {
         let o = try RedisOracle(extra: ["--appendonly", "yes", "--aof-timestamp-enabled", "yes", "--aof-use-rdb-preamble", preamble ? "yes" : "no"])
         defer { o.stop() }
         var w = AOFWorkload(seed: aofSeed() &+ (preamble ? 0 : 1))
+        _ = try o.pipe(respData([["FUNCTION", "LOAD", "#!lua name=strata_lib\nredis.register_function('strata_fn', function(keys, args) return 1 end)"]]))
         _ = try o.pipe(respData(w.batch(1500)))
         _ = try o.cmd("bgrewriteaof")
         o.waitForRewrite()
@@ -185,6 +193,7 @@ final class AOFCommandTests: XCTestCase {
                 XCTAssertEqual(r.status, 0, r.err)
                 let loaded = redisDigest(ofAOFDataDir: out)
                 XCTAssertEqual(loaded.digest, digest, "input preamble \(preamble), output \(p)/\(layout): \(loaded.log.suffix(800))")
+                XCTAssertTrue(loaded.functions.contains("strata_lib"), "functions survive the rewrite (\(p)/\(layout))")
                 if layout == "dir" {
                     XCTAssertEqual(try redisCheckAOF([target + "/appendonly.aof.manifest"]).status, 0)
                 }
