@@ -8,7 +8,10 @@ final class SkipList {
         let score: Double
         var forward: [Node?]
         var span: [Int]
-        weak var backward: Node?
+        // Not weak: a weak reference gives every node a side table and makes each retain and
+        // release take the slow path (perf: 40% of an AOF rewrite). The predecessor owns this
+        // node through its forward link for as long as the link exists.
+        unowned(unsafe) var backward: Node?
         init(level: Int, member: [UInt8], score: Double) {
             self.member = member
             self.score = score
