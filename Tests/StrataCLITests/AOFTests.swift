@@ -51,7 +51,7 @@ struct AOFWorkload {
         case 18: return ["SELECT", "\(n(3))"]
         case 19: return ["SETEX", key("e", &self), "\(50_000 + n(1000))", value()]
         case 20: return ["INCRBYFLOAT", key("f", &self), "1.25"]
-        case 21: return ["LTRIM", key("l", &self), "0", "\(n(8))"]
+        case 21: return n(2) == 0 ? ["LTRIM", key("l", &self), "0", "\(n(8))"] : ["SETBIT", key("b", &self), "\(n(4000))", "\(n(2))"]
         case 22:
             switch n(8) {
             case 0: return ["XGROUP", "CREATE", key("x", &self), "g\(n(2))", pick(["0", "$"]), "MKSTREAM"]
@@ -372,6 +372,38 @@ final class AOFCommandTests: XCTestCase {
         // A time before the oldest point is refused and changes nothing.
         let early = try runProcess(strataPath, ["aof", "check", "--truncate-to-timestamp", "1000", work])
         XCTAssertEqual(early.status, 1, String(decoding: early.out, as: UTF8.self))
+    }
+
+    /// A legacy single-file AOF (Redis 6 style, RESP only): the same verdicts as
+    /// redis-check-aof, valid and truncated, and a fix that redis-server 7.0 loads.
+    func testLegacySingleFileAgreesWithRedisCheckAOF() throws {
+        let (dir, digest) = try realAOF(preamble: false)
+        let m = try AOFManifest.parse([UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/appendonlydir/appendonly.aof.manifest"))))
+        var whole = [UInt8]()
+        for e in [m.base!] + m.incrs { whole += [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/appendonlydir/" + String(decoding: e.file, as: UTF8.self)))) }
+        let legacy = makeTempDir()
+        try Data(whole).write(to: URL(fileURLWithPath: legacy + "/appendonly.aof"))
+        XCTAssertEqual(try redisCheckAOF([legacy + "/appendonly.aof"]).status, 0)
+        let ok = try strataCheckJSON([legacy + "/appendonly.aof"])
+        XCTAssertEqual(ok.status, 0, ok.err)
+        XCTAssertEqual(ok.json["layout"] as? String, "legacy")
+        // Rewritten from the legacy file: the same dataset.
+        let out = makeTempDir()
+        XCTAssertEqual(try strata("aof", "rewrite", legacy + "/appendonly.aof", "-o", out + "/appendonly.aof").status, 0)
+        XCTAssertEqual(redisDigest(ofAOFDataDir: out).digest, digest)
+        // Truncated mid-command.
+        let cut = makeTempDir()
+        try Data(whole.dropLast(7)).write(to: URL(fileURLWithPath: cut + "/appendonly.aof"))
+        let theirs = try redisCheckAOF([cut + "/appendonly.aof"])
+        let ours = try strataCheckJSON([cut + "/appendonly.aof"])
+        XCTAssertEqual(theirs.status, 1)
+        XCTAssertEqual(ours.status, 1)
+        let f = (ours.json["files"] as? [[String: Any]])?.first ?? [:]
+        XCTAssertEqual(f["ok_up_to"] as? Int, theirs.okUpTo.values.first, theirs.out)
+        XCTAssertEqual(f["damage"] as? String, "truncated")
+        XCTAssertEqual(try runProcess(strataPath, ["aof", "check", "--fix", cut + "/appendonly.aof"]).status, 0)
+        XCTAssertEqual(try redisCheckAOF([cut + "/appendonly.aof"]).status, 0)
+        XCTAssertNotNil(redisDigest(ofAOFDataDir: cut, extra: ["--aof-load-truncated", "no"]).digest)
     }
 
     func testHostileManifestsAreRefused() throws {
