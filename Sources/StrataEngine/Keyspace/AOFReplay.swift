@@ -63,15 +63,22 @@ public final class AOFReplay {
 
     private func lower(_ b: Bytes) -> String { String(decoding: b, as: UTF8.self).lowercased() }
 
+    /// Case-insensitive comparison with a lower-case ASCII word, without making a String.
+    private static func named(_ b: Bytes, _ word: StaticString) -> Bool {
+        guard b.count == word.utf8CodeUnitCount else { return false }
+        let w = word.utf8Start
+        for i in 0..<b.count where b[i] | 0x20 != w[i] { return false }
+        return true
+    }
+
     private func run(_ args: [Bytes], file: String, offset: Int) throws {
-        let name = lower(args[0])
-        if name == "multi" {
+        if AOFReplay.named(args[0], "multi") {
             if queued != nil { throw ReplayError(description: "\(file) byte offset \(offset): MULTI inside MULTI") }
             queued = []
             multiAt = (file, offset)
             return
         }
-        if name == "exec" {
+        if AOFReplay.named(args[0], "exec") {
             guard let q = queued else { throw ReplayError(description: "\(file) byte offset \(offset): EXEC without MULTI") }
             queued = nil
             transactions += 1
@@ -84,9 +91,8 @@ public final class AOFReplay {
 
     private func execute(_ args: [Bytes], file: String, offset: Int, inTransaction: Bool) throws {
         commands += 1
-        let name = lower(args[0])
-        if name == "function" { try function(args, file: file, offset: offset); return }
-        if CommandTable.shared.lookup(name) == nil {
+        if AOFReplay.named(args[0], "function") { try function(args, file: file, offset: offset); return }
+        if !engine.implements(args[0]) {
             throw ReplayError(description: "\(file) byte offset \(offset): unknown command '\(String(decoding: args[0].prefix(64), as: UTF8.self))' (Redis stops loading here too)")
         }
         let r = engine.execute(args, client: &client)
