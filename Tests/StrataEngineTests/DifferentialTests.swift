@@ -196,6 +196,9 @@ final class DifferentialTests: XCTestCase {
                 if chance(0.3) { a += [pick(["f", "g"]), value()] }
                 if chance(0.03) { a.append("odd") }
                 return a
+            case 103 where chance(0.4):
+                return ["XREAD"] + (chance(0.4) ? ["COUNT", pick(["1", "2", "0", "-1", "x"])] : []) + (chance(0.1) ? ["BLOCK", pick(["x", "-1"])] : [])
+                    + ["STREAMS", k] + (chance(0.5) ? [k2, streamID(), pick(["$", "0", "1-1", ">"])] : [pick(["$", "0", "1-1", "2", "x"])])
             case 103: return [pick(["XRANGE", "XREVRANGE"]), k, pick(["-", "+", "1", "(1-1", "3-0", "x"]), pick(["+", "-", "9", "(5-0", "2-1"])] + (chance(0.3) ? ["COUNT", pick(["1", "2", "0", "-1", "x"])] : [])
             case 104: return [pick(["XLEN", "XDEL"]), k] + (chance(0.8) ? [streamID(), streamID()] : [])
             case 105: return ["XTRIM", k, pick(["MAXLEN", "MINID", "BAD"]), pick(["=", "2", "1-5"]), pick(["1", "3", "-1", "x", "2-0"])]

@@ -248,7 +248,60 @@ enum StreamCommands {
             return .integer(n)
         },
         cmd("xclaim", -6, [.write, .fast], 1, 1, 1) { c in try xclaim(&c) },
+        cmd("xread", -4, [.readonly], 0, 0, 0) { c in try xread(&c) },
     ]
+
+    /// XREAD [COUNT n] [BLOCK ms] STREAMS key... id...: the non-blocking core (the server adds
+    /// the waiting); entries after each ID, streams with none left out, nil when none has any.
+    static func xread(_ c: inout CommandContext) throws -> Reply {
+        var count: Int64 = 0
+        var i = 1
+        var streamsAt = -1
+        while i < c.args.count {
+            let a = c.argString(i)
+            let more = c.args.count - 1 - i
+            if a == "streams" && more > 0 { streamsAt = i + 1; break }
+            if a == "count" && more > 0 {
+                guard let n = Decimal.parseCanonical(c.args[i + 1]) else { throw CommandError.notInteger }
+                count = max(0, n)
+                i += 2
+                continue
+            }
+            if a == "block" && more > 0 {
+                guard let n = Decimal.parseCanonical(c.args[i + 1]) else { throw CommandError("ERR timeout is not an integer or out of range") }
+                guard n >= 0 else { throw CommandError("ERR timeout is negative") }
+                i += 2
+                continue
+            }
+            throw CommandError.syntax
+        }
+        guard streamsAt > 0 else { throw CommandError.syntax }
+        let rest = c.args.count - streamsAt
+        guard rest % 2 == 0 else {
+            throw CommandError("ERR Unbalanced 'xread' list of streams: for each stream key an ID or '$' must be specified.")
+        }
+        let n = rest / 2
+        var after = [StreamID]()
+        for k in 0..<n {
+            let idArg = c.args[streamsAt + n + k]
+            let s = try c.getStream(c.args[streamsAt + k])
+            if idArg == Array("$".utf8) { after.append(s?.lastID ?? .zero); continue }
+            if idArg == Array(">".utf8) {
+                throw CommandError("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.")
+            }
+            after.append(try id(idArg, strict: false))
+        }
+        var out = [Reply]()
+        for k in 0..<n {
+            guard let s = try c.getStream(c.args[streamsAt + k]), let last = s.ids.last, after[k] < last else { continue }
+            var j = s.lowerBound(after[k])
+            if j < s.count && s.ids[j] == after[k] { j += 1 }
+            var entries = [Reply]()
+            while j < s.count && (count == 0 || entries.count < count) { entries.append(entryReply(s.entry(at: j))); j += 1 }
+            out.append(.array([.bulk(c.args[streamsAt + k]), .array(entries)]))
+        }
+        return out.isEmpty ? .array(nil) : .array(out)
+    }
 
     static func range(_ c: inout CommandContext, reverse: Bool) throws -> Reply {
         func bound(_ b: Bytes, start: Bool) throws -> StreamID? {
