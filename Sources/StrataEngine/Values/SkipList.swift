@@ -10,25 +10,42 @@ final class SkipList {
         var span: Int
     }
 
-    final class Node {
+    struct NodeHeader {
         let member: [UInt8]
         let score: Double
         /// The successor at level 0: the one owning reference to it.
         var next: Node?
-        /// Successors per level, not retained (level 0 mirrors `next`): walking the list then
-        /// costs no reference counting (perf: retain/release was a quarter of an AOF rewrite).
-        var levels: [Level]
         // Not weak: a weak reference gives every node a side table and makes each retain and
         // release take the slow path. The predecessor owns this node through `next`.
         unowned(unsafe) var backward: Node?
-        init(level: Int, member: [UInt8], score: Double) {
-            self.member = member
-            self.score = score
-            levels = [Level](repeating: Level(link: nil, span: 0), count: level)
+    }
+
+    /// A node with its levels allocated inline after it, as Redis's zskiplistNode: one memory
+    /// access reaches the node and its links. Links are not retained (level 0 mirrors `next`),
+    /// so walking the list costs no reference counting.
+    final class Node: ManagedBuffer<NodeHeader, Level> {
+        var member: [UInt8] { header.member }
+        var score: Double { header.score }
+        var next: Node? {
+            get { header.next }
+            set { header.next = newValue }
+        }
+        var backward: Node? {
+            get { header.backward }
+            set { header.backward = newValue }
+        }
+        /// The node's levels (tail-allocated; valid while the node lives).
+        var levels: UnsafeMutablePointer<Level> { withUnsafeMutablePointerToElements { $0 } }
+
+        static func make(level: Int, member: [UInt8], score: Double) -> Node {
+            let b = Node.create(minimumCapacity: level) { _ in NodeHeader(member: member, score: score, next: nil, backward: nil) }
+            let n = unsafeDowncast(b, to: Node.self)
+            n.withUnsafeMutablePointerToElements { $0.initialize(repeating: Level(link: nil, span: 0), count: level) }
+            return n
         }
     }
 
-    let head = Node(level: SkipList.maxLevel, member: [], score: 0)
+    let head = Node.make(level: SkipList.maxLevel, member: [], score: 0)
     private(set) var tail: Node?
     private(set) var count = 0
     private var level = 1
@@ -90,7 +107,7 @@ final class SkipList {
             for i in level..<l { rank[i] = 0; update[i] = h; head.levels[i].span = count }
             level = l
         }
-        let node = Node(level: l, member: member, score: score)
+        let node = Node.make(level: l, member: member, score: score)
         let u = Unmanaged.passUnretained(node)
         let pred = update[0].takeUnretainedValue()
         node.next = pred.next
