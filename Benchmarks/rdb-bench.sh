@@ -25,21 +25,7 @@ size=$(stat -c %s "$rdb")
 echo "dataset: $rdb, $((size / 1000000)) MB, $($S rdb check "$rdb" | sed 's/.*file: //')"
 [ -f "$work/bench-v9.rdb" ] || $S rdb convert "$rdb" -o "$work/bench-v9.rdb" --target redis-6.2
 
-# time_cmd NAME CMD... : prints the median wall time of RUNS runs and the peak RSS of the last.
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-declare -A T
-time_cmd() {
-  local name=$1; shift
-  local times=() rss=0
-  for _ in $(seq "$RUNS"); do
-    /usr/bin/time -f "%e %M" -o "$work/t" "$@" >/dev/null 2>"$work/err" || { echo "$name failed: $(tail -2 "$work/err")"; return; }
-    times+=("$(cut -d' ' -f1 "$work/t")"); rss=$(cut -d' ' -f2 "$work/t")
-  done
-  local m; m=$(printf '%s\n' "${times[@]}" | median)
-  T[$name]=$m
-  printf '%-34s median %6.2fs  %7.1f MB/s  peak RSS %5d MB\n' "$name" "$m" "$(echo "$size / 1000000 / $m" | bc -l)" $((rss / 1024))
-}
-ratio() { printf '  ratio %s / %s: %.2fx\n' "$1" "$2" "$(echo "${T[$2]} / ${T[$1]}" | bc -l)"; }
+. Benchmarks/bench-lib.sh
 
 cat "$rdb" > /dev/null   # page cache
 time_cmd "redis-check-rdb" redis-check-rdb "$rdb"

@@ -107,7 +107,7 @@ enum AOFCheckCommand {
             return
         }
         if refusal != nil { o.raw("Nothing changed.\n"); return }
-        if let to, c.firstDamaged == nil || plan == nil {
+        if let to {
             o.raw("Nothing later than timestamp \(to): nothing to cut\n")
             return
         }

@@ -34,7 +34,7 @@ enum AOFDumpCommand {
         guard let format = Format(rawValue: fname) else { throw UsageError(message: "unknown format '\(fname)' (resp, text, json)", usage: spec.usage) }
         let path = a.positionals[0]
         if let o = a.value("--output"), o != "-", FileIO.sameFile(path, o) { throw UsageError(message: "OUT must not be PATH", usage: spec.usage) }
-        let input = try openAOF(path)
+        let input = try AOFReader(path: path)
         let out = try OutputTarget(path: a.value("--output"))
         var o = Out(capacity: 1 << 16)
         var selected = -1
@@ -56,7 +56,9 @@ enum AOFDumpCommand {
                     default: break
                     }
                 case .command(let args, let ts, let file, let offset):
-                    if args.count == 2, String(decoding: args[0], as: UTF8.self).lowercased() == "select", let n = Decimal.parseCanonical(args[1]) { selected = Int(n) }
+                    // SELECT in the stream moves the db the RDB part's SELECTs are compared with.
+                    if args.count == 2, args[0].count == 6, zip(args[0], "select".utf8).allSatisfy({ $0 | 0x20 == $1 }),
+                       let n = Decimal.parseCanonical(args[1]) { selected = Int(n) }
                     write(args, format, ts, file, offset, false, &o)
                 }
                 if o.bytes.count >= 1 << 16 { try out.write(&o) }
@@ -112,13 +114,6 @@ enum AOFDumpCommand {
     }
 }
 
-/// Opens PATH as an AOF: an appendonlydir (or a data dir holding one), a manifest, or a single
-/// file (which may be a plain RDB).
-func openAOF(_ path: String) throws -> AOFReader {
-    let (layout, dir, _) = try AOFCheck.resolve(path)
-    return try AOFReader(path: layout == .multiPart ? dir! : path)
-}
-
 /// `strata aof rewrite PATH -o OUT [--preamble rdb|none] [--layout dir|file]`.
 enum AOFRewriteCommand {
     static let spec = CommandSpec(
@@ -149,7 +144,7 @@ enum AOFRewriteCommand {
             if !(layout == "dir" && isEmptyDir) { throw CommandFailure(message: "\(outPath) exists; refusing to overwrite it") }
         }
 
-        let reader = try AOFReader(path: layoutIn == .multiPart ? dir! : path)
+        let reader = try AOFReader(path: path)
         let engine = Engine()
         let replay = AOFReplay(engine: engine)
         do {

@@ -351,8 +351,15 @@ enum StreamCommands {
         return .array(out)
     }
 
+    static let xgroupNoKey = CommandError("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.")
+
     static func xgroup(_ c: inout CommandContext) throws -> Reply {
         let sub = c.argString(1)
+        /// The stream every subcommand but CREATE ... MKSTREAM needs.
+        func existing() throws -> StreamObject {
+            guard let s = try c.getStream(c.arg(2)) else { throw xgroupNoKey }
+            return s
+        }
         func need(_ n: Int) throws {
             guard c.args.count >= n else { throw CommandError("ERR wrong number of arguments for 'xgroup|\(sub)' command") }
         }
@@ -375,9 +382,7 @@ enum StreamCommands {
             let key = c.arg(2)
             var s = try c.getStream(key)
             if s == nil {
-                guard mk else {
-                    throw CommandError("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.")
-                }
+                guard mk else { throw xgroupNoKey }
             }
             let gid: StreamID
             if c.args[4] == Array("$".utf8) { gid = s?.lastID ?? .zero } else { gid = try id(c.args[4]) }
@@ -397,9 +402,7 @@ enum StreamCommands {
                 guard n >= -1 else { throw CommandError("ERR value for ENTRIESREAD must be positive or -1") }
                 entriesRead = n
             }
-            guard let s = try c.getStream(c.arg(2)) else {
-                throw CommandError("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.")
-            }
+            let s = try existing()
             let g = try group(c, s, c.arg(2), c.arg(3))
             if c.args[4] == Array("$".utf8) { g.lastID = s.lastID; if entriesRead == nil { entriesRead = Int64(s.entriesAdded) } }
             else { g.lastID = try id(c.args[4]) }
@@ -408,17 +411,13 @@ enum StreamCommands {
             return .ok
         case "destroy":
             try need(4)
-            guard let s = try c.getStream(c.arg(2)) else {
-                throw CommandError("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.")
-            }
+            let s = try existing()
             guard s.groups.removeValue(forKey: ByteKey(c.arg(3))) != nil else { return .integer(0) }
             c.propagateAsIs()
             return .integer(1)
         case "createconsumer":
             try need(5)
-            guard let s = try c.getStream(c.arg(2)) else {
-                throw CommandError("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.")
-            }
+            let s = try existing()
             let g = try group(c, s, c.arg(2), c.arg(3))
             let name = ByteKey(c.arg(4))
             if g.consumers[name] != nil { return .integer(0) }
@@ -427,9 +426,7 @@ enum StreamCommands {
             return .integer(1)
         case "delconsumer":
             try need(5)
-            guard let s = try c.getStream(c.arg(2)) else {
-                throw CommandError("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.")
-            }
+            let s = try existing()
             let g = try group(c, s, c.arg(2), c.arg(3))
             guard let consumer = g.consumers.removeValue(forKey: ByteKey(c.arg(4))) else { return .integer(0) }
             for id in consumer.pending { g.pel.removeValue(forKey: id) }

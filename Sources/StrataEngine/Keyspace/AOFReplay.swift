@@ -10,7 +10,6 @@ public final class AOFReplay {
     public let engine: Engine
     private var client = ClientState()
     private var queued: [[Bytes]]?
-    private var multiAt: (file: String, offset: Int)?
     /// Libraries in load order: name and the code as given to FUNCTION LOAD.
     public private(set) var functions: [(name: Bytes, code: Bytes)] = []
     public private(set) var commands = 0
@@ -52,7 +51,7 @@ public final class AOFReplay {
                 }
                 rdbKeys += 1
             case .function(let code):
-                try addFunction(code, replace: false, where: "\(file) (RDB part)")
+                try addFunction(code, where: "\(file) (RDB part)")
             default: break
             }
         case .command(let args, let ts, let file, let offset):
@@ -75,7 +74,6 @@ public final class AOFReplay {
         if AOFReplay.named(args[0], "multi") {
             if queued != nil { throw ReplayError(description: "\(file) byte offset \(offset): MULTI inside MULTI") }
             queued = []
-            multiAt = (file, offset)
             return
         }
         if AOFReplay.named(args[0], "exec") {
@@ -110,8 +108,8 @@ public final class AOFReplay {
         switch lower(args[1]) {
         case "load":
             guard args.count >= 3 else { throw ReplayError(description: "\(file) byte offset \(offset): FUNCTION LOAD without code") }
-            let replace = args.count >= 4 && lower(args[2]) == "replace"
-            try addFunction(args[args.count - 1], replace: replace, where: "\(file) byte offset \(offset)")
+            // Redis refuses a duplicate library without REPLACE, so an AOF only holds valid loads.
+            try addFunction(args[args.count - 1], where: "\(file) byte offset \(offset)")
         case "delete":
             guard args.count == 3 else { throw ReplayError(description: "\(file) byte offset \(offset): FUNCTION DELETE needs a library name") }
             functions.removeAll { $0.name == args[2] }
@@ -133,13 +131,11 @@ public final class AOFReplay {
         return nil
     }
 
-    private func addFunction(_ code: Bytes, replace: Bool, where at: String) throws {
+    private func addFunction(_ code: Bytes, where at: String) throws {
         guard let name = AOFReplay.libraryName(code) else {
             throw ReplayError(description: "\(at): a function library without a '#!<engine> name=<name>' first line")
         }
         if let i = functions.firstIndex(where: { $0.name == name }) {
-            // Redis refuses a duplicate without REPLACE (and so never propagated one); keep the newest.
-            _ = replace
             functions[i].code = code
         } else {
             functions.append((name, code))

@@ -121,8 +121,24 @@ public final class StreamObject {
         return s
     }
 
+    /// An independent copy (COPY): entries are values; groups and consumers are duplicated.
     public func copy() -> StreamObject {
-        guard case .stream(let v) = rdbValue, let c = StreamObject.from(v) else { return StreamObject() }
+        let c = StreamObject()
+        c.ids = ids
+        c.fields = fields
+        c.lastID = lastID
+        c.maxDeletedID = maxDeletedID
+        c.entriesAdded = entriesAdded
+        for (name, g) in groups {
+            let ng = Group(lastID: g.lastID, entriesRead: g.entriesRead)
+            ng.pel = g.pel
+            for (cn, consumer) in g.consumers {
+                let nc = Consumer(seenTime: consumer.seenTime, activeTime: consumer.activeTime)
+                nc.pending = consumer.pending
+                ng.consumers[cn] = nc
+            }
+            c.groups[name] = ng
+        }
         return c
     }
 }

@@ -118,29 +118,16 @@ public struct AOFCheck {
     /// Checks every file. `truncateTo`: also find the first `#TS:` later than it.
     public static func run(path: String, truncateTo: Int64? = nil) throws -> AOFCheck {
         let (layout, dir, mpath) = try resolve(path)
+        let reader = try AOFReader(path: path)
         var check = AOFCheck(layout: layout, directory: dir, manifestPath: mpath)
-        var parts: [(name: String, path: String, isBase: Bool)] = []
-        if let mpath, let dir {
-            let bytes = try FileIO.readFile(mpath)
-            let m: AOFManifest
-            do { m = try AOFManifest.parse(bytes) } catch {
-                throw SystemError(message: "\(mpath): \(error.description)")
-            }
-            check.manifest = m
-            if let b = m.base { let n = String(decoding: b.file, as: UTF8.self); parts.append((n, dir + "/" + n, true)) }
-            for i in m.incrs { let n = String(decoding: i.file, as: UTF8.self); parts.append((n, dir + "/" + n, false)) }
-            if parts.isEmpty { throw SystemError(message: "\(mpath): the manifest lists no base and no incr file") }
-        } else {
-            parts = [(path.split(separator: "/").last.map(String.init) ?? path, path, true)]
-        }
+        check.manifest = reader.manifest
         var line = 1
         var cutFound = false
-        for p in parts {
-            var f = try checkFile(name: p.name, path: p.path, isBase: p.isBase, line: line,
+        for p in reader.parts {
+            let f = try checkFile(name: p.name, path: p.path, isBase: p.isBase, line: line,
                                   truncateTo: cutFound ? nil : truncateTo)
             line = f.okUpToLine
             if f.timestampCut != nil { cutFound = true }
-            if !f.valid && f.damage == .rdb { f.okUpToLine = line }
             check.files.append(f)
         }
         check.addWarnings()

@@ -33,32 +33,20 @@ public final class AOFReader {
     private var timestamp: Int64?
     private var sourceDone = false
 
-    /// Opens `path`: a directory with a `*.manifest` file, or a single AOF file.
+    /// Opens `path`: an appendonlydir (or a data directory holding one), its manifest, or a
+    /// single AOF file (see `AOFCheck.resolve`).
     public init(path: String) throws {
-        var st = stat()
-        guard stat(path, &st) == 0 else { throw SystemError("cannot open \(path)") }
-        if (st.st_mode & S_IFMT) == S_IFDIR {
-            guard let dir = opendir(path) else { throw SystemError("cannot read directory \(path)") }
-            var manifests = [String]()
-            while let e = readdir(dir) {
-                let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                if name.hasSuffix(".manifest") && !name.hasPrefix("temp-") { manifests.append(name) }
-            }
-            closedir(dir)
-            guard manifests.count == 1 else {
-                throw SystemError(message: manifests.isEmpty
-                    ? "\(path): no AOF manifest (Redis 7.0 would start with an empty dataset and overwrite the base; this is not a valid empty AOF)"
-                    : "\(path): several manifests (\(manifests.sorted().joined(separator: ", ")))")
-            }
-            let mpath = path + "/" + manifests[0]
+        let (layout, dir, mpath) = try AOFCheck.resolve(path)
+        if layout == .multiPart, let dir, let mpath {
             let m: AOFManifest
             do { m = try AOFManifest.parse(try FileIO.readFile(mpath)) } catch let e as AOFManifest.ParseError {
                 throw SystemError(message: "\(mpath): \(e.description)")
             }
             manifest = m
             var ps = [Part]()
-            if let b = m.base { let n = String(decoding: b.file, as: UTF8.self); ps.append(Part(name: n, path: path + "/" + n, isBase: true)) }
-            for i in m.incrs { let n = String(decoding: i.file, as: UTF8.self); ps.append(Part(name: n, path: path + "/" + n, isBase: false)) }
+            if let b = m.base { let n = String(decoding: b.file, as: UTF8.self); ps.append(Part(name: n, path: dir + "/" + n, isBase: true)) }
+            for i in m.incrs { let n = String(decoding: i.file, as: UTF8.self); ps.append(Part(name: n, path: dir + "/" + n, isBase: false)) }
+            if ps.isEmpty { throw SystemError(message: "\(mpath): the manifest lists no base and no incr file") }
             parts = ps
         } else {
             manifest = nil

@@ -104,9 +104,31 @@ public enum AOFRepair {
     /// Keeps `path` under a new name: a hard link, or a copy where links are not possible.
     static func keep(_ path: String, as name: String) throws {
         if link(path, name) == 0 { return }
-        let data = try FileIO.readFile(path)
-        let out = try AtomicFile(path: name)
-        do { try data.withUnsafeBytes { try FileIO.writeAll(out.fd, $0) }; try out.commit() } catch { out.abandon(); throw error }
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw SystemError("stat \(path)") }
+        try writeAtomically(name, mode: st.st_mode & 0o7777, firstBytesOf: path, count: Int(st.st_size))
+    }
+
+    /// Writes the first `count` bytes of `source` to `path` through an AtomicFile, 4 MB at a
+    /// time (never the whole file in memory).
+    static func writeAtomically(_ path: String, mode: mode_t, firstBytesOf source: String, count: Int) throws {
+        let out = try AtomicFile(path: path, mode: mode)
+        do {
+            let (fd, _) = try FileIO.openForReading(source)
+            defer { close(fd) }
+            let cap = 4 << 20
+            let buf = UnsafeMutableRawPointer.allocate(byteCount: cap, alignment: 16)
+            defer { buf.deallocate() }
+            var at = 0
+            while at < count {
+                let n = pread(fd, buf, min(cap, count - at), off_t(at))
+                if n < 0 { if errno == EINTR { continue }; throw SystemError("read \(source)") }
+                if n == 0 { throw SystemError(message: "\(source) ended at byte \(at), before byte \(count)") }
+                try FileIO.writeAll(out.fd, UnsafeRawBufferPointer(start: buf, count: n))
+                at += n
+            }
+            try out.commit()
+        } catch { out.abandon(); throw error }
     }
 
     static func syncDirectory(_ path: String) {
@@ -137,24 +159,8 @@ public enum AOFRepair {
         }
         // 3. The shortened file, written beside the original and renamed over it.
         var st = stat()
-        stat(f.path, &st)
-        let out = try AtomicFile(path: f.path, mode: st.st_mode & 0o7777)
-        do {
-            let (fd, _) = try FileIO.openForReading(keptFile)
-            defer { close(fd) }
-            let cap = 4 << 20
-            let buf = UnsafeMutableRawPointer.allocate(byteCount: cap, alignment: 16)
-            defer { buf.deallocate() }
-            var at = 0
-            while at < plan.cutAt {
-                let n = pread(fd, buf, min(cap, plan.cutAt - at), off_t(at))
-                if n < 0 { if errno == EINTR { continue }; throw SystemError("read \(keptFile)") }
-                if n == 0 { throw SystemError(message: "\(keptFile) ended before byte \(plan.cutAt)") }
-                try FileIO.writeAll(out.fd, UnsafeRawBufferPointer(start: buf, count: n))
-                at += n
-            }
-            try out.commit()
-        } catch { out.abandon(); throw error }
+        guard stat(f.path, &st) == 0 else { throw SystemError("stat \(f.path)") }
+        try writeAtomically(f.path, mode: st.st_mode & 0o7777, firstBytesOf: keptFile, count: plan.cutAt)
         // 4. Dropped files out of Redis's way.
         for d in plan.dropped {
             let p = c.files[d].path

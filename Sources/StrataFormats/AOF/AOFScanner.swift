@@ -56,7 +56,6 @@ public struct AOFScanner {
     private var lineBuf = [UInt8]()
     private var lineStart = 0
     private var annotationLength = 0
-    private var annotationIsTS = false
     // The command being read.
     private var argsLeft = 0
     private var argIndex = 0
