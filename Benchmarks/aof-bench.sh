@@ -67,3 +67,16 @@ printf '%-42s median %6.2fs  peak RSS %5d MB\n' "strata aof rewrite (rdb preambl
 ratio strata redis
 out=$(du -sb "$work/strata-rw" | cut -f1)
 echo "  rewritten size: $((out / 1000000)) MB (from $((size / 1000000)) MB)"
+
+# The rewrite must hold the same data: redis-server's DEBUG DIGEST on the input and on the output.
+digest_of() {   # DIR APPENDDIRNAME
+  redis-server --port 7496 --dir "$1" --appenddirname "$2" --save "" --appendonly yes --enable-debug-command yes --daemonize no >/dev/null 2>&1 &
+  local pid=$!
+  until redis-cli -p 7496 ping 2>/dev/null | grep -q PONG; do sleep 0.05; done
+  redis-cli -p 7496 debug digest
+  redis-cli -p 7496 shutdown nosave >/dev/null 2>&1 || true
+  wait $pid 2>/dev/null || true
+}
+# (redis-rw holds what redis-server rewrote from the same input in the last run)
+d_in=$(digest_of "$work/redis-rw" appendonlydir); d_out=$(digest_of "$work" strata-rw)
+if [ -n "$d_in" ] && [ "$d_in" != 0000000000000000000000000000000000000000 ] && [ "$d_in" = "$d_out" ]; then echo "  DEBUG DIGEST of input and rewrite agree: $d_in"; else echo "  DIGEST MISMATCH: input $d_in, rewrite $d_out"; exit 1; fi

@@ -8,7 +8,7 @@ import StrataEngine
 func rewriteCommands(_ e: RDBEntry) -> [[[UInt8]]] {
     var o = Out()
     RDBDumpCommand.writeRESP(e, &o)
-    var r = RESPCommandReader()
+    let r = RESPCommandReader()
     r.feed(o.bytes.array)
     var out = [[[UInt8]]]()
     while let item = try? r.next(), case .command(let args) = item { out.append(args) }

@@ -33,7 +33,7 @@ final class RESPCommandReaderTests: XCTestCase {
         var limits = RESPCommandReader.Limits()
         limits.allowAnnotations = true
         limits.allowInline = false
-        var r = RESPCommandReader(limits: limits)
+        let r = RESPCommandReader(limits: limits)
         var out = [RESPCommandReader.Item]()
         for c in chunks {
             r.feed(c)
@@ -57,7 +57,7 @@ final class RESPCommandReaderTests: XCTestCase {
         func error(_ s: String, inline: Bool = false) -> String? {
             var limits = RESPCommandReader.Limits()
             limits.allowInline = inline
-            var r = RESPCommandReader(limits: limits)
+            let r = RESPCommandReader(limits: limits)
             r.feed(Array(s.utf8))
             do { while try r.next() != nil {} ; return nil } catch let e as FormatError { return e.message } catch { return "\(error)" }
         }
@@ -74,7 +74,7 @@ final class RESPCommandReaderTests: XCTestCase {
     }
 
     func testInlineCommandsFollowSdssplitargs() throws {
-        var r = RESPCommandReader()
+        let r = RESPCommandReader()
         r.feed(Array("SET \"a b\" 'it\\'s' \"\\x41\\n\"\r\nPING\n\r\n".utf8))
         XCTAssertEqual(try r.next(), .command([Array("SET".utf8), Array("a b".utf8), Array("it's".utf8), [0x41, 10]]))
         XCTAssertEqual(try r.next(), .command([Array("PING".utf8)]))

@@ -71,7 +71,7 @@ enum ZSetCommands {
         switch b {
         case .minusInf: return true
         case .plusInf: return false
-        case .value(let v, let ex): return ex ? v.lexicographicallyPrecedes(m) : !m.lexicographicallyPrecedes(v)
+        case .value(let v, let ex): return ex ? bytesLess(v, m) : !bytesLess(m, v)
         }
     }
 
@@ -79,7 +79,7 @@ enum ZSetCommands {
         switch b {
         case .minusInf: return false
         case .plusInf: return true
-        case .value(let v, let ex): return ex ? m.lexicographicallyPrecedes(v) : !v.lexicographicallyPrecedes(m)
+        case .value(let v, let ex): return ex ? bytesLess(m, v) : !bytesLess(v, m)
         }
     }
 
@@ -88,7 +88,7 @@ enum ZSetCommands {
         switch (min, max) {
         case (.plusInf, _), (_, .minusInf): return false
         case (.value(let a, let ax), .value(let b, let bx)):
-            if b.lexicographicallyPrecedes(a) || (a == b && (ax || bx)) { return false }
+            if bytesLess(b, a) || (a == b && (ax || bx)) { return false }
         default: break
         }
         guard let first = z.list.first, let last = z.list.tail else { return false }
@@ -242,12 +242,12 @@ enum ZSetCommands {
                 if (gt && score <= cur) || (lt && score >= cur) { continue }
                 result = score
                 processed += 1
-                if score != cur { z!.set(m, score, limits: c.engine.limits); changed += 1 }
+                if score != cur { z!.set(m, score, limits: c.engine.limits, deferOrder: c.engine.loading); changed += 1 }
             } else {
                 if xx { continue }
                 result = score
                 processed += 1
-                z!.set(m, score, limits: c.engine.limits)
+                z!.set(m, score, limits: c.engine.limits, deferOrder: c.engine.loading)
                 added += 1
             }
         }

@@ -1,3 +1,23 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Byte order as Redis's sdscmp: memcmp over the common length, then the shorter first.
+/// (`lexicographicallyPrecedes` compares element by element through the generic path.)
+@inline(__always)
+func bytesLess(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    a.withUnsafeBufferPointer { pa in
+        b.withUnsafeBufferPointer { pb in
+            let n = min(pa.count, pb.count)
+            if n > 0 {
+                let c = memcmp(pa.baseAddress!, pb.baseAddress!, n)
+                if c != 0 { return c < 0 }
+            }
+            return pa.count < pb.count
+        }
+    }
+}
+
 /// Redis's sorted-set skiplist (`t_zset.c`): elements ordered by (score, member bytes), each
 /// level link carrying the number of elements it skips, so rank queries are O(log n).
 final class SkipList {
@@ -12,7 +32,9 @@ final class SkipList {
 
     struct NodeHeader {
         let member: [UInt8]
-        let score: Double
+        var score: Double
+        /// How many levels the node has.
+        let height: Int
         /// The successor at level 0: the one owning reference to it.
         var next: Node?
         // Not weak: a weak reference gives every node a side table and makes each retain and
@@ -25,7 +47,10 @@ final class SkipList {
     /// so walking the list costs no reference counting.
     final class Node: ManagedBuffer<NodeHeader, Level> {
         var member: [UInt8] { header.member }
-        var score: Double { header.score }
+        var score: Double {
+            get { header.score }
+            set { header.score = newValue }
+        }
         var next: Node? {
             get { header.next }
             set { header.next = newValue }
@@ -38,7 +63,7 @@ final class SkipList {
         var levels: UnsafeMutablePointer<Level> { withUnsafeMutablePointerToElements { $0 } }
 
         static func make(level: Int, member: [UInt8], score: Double) -> Node {
-            let b = Node.create(minimumCapacity: level) { _ in NodeHeader(member: member, score: score, next: nil, backward: nil) }
+            let b = Node.create(minimumCapacity: level) { _ in NodeHeader(member: member, score: score, height: level, next: nil, backward: nil) }
             let n = unsafeDowncast(b, to: Node.self)
             n.withUnsafeMutablePointerToElements { $0.initialize(repeating: Level(link: nil, span: 0), count: level) }
             return n
@@ -57,12 +82,14 @@ final class SkipList {
     // Reused per insert/delete instead of two allocations per call.
     private var updateScratch = [Unmanaged<Node>]()
     private var rankScratch = [Int](repeating: 0, count: SkipList.maxLevel)
+    /// Whether the last `unlink` left its node in place (its `keep` predicate held).
+    private var lastKeptInPlace = false
 
     /// (score, member) order: score first, then bytes (memcmp, shorter first on a tie).
     @inline(__always)
     static func less(_ s1: Double, _ m1: [UInt8], _ s2: Double, _ m2: [UInt8]) -> Bool {
         if s1 != s2 { return s1 < s2 }
-        return m1.lexicographicallyPrecedes(m2)
+        return bytesLess(m1, m2)
     }
 
     /// True when the node `u` sorts before (score, member).
@@ -70,7 +97,7 @@ final class SkipList {
     static func before(_ u: Unmanaged<Node>, _ score: Double, _ member: [UInt8]) -> Bool {
         u._withUnsafeGuaranteedRef { n in
             if n.score != score { return n.score < score }
-            return n.member.lexicographicallyPrecedes(member)
+            return bytesLess(n.member, member)
         }
     }
 
@@ -85,6 +112,12 @@ final class SkipList {
     }
 
     func insert(_ member: [UInt8], _ score: Double) {
+        let l = randomLevel()
+        link(Node.make(level: l, member: member, score: score))
+    }
+
+    /// Links `node` (not in the list; its score and height set) at its place.
+    private func link(_ node: Node) {
         let h = Unmanaged.passUnretained(head)
         if updateScratch.isEmpty { updateScratch = [Unmanaged<Node>](repeating: h, count: SkipList.maxLevel) }
         var update = updateScratch
@@ -93,6 +126,8 @@ final class SkipList {
         var rank = rankScratch
         rankScratch = []
         defer { rankScratch = rank }
+        let score = node.score
+        let member = node.member
         var x = h
         for i in stride(from: level - 1, through: 0, by: -1) {
             rank[i] = i == level - 1 ? 0 : rank[i + 1]
@@ -102,12 +137,11 @@ final class SkipList {
             }
             update[i] = x
         }
-        let l = randomLevel()
+        let l = node.header.height
         if l > level {
             for i in level..<l { rank[i] = 0; update[i] = h; head.levels[i].span = count }
             level = l
         }
-        let node = Node.make(level: l, member: member, score: score)
         let u = Unmanaged.passUnretained(node)
         let pred = update[0].takeUnretainedValue()
         node.next = pred.next
@@ -126,8 +160,25 @@ final class SkipList {
         count += 1
     }
 
+    /// Moves a present element from score `old` to `new` (Redis's zslUpdateScore): in place when
+    /// it keeps its position, else unlinked and relinked, reusing the node.
+    func update(_ member: [UInt8], from old: Double, to new: Double) {
+        guard let target = unlink(member, old, unless: { n in
+            (n.backward == nil || n.backward!.score < new) && (n.next == nil || n.next!.score > new)
+        }) else { return }
+        target.score = new
+        if !lastKeptInPlace { link(target) }
+    }
+
     @discardableResult
     func delete(_ member: [UInt8], _ score: Double) -> Bool {
+        unlink(member, score, unless: { _ in false }) != nil
+    }
+
+    /// Finds (score, member) and unlinks it, returning the node (alive while the caller holds
+    /// it); when `keep` says the node may stay where it is, returns it still linked instead
+    /// (`lastKeptInPlace` tells the two apart).
+    private func unlink(_ member: [UInt8], _ score: Double, unless keep: (Node) -> Bool) -> Node? {
         let h = Unmanaged.passUnretained(head)
         if updateScratch.isEmpty { updateScratch = [Unmanaged<Node>](repeating: h, count: SkipList.maxLevel) }
         var update = updateScratch
@@ -139,7 +190,9 @@ final class SkipList {
             update[i] = x
         }
         let pred = x.takeUnretainedValue()
-        guard let target = pred.next, target.score == score, target.member == member else { return false }
+        guard let target = pred.next, target.score == score, target.member == member else { return nil }
+        if keep(target) { lastKeptInPlace = true; return target }
+        lastKeptInPlace = false
         let t = Unmanaged.passUnretained(target)
         for i in 0..<level {
             update[i]._withUnsafeGuaranteedRef { p in
@@ -152,10 +205,13 @@ final class SkipList {
             }
         }
         if let f = target.next { f.backward = target.backward } else { tail = target.backward }
-        pred.next = target.next   // releases the target
+        pred.next = target.next   // the list's reference goes; `target` keeps the node alive
+        target.next = nil
+        target.backward = nil
+        for i in 0..<target.header.height { target.levels[i] = Level(link: nil, span: 0) }
         while level > 1 && head.levels[level - 1].link == nil { level -= 1 }
         count -= 1
-        return true
+        return target
     }
 
     /// 0-based rank of an element known to be present.
@@ -219,7 +275,11 @@ final class SkipList {
 /// within `zset-max-listpack-*` (as Redis would keep it packed), "skiplist" once it outgrew them.
 public final class ZSetObject {
     var dict: [ByteKey: Double] = [:]
-    let list = SkipList()
+    private var ordered = SkipList()
+    /// True while the skiplist is out of date (see `set(_:_:limits:deferOrder:)`).
+    private var orderStale = false
+    /// Set once an ordered read rebuilt the skiplist: from then on it is always maintained.
+    private var orderReadWhileDeferring = false
     public private(set) var packed = true
 
     public init() {}
@@ -227,22 +287,48 @@ public final class ZSetObject {
     public var count: Int { dict.count }
     public var encoding: String { packed ? "listpack" : "skiplist" }
 
+    /// The members in (score, member) order, rebuilt first if updates were deferred.
+    var list: SkipList {
+        if orderStale { rebuildOrder() }
+        return ordered
+    }
+
+    private func rebuildOrder() {
+        orderStale = false
+        orderReadWhileDeferring = true
+        let sorted = dict.sorted { a, b in
+            a.value != b.value ? a.value < b.value : bytesLess(a.key.bytes, b.key.bytes)
+        }
+        let l = SkipList()
+        for (k, v) in sorted { l.insert(k.bytes, v) }
+        ordered = l
+    }
+
     public func score(_ m: [UInt8]) -> Double? { dict[ByteKey(m)] }
 
     /// Adds or moves a member; returns true when it is new.
+    ///
+    /// With `deferOrder` (AOF replay: thousands of ZADDs rescoring the same large set before
+    /// anything reads its order), a set of at least 128 members drops its skiplist and keeps
+    /// only member -> score until an ordered read rebuilds it by one sort. After such a read the
+    /// set is maintained as usual, so reads interleaved with writes never rebuild twice.
     @discardableResult
-    public func set(_ m: [UInt8], _ score: Double, limits: EncodingLimits) -> Bool {
+    public func set(_ m: [UInt8], _ score: Double, limits: EncodingLimits, deferOrder: Bool = false) -> Bool {
+        if !orderStale && deferOrder && !orderReadWhileDeferring && dict.count >= 128 {
+            orderStale = true
+            ordered = SkipList()
+        }
         let k = ByteKey(m)
-        if let old = dict[k] {
+        if let i = dict.index(forKey: k) {   // one hash of the member, not two
+            let old = dict.values[i]
             if old != score {
-                list.delete(m, old)
-                list.insert(m, score)
-                dict[k] = score
+                if !orderStale { ordered.update(m, from: old, to: score) }
+                dict.values[i] = score
             }
             return false
         }
         dict[k] = score
-        list.insert(m, score)
+        if !orderStale { ordered.insert(m, score) }
         if packed && (dict.count > limits.zsetMaxListpackEntries || m.count > limits.zsetMaxListpackValue) { packed = false }
         return true
     }
@@ -250,7 +336,7 @@ public final class ZSetObject {
     @discardableResult
     public func remove(_ m: [UInt8]) -> Bool {
         guard let s = dict.removeValue(forKey: ByteKey(m)) else { return false }
-        list.delete(m, s)
+        if !orderStale { ordered.delete(m, s) }
         return true
     }
 
@@ -275,7 +361,7 @@ public final class ZSetObject {
     public static func from(_ ms: [(member: [UInt8], score: Double)], limits: EncodingLimits) -> ZSetObject {
         let z = ZSetObject()
         if ms.count > limits.zsetMaxListpackEntries || ms.contains(where: { $0.member.count > limits.zsetMaxListpackValue }) { z.packed = false }
-        for m in ms { z.dict[ByteKey(m.member)] = m.score; z.list.insert(m.member, m.score) }
+        for m in ms { z.dict[ByteKey(m.member)] = m.score; z.ordered.insert(m.member, m.score) }
         return z
     }
 }

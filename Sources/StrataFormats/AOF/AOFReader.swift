@@ -121,11 +121,9 @@ public final class AOFReader {
                 throw SystemError(message: "\(current.path): \(e.message) at byte offset \(e.offset + preambleLength)")
             }
             if !sourceDone, let src = source {
-                let chunk = try src.readChunk(max: 1 << 20)
-                if chunk.isEmpty { sourceDone = true } else {
-                    if resp.offset == 0 && resp.pendingBytes == 0 && preambleLength == 0 { preambleLength = src.offset - chunk.count }
-                    resp.feed(chunk)
-                }
+                let fresh = resp.offset == 0 && resp.pendingBytes == 0 && preambleLength == 0
+                let n = try src.consumeChunk(max: 1 << 20) { resp.feed($0) }
+                if n == 0 { sourceDone = true } else if fresh { preambleLength = src.offset - n }
                 continue
             }
             if !resp.atBoundary {

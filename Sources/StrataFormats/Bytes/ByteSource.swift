@@ -225,15 +225,16 @@ public final class ByteSource {
         return r
     }
 
-    /// Up to `max` of the next bytes, whatever is buffered or one read brings (empty at the end).
-    public func readChunk(max: Int) throws -> [UInt8] {
+    /// Hands up to `max` of the next bytes (what is buffered or one read brings) to `body`
+    /// without copying them out; returns how many (0 at the end).
+    public func consumeChunk(max: Int, _ body: (UnsafeRawBufferPointer) -> Void) throws -> Int {
         if start >= end {
-            if try isAtEnd() { return [] }
+            if try isAtEnd() { return 0 }
         }
         let n = min(max, end - start)
-        let out = [UInt8](UnsafeRawBufferPointer(start: buffer + start, count: n))
+        body(UnsafeRawBufferPointer(start: buffer + start, count: n))
         start += n
-        return out
+        return n
     }
 
     public func skip(_ n: Int, _ what: @autoclosure () -> String) throws(FormatError) {

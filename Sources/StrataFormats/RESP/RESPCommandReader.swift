@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// An incremental reader of client commands in RESP (what a server reads from a socket and an
 /// AOF holds): arrays of bulk strings `*N\r\n$len\r\n<bytes>\r\n...`, plus, when enabled, inline
 /// commands (telnet-style lines) and AOF annotations (`#TS:1700000000\r\n` between commands).
@@ -5,7 +9,7 @@
 /// Feed bytes as they arrive, in any split; `next()` returns each complete item once. Sizes are
 /// checked before anything is allocated for them (a hostile `*2147483647` reserves nothing), and
 /// errors carry Redis's protocol-error texts and the byte offset.
-public struct RESPCommandReader {
+public final class RESPCommandReader {
     public enum Item: Equatable, Sendable {
         case command([[UInt8]])
         /// A `#...` line between commands (AOF timestamps), without the '#' and the CRLF.
@@ -26,7 +30,11 @@ public struct RESPCommandReader {
     }
 
     public let limits: Limits
-    private var buffer: [UInt8] = []
+    // The unread bytes live in buffer[pos..<count] (manually managed: this is the hot path of
+    // AOF loading and of every client connection, so no bounds-checked array indexing).
+    private var buffer: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    private var count = 0
     private var pos = 0
     /// Bytes consumed before `buffer[0]` (for error offsets).
     private var base = 0
@@ -35,32 +43,57 @@ public struct RESPCommandReader {
     private var args: [[UInt8]] = []
     private var bulkLength = -1
 
-    public init(limits: Limits = Limits()) { self.limits = limits }
+    public init(limits: Limits = Limits()) {
+        self.limits = limits
+        capacity = 16 * 1024
+        buffer = .allocate(capacity: capacity)
+    }
+
+    deinit { buffer.deallocate() }
 
     /// Absolute offset of the next unread byte.
     public var offset: Int { base + pos }
     /// Bytes fed but not yet returned as items (a partial command).
-    public var pendingBytes: Int { buffer.count - pos }
+    public var pendingBytes: Int { count - pos }
     /// True when the reader stands between items (no half-read command).
     public var atBoundary: Bool { expected < 0 && pendingBytes == 0 }
+    /// Bytes the reader holds (consumed ones are dropped at the next feed).
+    public var bufferedBytes: Int { count }
 
-    public mutating func feed(_ bytes: [UInt8]) {
-        if pos > 0 && pos >= buffer.count / 2 {
-            buffer.removeFirst(pos)
+    public func feed(_ bytes: [UInt8]) { bytes.withUnsafeBytes { feed($0) } }
+
+    public func feed(_ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count > 0 else { return }
+        if pos > 0 {
+            // Drop what was consumed (a partial command moves to the front).
+            let left = count - pos
+            if left > 0 { memmove(buffer, buffer + pos, left) }
             base += pos
+            count = left
             pos = 0
         }
-        buffer.append(contentsOf: bytes)
+        if count + bytes.count > capacity {
+            var c = capacity
+            while c < count + bytes.count { c *= 2 }
+            let nb = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
+            nb.update(from: buffer, count: count)
+            buffer.deallocate()
+            buffer = nb
+            capacity = c
+        }
+        memcpy(buffer + count, bytes.baseAddress!, bytes.count)
+        count += bytes.count
     }
 
-    public mutating func feed(_ bytes: UnsafeRawBufferPointer) { feed([UInt8](bytes)) }
-
     /// Index of the CR of the next CRLF from `from`, or nil if not buffered yet.
+    @inline(__always)
     private func lineEnd(from: Int) -> Int? {
         var i = from
-        while i + 1 < buffer.count {
-            if buffer[i] == 13 && buffer[i + 1] == 10 { return i }
-            i += 1
+        while i + 1 < count {
+            guard let p = memchr(buffer + i, 13, count - 1 - i) else { return nil }
+            let at = buffer.distance(to: p.assumingMemoryBound(to: UInt8.self))
+            if buffer[at + 1] == 10 { return at }
+            i = at + 1
         }
         return nil
     }
@@ -69,6 +102,7 @@ public struct RESPCommandReader {
         FormatError(offset: base + (at ?? pos), "Protocol error: \(message)")
     }
 
+    @inline(__always)
     private func parseInt(_ from: Int, _ to: Int) -> Int? {
         guard to > from, to - from <= 20 else { return nil }
         var neg = false
@@ -87,15 +121,19 @@ public struct RESPCommandReader {
         return neg ? -v : v
     }
 
+    private func bytes(_ from: Int, _ to: Int) -> [UInt8] {
+        Array(UnsafeBufferPointer(start: buffer + from, count: to - from))
+    }
+
     /// The next complete item, or nil when more bytes are needed.
-    public mutating func next() throws -> Item? {
+    public func next() throws -> Item? {
         while true {
             if expected < 0 {
-                guard pos < buffer.count else { return nil }
+                guard pos < count else { return nil }
                 let c = buffer[pos]
                 if c == UInt8(ascii: "*") {
                     guard let e = lineEnd(from: pos) else {
-                        if buffer.count - pos > limits.maxInlineLength { throw fail("too big mbulk count string") }
+                        if count - pos > limits.maxInlineLength { throw fail("too big mbulk count string") }
                         return nil
                     }
                     guard let n = parseInt(pos + 1, e), n <= limits.maxMultibulkCount else { throw fail("invalid multibulk length") }
@@ -107,7 +145,7 @@ public struct RESPCommandReader {
                     bulkLength = -1
                 } else if c == UInt8(ascii: "#") && limits.allowAnnotations {
                     guard let e = lineEnd(from: pos) else { return nil }
-                    let item = Item.annotation(Array(buffer[(pos + 1)..<e]))
+                    let item = Item.annotation(bytes(pos + 1, e))
                     pos = e + 2
                     return item
                 } else if limits.allowInline {
@@ -119,23 +157,23 @@ public struct RESPCommandReader {
             // Bulk strings of the multibulk in progress.
             while args.count < expected {
                 if bulkLength < 0 {
-                    guard pos < buffer.count else { return nil }
+                    guard pos < count else { return nil }
                     guard buffer[pos] == UInt8(ascii: "$") else {
                         throw fail("expected '$', got '\(Character(UnicodeScalar(buffer[pos])))'")
                     }
                     guard let e = lineEnd(from: pos) else {
-                        if buffer.count - pos > limits.maxInlineLength { throw fail("too big bulk count string") }
+                        if count - pos > limits.maxInlineLength { throw fail("too big bulk count string") }
                         return nil
                     }
                     guard let n = parseInt(pos + 1, e), n >= 0, n <= limits.maxBulkLength else { throw fail("invalid bulk length") }
                     pos = e + 2
                     bulkLength = n
                 }
-                guard buffer.count - pos >= bulkLength + 2 else { return nil }
+                guard count - pos >= bulkLength + 2 else { return nil }
                 guard buffer[pos + bulkLength] == 13 && buffer[pos + bulkLength + 1] == 10 else {
                     throw fail("bulk string of \(bulkLength) bytes is not followed by CRLF", at: pos + bulkLength)
                 }
-                args.append(Array(buffer[pos..<(pos + bulkLength)]))
+                args.append(bytes(pos, pos + bulkLength))
                 pos += bulkLength + 2
                 bulkLength = -1
             }
@@ -147,14 +185,15 @@ public struct RESPCommandReader {
     }
 
     /// An inline command: a line split on spaces, with Redis's quoting rules (`sdssplitargs`).
-    private mutating func nextInline() throws -> Item? {
-        guard let nl = buffer[pos...].firstIndex(of: 10) else {
-            if buffer.count - pos > limits.maxInlineLength { throw fail("too big inline request") }
+    private func nextInline() throws -> Item? {
+        guard let p = memchr(buffer + pos, 10, count - pos) else {
+            if count - pos > limits.maxInlineLength { throw fail("too big inline request") }
             return nil
         }
+        let nl = buffer.distance(to: p.assumingMemoryBound(to: UInt8.self))
         var end = nl
         if end > pos && buffer[end - 1] == 13 { end -= 1 }
-        let line = Array(buffer[pos..<end])
+        let line = bytes(pos, end)
         pos = nl + 1
         guard let words = RESPCommandReader.splitArgs(line) else { throw fail("unbalanced quotes in request") }
         if words.isEmpty { return try next() }
