@@ -48,7 +48,7 @@ final class DifferentialTests: XCTestCase {
 
         mutating func command() -> [String] {
             let k = pick(keys), k2 = pick(keys)
-            switch Int.random(in: 0..<108, using: &rng) {
+            switch Int.random(in: 0..<112, using: &rng) {
             case 0: return ["GET", k]
             case 1: return ["SET", k, value()] + (chance(0.3) ? [pick(["NX", "XX", "GET", "KEEPTTL"])] : [])
             case 2: return ["SET", k, value(), pick(["EX", "PX", "EXAT", "PXAT"]), pick(["100000", "-1", "0", "x", "4102444800", "4102444800000"])]
@@ -214,6 +214,27 @@ final class DifferentialTests: XCTestCase {
                     return ["XCLAIM", k, g, pick(["c1", "c2"]), "0", streamID(), streamID()] + (chance(0.5) ? ["FORCE"] : []) + (chance(0.3) ? ["JUSTID"] : []) + (chance(0.3) ? ["RETRYCOUNT", pick(["3", "x"])] : [])
                 }
             case 107: return ["XSETID", k, pick(["9-9", "1-0", "100", "x"])] + (chance(0.4) ? ["ENTRIESADDED", pick(["0", "50", "-1"])] : []) + (chance(0.3) ? ["MAXDELETEDID", pick(["1-1", "200-0"])] : [])
+            case 108, 109:
+                var w = [chance(0.8) ? "BITFIELD" : "BITFIELD_RO", k]
+                for _ in 0..<Int.random(in: 0...3, using: &rng) {
+                    let type = pick(["i8", "u8", "i1", "u1", "i16", "u15", "i64", "u63", "u64", "i65", "x8", "i0"])
+                    let off = pick(["0", "1", "7", "13", "#2", "#0", "100", "-1", "x", "4294967296"])
+                    switch Int.random(in: 0..<5, using: &rng) {
+                    case 0: w += ["GET", type, off]
+                    case 1: w += ["SET", type, off, int()]
+                    case 2: w += ["INCRBY", type, off, pick(["1", "-1", "100", "-300", "9223372036854775807", "x"])]
+                    case 3: w += ["OVERFLOW", pick(["WRAP", "SAT", "FAIL", "BAD"])]
+                    default: w += [pick(["GET", "SET", "FOO"])]
+                    }
+                }
+                return w
+            case 110: return chance(0.7) ? ["PFADD", k] + (0..<Int.random(in: 0...4, using: &rng)).map { _ in value() } : ["PFCOUNT", k] + (chance(0.3) ? [k2] : [])
+            case 111:
+                switch Int.random(in: 0..<3, using: &rng) {
+                case 0: return ["GEOADD", k, pick(["13.361389", "-200", "0", "180"]), pick(["38.115556", "0", "86", "-85.05112878"]), member()]
+                case 1: return ["GEOPOS", k, member(), member()]
+                default: return ["GEOSEARCH", k, "FROMLONLAT", "13.36", "38.11", "BYRADIUS", pick(["1", "1000"]), "km", "ASC"]
+                }
             default: return [pick(["GET", "SET", "LPUSH", "HSET", "SADD", "EXPIRE", "RENAME", "LRANGE"])] // arity errors
             }
         }
@@ -321,6 +342,102 @@ final class DifferentialTests: XCTestCase {
         _ = try client.call("SELECT", "0")
         let theirs = try client.call("DEBUG", "DIGEST")
         XCTAssertEqual(Reply.status(engine.digest()), theirs, "seed \(seed): final DEBUG DIGEST differs")
+    }
+
+    /// HyperLogLogs are strings: their bytes (sparse opcodes, promotion to dense, the cached
+    /// cardinality) must be Redis's exactly, checked with GET after every command.
+    func testHyperLogLogBytesAgreeWithRedis() throws {
+        let server = try RedisServerProcess()
+        defer { server.stop() }
+        let client = try RedisClient(port: server.port)
+        let engine = Engine()
+        var state = ClientState()
+        var rng = SeededRNG(seed: UInt64(ProcessInfo.processInfo.environment["STRATA_SEED"] ?? "") ?? 20261124)
+        let keys = ["h0", "h1", "h2", "h3"]
+        for i in 0..<1500 {
+            var words: [String]
+            switch Int.random(in: 0..<10, using: &rng) {
+            case 0...5:
+                let n = [0, 1, 2, 5, 20, 200, 1500][Int.random(in: 0..<7, using: &rng)]
+                words = ["PFADD", keys[Int.random(in: 0..<3, using: &rng)]] + (0..<n).map { _ in "e\(Int.random(in: 0..<300_000, using: &rng))" }
+            case 6: words = ["PFCOUNT", keys[Int.random(in: 0..<4, using: &rng)]]
+            case 7: words = ["PFCOUNT"] + keys.shuffled(using: &rng).prefix(Int.random(in: 1...4, using: &rng))
+            case 8: words = ["PFMERGE"] + keys.shuffled(using: &rng).prefix(Int.random(in: 1...3, using: &rng))
+            default: words = [["PFDEBUG", "ENCODING"], ["PFDEBUG", "DECODE"], ["PFDEBUG", "TODENSE"], ["SET"], ["APPEND"]][Int.random(in: 0..<5, using: &rng)] + [keys[Int.random(in: 0..<4, using: &rng)]]
+                if words[0] == "SET" || words[0] == "APPEND" { words.append("x") }
+            }
+            let args = words.map { Array($0.utf8) }
+            let theirs = try client.call(args), ours = engine.execute(args, client: &state)
+            if ProcessInfo.processInfo.environment["STRATA_TRACE"] != nil { print("#\(i) \(words.prefix(4)) \(words.count) -> \(theirs)") }
+            XCTAssertEqual(ours, theirs, "#\(i) \(words.prefix(3))")
+            for k in keys {
+                let get = [Array("GET".utf8), Array(k.utf8)]
+                let a = try client.call(get), b = engine.execute(get, client: &state)
+                if a != b {
+                    var where_ = ""
+                    if case .bulk(let x?) = a, case .bulk(let y?) = b {
+                        let d = zip(x, y).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+                        where_ = "lengths \(x.count) (redis) / \(y.count), first difference at byte \(d.map(String.init) ?? "-")"
+                    }
+                    XCTFail("#\(i) after \(words.prefix(3)) (\(words.count - 2) elements): bytes of \(k) differ: \(where_)"); return
+                }
+            }
+        }
+        XCTAssertEqual(Reply.status(engine.digest()), try client.call("DEBUG", "DIGEST"))
+    }
+
+    /// Geo commands: positions, hashes, distances and searches (members found, their order,
+    /// ANY cut-offs, STORE results) against redis-server's, on points clustered so that
+    /// searches of every size find something.
+    func testGeoCommandsAgreeWithRedis() throws {
+        let server = try RedisServerProcess()
+        defer { server.stop() }
+        let client = try RedisClient(port: server.port)
+        let engine = Engine()
+        var state = ClientState()
+        var rng = SeededRNG(seed: UInt64(ProcessInfo.processInfo.environment["STRATA_SEED"] ?? "") ?? 20261124)
+        func pick<T>(_ a: [T]) -> T { a[Int.random(in: 0..<a.count, using: &rng)] }
+        let centers: [(Double, Double)] = [(13.361389, 38.115556), (-122.27652, 37.805186), (0.0, 0.0), (179.99, 84.9), (-179.9, -70.0), (151.2, -33.86)]
+        func point() -> [String] {
+            let c = pick(centers)
+            let spread = pick([0.001, 0.05, 1.0, 20.0])
+            let lon = max(-180, min(180, c.0 + Double.random(in: -spread...spread, using: &rng)))
+            let lat = max(-85.05112878, min(85.05112878, c.1 + Double.random(in: -spread...spread, using: &rng)))
+            return ["\(lon)", "\(lat)"]
+        }
+        let keys = ["g0", "g1", "g2"]
+        var members = (0..<60).map { "m\($0)" }
+        members.append(contentsOf: ["", "nope"])
+        for i in 0..<2500 {
+            let k = pick(keys)
+            let unit = pick(["m", "km", "mi", "ft", "KM", "yd"])
+            let radius = pick(["0", "1", "500", "5", "50", "200", "1000", "5000", "-1", "x"])
+            let from: [String] = Bool.random(using: &rng) ? ["FROMMEMBER", pick(members)] : ["FROMLONLAT"] + point()
+            let by: [String] = Bool.random(using: &rng) ? ["BYRADIUS", radius, unit] : ["BYBOX", pick(["1", "100", "1000", "-2"]), pick(["1", "300", "2000"]), unit]
+            var opts = [String]()
+            for o in ["WITHDIST", "WITHHASH", "WITHCOORD", "ASC", "DESC"] where Int.random(in: 0..<4, using: &rng) == 0 { opts.append(o) }
+            if Int.random(in: 0..<3, using: &rng) == 0 { opts += ["COUNT", pick(["1", "3", "10", "0", "-1"])] + (Bool.random(using: &rng) ? ["ANY"] : []) }
+            var words: [String]
+            switch Int.random(in: 0..<12, using: &rng) {
+            case 0...3:
+                words = ["GEOADD", k] + (Int.random(in: 0..<5, using: &rng) == 0 ? [pick(["NX", "XX", "CH"])] : [])
+                for _ in 0..<Int.random(in: 1...4, using: &rng) { words += point() + [pick(members)] }
+                if Int.random(in: 0..<20, using: &rng) == 0 { words += [pick(["200", "10", "x"]), pick(["86", "10", "-90"]), "bad"] }
+            case 4: words = ["GEOPOS", k] + (0..<3).map { _ in pick(members) }
+            case 5: words = ["GEOHASH", k] + (0..<3).map { _ in pick(members) }
+            case 6: words = ["GEODIST", k, pick(members), pick(members)] + (Bool.random(using: &rng) ? [unit] : [])
+            case 7: words = [pick(["GEORADIUS", "GEORADIUS_RO"]), k] + point() + [radius, unit] + opts
+            case 8: words = [pick(["GEORADIUSBYMEMBER", "GEORADIUSBYMEMBER_RO"]), k, pick(members), radius, unit] + opts
+            case 9: words = ["GEOSEARCH", k] + from + by + opts
+            case 10: words = ["GEOSEARCHSTORE", pick(keys + ["dst"]), k] + from + by + opts.filter { !$0.hasPrefix("WITH") } + (Bool.random(using: &rng) ? ["STOREDIST"] : [])
+            default: words = ["GEORADIUS", k] + point() + [radius, unit, pick(["STORE", "STOREDIST"]), pick(keys + ["dst"])] + opts.filter { !$0.hasPrefix("WITH") }
+            }
+            let args = words.map { Array($0.utf8) }
+            let theirs = try client.call(args), ours = engine.execute(args, client: &state)
+            if ours != theirs { XCTFail("#\(i) \(words): redis \(theirs), strata \(ours)"); return }
+            if ProcessInfo.processInfo.environment["STRATA_TRACE"] != nil { print("#\(i) \(words) -> \(theirs)") }
+        }
+        XCTAssertEqual(Reply.status(engine.digest()), try client.call("DEBUG", "DIGEST"))
     }
 
     func testRandomCommandSequencesAgreeWithRedis() throws {

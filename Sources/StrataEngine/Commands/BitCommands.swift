@@ -168,3 +168,200 @@ enum BitCommands {
         return .integer(Int64(maxLen))
     }
 }
+
+/// BITFIELD and BITFIELD_RO (Redis 7.0 `bitfieldGeneric`): signed and unsigned fields of 1 to
+/// 64 (u: 63) bits at any bit offset (`#N` = N times the width), WRAP/SAT/FAIL overflow.
+enum BitfieldCommands {
+    struct Op { var offset: UInt64; var value: Int64; var opcode: Int; var overflow: Int; var bits: Int; var signed: Bool }
+    static let get = 0, set = 1, incrby = 2
+    static let wrap = 0, sat = 1, fail = 2
+
+    static func getUnsigned(_ p: Bytes, _ offset0: UInt64, _ bits: Int) -> UInt64 {
+        var v: UInt64 = 0
+        var offset = offset0
+        for _ in 0..<bits {
+            let byte = Int(offset >> 3), bit = 7 - (offset & 7)
+            let b = byte < p.count ? UInt64(p[byte]) : 0
+            v = (v << 1) | ((b >> bit) & 1)
+            offset += 1
+        }
+        return v
+    }
+
+    static func getSigned(_ p: Bytes, _ offset: UInt64, _ bits: Int) -> Int64 {
+        var v = Int64(bitPattern: getUnsigned(p, offset, bits))
+        if bits < 64 && v & (Int64(1) << (bits - 1)) != 0 { v |= Int64(bitPattern: UInt64.max << UInt64(bits)) }
+        return v
+    }
+
+    static func setUnsigned(_ p: inout Bytes, _ offset0: UInt64, _ bits: Int, _ value: UInt64) {
+        var offset = offset0
+        for j in 0..<bits {
+            let bitval = UInt8(value & (UInt64(1) << UInt64(bits - 1 - j)) != 0 ? 1 : 0)
+            let byte = Int(offset >> 3), bit = UInt8(7 - (offset & 7))
+            p[byte] = (p[byte] & ~(1 << bit)) | (bitval << bit)
+            offset += 1
+        }
+    }
+
+    /// `checkUnsignedBitfieldOverflow`: 1 / -1 on overflow (with the value to store, unless
+    /// FAIL), 0 when the result fits.
+    static func checkUnsigned(_ value: UInt64, _ incr: Int64, _ bits: Int, _ ow: Int) -> (Int, UInt64?) {
+        let max: UInt64 = bits == 64 ? .max : (UInt64(1) << UInt64(bits)) - 1
+        let maxincr = Int64(bitPattern: max &- value)
+        let minincr = Int64(bitPattern: 0 &- value)
+        func wrapped() -> UInt64 { (value &+ UInt64(bitPattern: incr)) & ~(UInt64.max << UInt64(bits)) }
+        if value > max || (incr > 0 && incr > maxincr) {
+            return (1, ow == wrap ? wrapped() : (ow == sat ? max : nil))
+        } else if incr < 0 && incr < minincr {
+            return (-1, ow == wrap ? wrapped() : (ow == sat ? 0 : nil))
+        }
+        return (0, nil)
+    }
+
+    static func checkSigned(_ value: Int64, _ incr: Int64, _ bits: Int, _ ow: Int) -> (Int, Int64?) {
+        let max: Int64 = bits == 64 ? .max : (Int64(1) << (bits - 1)) - 1
+        let min = -max - 1
+        let maxincr = Int64(bitPattern: UInt64(bitPattern: max) &- UInt64(bitPattern: value))
+        let minincr = min &- value
+        func wrapped() -> Int64 {
+            let msb = UInt64(1) << UInt64(bits - 1)
+            var c = UInt64(bitPattern: value) &+ UInt64(bitPattern: incr)
+            if bits < 64 {
+                let mask = UInt64.max << UInt64(bits)
+                if c & msb != 0 { c |= mask } else { c &= ~mask }
+            }
+            return Int64(bitPattern: c)
+        }
+        if value > max || (bits != 64 && incr > maxincr) || (value >= 0 && incr > 0 && incr > maxincr) {
+            return (1, ow == wrap ? wrapped() : (ow == sat ? max : nil))
+        } else if value < min || (bits != 64 && incr < minincr) || (value < 0 && incr < 0 && incr < minincr) {
+            return (-1, ow == wrap ? wrapped() : (ow == sat ? min : nil))
+        }
+        return (0, nil)
+    }
+
+    static func run(_ c: inout CommandContext, readOnlyCommand: Bool) throws -> Reply {
+        var ops = [Op]()
+        var overflow = wrap
+        var readonly = true
+        var highest: UInt64 = 0
+        var j = 2
+        let typeError = CommandError("ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.")
+        let offsetError = CommandError("ERR bit offset is not an integer or out of range")
+        while j < c.args.count {
+            let rem = c.args.count - j - 1
+            let sub = c.argString(j)
+            let opcode: Int
+            if sub == "get" && rem >= 2 { opcode = get }
+            else if sub == "set" && rem >= 3 { opcode = set }
+            else if sub == "incrby" && rem >= 3 { opcode = incrby }
+            else if sub == "overflow" && rem >= 1 {
+                switch c.argString(j + 1) {
+                case "wrap": overflow = wrap
+                case "sat": overflow = sat
+                case "fail": overflow = fail
+                default: throw CommandError("ERR Invalid OVERFLOW type specified")
+                }
+                j += 2
+                continue
+            } else { throw CommandError.syntax }
+            let t = c.arg(j + 1)
+            guard let f = t.first, f == UInt8(ascii: "i") || f == UInt8(ascii: "u") else { throw typeError }
+            let signed = f == UInt8(ascii: "i")
+            guard let b = Decimal.parseCanonical(Array(t.dropFirst())), b >= 1, b <= (signed ? 64 : 63) else { throw typeError }
+            let bits = Int(b)
+            var o = c.arg(j + 2)
+            let hash = o.first == UInt8(ascii: "#")
+            if hash { o.removeFirst() }
+            guard var off = Decimal.parseCanonical(o) else { throw offsetError }
+            if hash { off = off &* Int64(bits) }
+            guard off >= 0, off >> 3 < Int64(c.engine.maxBulkLength) else { throw offsetError }
+            var value: Int64 = 0
+            if opcode != get {
+                readonly = false
+                highest = Swift.max(highest, UInt64(off) + UInt64(bits) - 1)
+                guard let v = Decimal.parseCanonical(c.arg(j + 3)) else { throw CommandError.notInteger }
+                value = v
+            }
+            ops.append(Op(offset: UInt64(off), value: value, opcode: opcode, overflow: overflow, bits: bits, signed: signed))
+            j += opcode == get ? 3 : 4
+        }
+        var bytes: Bytes
+        var dirty = false
+        if readonly {
+            bytes = try c.getString(c.arg(1))?.bytes ?? []
+        } else {
+            if readOnlyCommand { throw CommandError("ERR BITFIELD_RO only supports the GET subcommand") }
+            let need = Int(highest >> 3) + 1
+            if let s = try c.getString(c.arg(1)) {
+                bytes = s.bytes
+                if bytes.count < need { bytes += Bytes(repeating: 0, count: need - bytes.count); dirty = true }
+            } else {
+                bytes = Bytes(repeating: 0, count: need)
+                dirty = true
+            }
+        }
+        var replies = [Reply]()
+        var changes = 0
+        for op in ops {
+            if op.opcode == get {
+                replies.append(.integer(op.signed ? getSigned(bytes, op.offset, op.bits) : Int64(bitPattern: getUnsigned(bytes, op.offset, op.bits))))
+                continue
+            }
+            if op.signed {
+                let old = getSigned(bytes, op.offset, op.bits)
+                var new: Int64, ret: Int64, over: Int, lim: Int64?
+                if op.opcode == incrby {
+                    (over, lim) = checkSigned(old, op.value, op.bits, op.overflow)
+                    new = over != 0 ? (lim ?? 0) : old &+ op.value
+                    ret = new
+                } else {
+                    new = op.value
+                    (over, lim) = checkSigned(new, 0, op.bits, op.overflow)
+                    if over != 0 { new = lim ?? 0 }
+                    ret = old
+                }
+                if !(over != 0 && op.overflow == fail) {
+                    replies.append(.integer(ret))
+                    setUnsigned(&bytes, op.offset, op.bits, UInt64(bitPattern: new))
+                    if dirty || old != new { changes += 1 }
+                } else {
+                    replies.append(.null)
+                }
+            } else {
+                let old = getUnsigned(bytes, op.offset, op.bits)
+                var new: UInt64, ret: UInt64, over: Int, lim: UInt64?
+                if op.opcode == incrby {
+                    new = old &+ UInt64(bitPattern: op.value)
+                    (over, lim) = checkUnsigned(old, op.value, op.bits, op.overflow)
+                    if over != 0 { new = lim ?? 0 }
+                    ret = new
+                } else {
+                    new = UInt64(bitPattern: op.value)
+                    (over, lim) = checkUnsigned(new, 0, op.bits, op.overflow)
+                    if over != 0 { new = lim ?? 0 }
+                    ret = old
+                }
+                if !(over != 0 && op.overflow == fail) {
+                    replies.append(.integer(Int64(bitPattern: ret)))
+                    setUnsigned(&bytes, op.offset, op.bits, new)
+                    if dirty || old != new { changes += 1 }
+                } else {
+                    replies.append(.null)
+                }
+            }
+        }
+        if !readonly {
+            // The string is created or grown even when no field changed, as in Redis.
+            c.engine.store(c.db, c.arg(1), .string(StringValue(bytes, encoding: .raw)), keepTTL: true)
+            if changes > 0 { c.propagateAsIs() }
+        }
+        return .array(replies)
+    }
+
+    static let all: [Command] = [
+        cmd("bitfield", -2, [.write, .denyoom], 1, 1, 1) { c in try run(&c, readOnlyCommand: false) },
+        cmd("bitfield_ro", -2, [.readonly, .fast], 1, 1, 1) { c in try run(&c, readOnlyCommand: true) },
+    ]
+}

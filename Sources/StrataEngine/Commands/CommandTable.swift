@@ -39,6 +39,9 @@ public final class CommandTable: Sendable {
         all += LCSScanCommands.all
         all += ServerCommands.all
         all += StreamCommands.all
+        all += HLLCommands.all
+        all += GeoCommands.all
+        all += BitfieldCommands.all
         commands = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
     }
 

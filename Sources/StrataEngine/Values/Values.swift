@@ -10,6 +10,8 @@ public struct EncodingLimits: Sendable {
     public var setMaxIntsetEntries = 512
     public var zsetMaxListpackEntries = 128
     public var zsetMaxListpackValue = 64
+    /// `hll-sparse-max-bytes`: a sparse HyperLogLog grows to this size, then turns dense.
+    public var hllSparseMaxBytes = 3000
     public init() {}
 }
 
