@@ -42,6 +42,7 @@ public final class CommandTable: Sendable {
         all += HLLCommands.all
         all += GeoCommands.all
         all += BitfieldCommands.all
+        all += SortCommands.all
         commands = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
