@@ -30,7 +30,7 @@ struct AOFWorkload {
 
     mutating func command() -> [String] {
         let key = { (p: String, me: inout AOFWorkload) in "\(p)\(me.n(12))" }
-        switch n(24) {
+        switch n(25) {
         case 0, 1: return ["SET", key("s", &self), value()]
         case 2: return ["APPEND", key("s", &self), value()]
         case 3: return ["INCRBY", key("i", &self), "\(n(100))"]
@@ -59,6 +59,17 @@ struct AOFWorkload {
             case 2: return ["XTRIM", key("x", &self), "MAXLEN", "~", "\(n(200))"]
             case 3: return ["XDEL", key("x", &self), "0-1"]
             default: return ["XADD", key("x", &self), "*", "f\(n(3))", value()]
+            }
+        case 23:
+            switch n(8) {
+            case 0: return ["PFADD", key("p", &self)] + (0..<(1 + n(400))).map { _ in "e\(n(100_000))" }
+            case 1: return ["PFCOUNT", key("p", &self)]
+            case 2: return ["PFMERGE", key("p", &self), key("p", &self), key("p", &self)]
+            case 3: return ["GEOADD", key("g", &self)] + (0..<(1 + n(4))).flatMap { _ in ["\(13 + Double(n(1000)) / 1000)", "\(38 + Double(n(1000)) / 1000)", "pl\(n(100))"] }
+            case 4: return ["GEOSEARCHSTORE", key("gs", &self), key("g", &self), "FROMLONLAT", "13.5", "38.5", "BYRADIUS", "\(1 + n(60))", "km", "ASC"] + (n(2) == 0 ? ["STOREDIST"] : [])
+            case 5: return ["BITFIELD", key("bf", &self), "INCRBY", pick(["u8", "i16", "u63", "i5"]), "#\(n(40))", "\(n(300) - 150)", "OVERFLOW", pick(["WRAP", "SAT", "FAIL"]), "SET", "u4", "\(n(100))", "\(n(20))"]
+            case 6: return ["SORT", key("t", &self), "LIMIT", "0", "\(1 + n(20))", "STORE", key("so", &self)]
+            default: return ["SORT", key("l", &self), "ALPHA", pick(["ASC", "DESC"]), "STORE", key("so", &self)]
             }
         default: return ["ZADD", key("zb", &self)] + (0..<(60 + n(90))).flatMap { i in ["\(i)", "member-\(i)-\(n(9))"] }
         }
