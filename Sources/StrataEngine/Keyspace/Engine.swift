@@ -238,9 +238,20 @@ extension Decimal {
 
 /// Bytes as a dictionary key, hashed in one call over the buffer (Array<UInt8>'s own Hashable
 /// conformance feeds the hasher one byte at a time).
+///
+/// Dictionaries of members and fields are hot in every collection command: the hash is the
+/// engine's seeded 64-bit hash (random per process, as Swift's own), fed to Dictionary
+/// through `_rawHashValue(seed:)` so that SipHash does not run over every member.
 public struct ByteKey: Hashable {
     public let bytes: [UInt8]
+    static let hasher = SeededHash()
     @inline(__always) public init(_ b: [UInt8]) { bytes = b }
-    @inline(__always) public func hash(into h: inout Hasher) { bytes.withUnsafeBytes { h.combine(bytes: $0) } }
+    @inline(__always) var fastHash: UInt64 { bytes.withUnsafeBytes { ByteKey.hasher.hash($0) } }
+    @inline(__always) public func hash(into h: inout Hasher) { h.combine(fastHash) }
+    @inline(__always) public func _rawHashValue(seed: Int) -> Int {
+        // Mixed with the table's own seed, as Dictionary expects (each table orders differently).
+        let x = (fastHash ^ UInt64(bitPattern: Int64(seed))).multipliedFullWidth(by: 0x9E37_79B9_7F4A_7C15)
+        return Int(truncatingIfNeeded: x.high ^ x.low)
+    }
     @inline(__always) public static func == (a: ByteKey, b: ByteKey) -> Bool { a.bytes == b.bytes }
 }

@@ -68,7 +68,10 @@ public final class AOFReader {
         guard partIndex < parts.count else { return false }
         let (f, size) = try FileIO.openForReading(current.path)
         fd = f
-        let src = ByteSource(fileDescriptor: f, knownSize: size)
+        // Only an RDB base is worth checksumming in parallel: an incr file is commands only.
+        var first: UInt8 = 0
+        let got = pread(f, &first, 1, 0)
+        let src = ByteSource(fileDescriptor: f, knownSize: size, parallelChecksum: got == 1 && (first == UInt8(ascii: "R") || first == UInt8(ascii: "V")))
         source = src
         sourceDone = false
         var limits = RESPCommandReader.Limits()

@@ -69,14 +69,16 @@ public final class ByteSource {
     /// normal case); otherwise the bytes are checksummed here as they pass.
     private var background: BackgroundChecksum?
 
-    /// Reads from a file descriptor the caller owns (it is not closed here).
-    public init(fileDescriptor: Int32, knownSize: Int?, chunkSize: Int = 1 << 20) {
+    /// Reads from a file descriptor the caller owns (it is not closed here). With
+    /// `parallelChecksum`, a large regular file read from its start is also checksummed on the
+    /// second core (for RDB files, whose CRC-64 covers all but the last 8 bytes).
+    public init(fileDescriptor: Int32, knownSize: Int?, chunkSize: Int = 1 << 20, parallelChecksum: Bool = true) {
         self.fd = fileDescriptor
         self.capacity = chunkSize
         self.buffer = UnsafeMutableRawPointer.allocate(byteCount: chunkSize, alignment: 16)
         self.atEOF = false
         self.knownSize = knownSize
-        if let knownSize, knownSize > 1 << 22, lseek(fileDescriptor, 0, SEEK_CUR) == 0 {
+        if parallelChecksum, let knownSize, knownSize > 1 << 22, lseek(fileDescriptor, 0, SEEK_CUR) == 0 {
             background = BackgroundChecksum(fd: fileDescriptor, length: knownSize - 8)
         }
     }
