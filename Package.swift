@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "strata-engine-bench", targets: ["EngineBench"]),
         .library(name: "StrataFormats", targets: ["StrataFormats"]),
         .library(name: "StrataEngine", targets: ["StrataEngine"]),
+        .library(name: "StrataServer", targets: ["StrataServer"]),
     ],
     targets: [
         .target(
@@ -23,11 +24,17 @@ let package = Package(
             dependencies: ["StrataFormats"],
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
-        .executableTarget(name: "strata", dependencies: ["StrataFormats", "StrataEngine"]),
+        .target(
+            name: "StrataServer",
+            dependencies: ["StrataFormats", "StrataEngine"],
+            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+        ),
+        .executableTarget(name: "strata", dependencies: ["StrataFormats", "StrataEngine", "StrataServer"]),
         .executableTarget(name: "EngineBench", dependencies: ["StrataEngine", "StrataFormats"], path: "Benchmarks/EngineBench"),
         .target(name: "StrataTestSupport", path: "Tests/StrataTestSupport"),
         .testTarget(name: "StrataFormatsTests", dependencies: ["StrataFormats", "StrataTestSupport"]),
         .testTarget(name: "StrataEngineTests", dependencies: ["StrataEngine", "StrataFormats", "StrataTestSupport"]),
         .testTarget(name: "StrataCLITests", dependencies: ["StrataFormats", "StrataEngine", "StrataTestSupport"]),
+        .testTarget(name: "StrataServerTests", dependencies: ["StrataServer", "StrataFormats", "StrataEngine", "StrataTestSupport"]),
     ]
 )

@@ -20,6 +20,7 @@ Commands:
   aof check PATH [--fix] ...       Check (and repair) an AOF file or appendonlydir.
   aof dump PATH [--format F]       Print every command with its timestamp and provenance.
   aof rewrite PATH -o OUT ...      Compact an AOF (or RDB) into a minimal AOF.
+  serve [CONFIG] [--DIRECTIVE V]   Serve the data directory to Redis clients (redis-server's CLI).
 
 Run 'strata rdb <command> --help' for a command's options. See strata(1), strata-rdb(1),
 strata-aof(1).
@@ -94,6 +95,7 @@ func runMain() -> Int32 {
         case "--version", "-V": print("strata \(strataVersion)"); return 0
         case "rdb": return try runRDB(Array(args.dropFirst()))
         case "aof": return try runAOF(Array(args.dropFirst()))
+        case "serve": return try runServe(Array(args.dropFirst()))
         default:
             throw UsageError(message: "unknown command '\(first)'", usage: "Usage: strata <command> [<args>]; see 'strata --help'")
         }

@@ -76,7 +76,7 @@ final class RedisOracle {
 
     /// Starts `server` on `dir` (which may hold a dump.rdb to load). Throws XCTSkip when the
     /// binaries are absent (the README's test command installs them).
-    init(server: String = "redis-server", dir: String? = nil, extra: [String] = []) throws {
+    init(server: String = "redis-server", dir: String? = nil, leading: [String] = [], extra: [String] = []) throws {
         guard let bin = server.hasPrefix("/") ? server : which(server), let cli = which("redis-cli") else {
             throw XCTSkip("\(server) / redis-cli not installed")
         }
@@ -88,7 +88,7 @@ final class RedisOracle {
             let p = Process()
             let candidate = freeLoopbackPort()
             p.executableURL = URL(fileURLWithPath: bin)
-            p.arguments = ["--port", "\(candidate)", "--bind", "127.0.0.1", "--dir", self.dir, "--save", "",
+            p.arguments = leading + ["--port", "\(candidate)", "--bind", "127.0.0.1", "--dir", self.dir, "--save", "",
                            "--appendonly", "no", "--enable-debug-command", "yes", "--daemonize", "no",
                            "--logfile", self.dir + "/server.log"] + extra
             p.standardOutput = FileHandle.nullDevice

@@ -11,17 +11,35 @@ public indirect enum Reply: Equatable, CustomStringConvertible, Sendable {
 
     public static func bulk(_ s: String) -> Reply { .bulk(Array(s.utf8)) }
 
-    /// RESP2 bytes.
+    /// RESP2 bytes (no String is built on the way: this is every reply a server sends).
     public func write(into out: inout [UInt8]) {
-        func line(_ s: String) { out.append(contentsOf: s.utf8); out.append(13); out.append(10) }
+        @inline(__always) func crlf() { out.append(13); out.append(10) }
         switch self {
-        case .status(let s): line("+" + s)
-        case .error(let s): line("-" + s)
-        case .integer(let v): line(":\(v)")
-        case .bulk(nil): line("$-1")
-        case .bulk(let b?): line("$\(b.count)"); out.append(contentsOf: b); out.append(13); out.append(10)
-        case .array(nil): line("*-1")
-        case .array(let a?): line("*\(a.count)"); for r in a { r.write(into: &out) }
+        case .status(let s): out.append(UInt8(ascii: "+")); out.append(contentsOf: s.utf8); crlf()
+        case .error(let s): out.append(UInt8(ascii: "-")); out.append(contentsOf: s.utf8); crlf()
+        case .integer(let v): out.append(UInt8(ascii: ":")); Reply.appendDecimal(v, &out); crlf()
+        case .bulk(nil): out.append(contentsOf: [36, 45, 49, 13, 10])   // $-1
+        case .bulk(let b?):
+            out.append(UInt8(ascii: "$")); Reply.appendDecimal(Int64(b.count), &out); crlf()
+            out.append(contentsOf: b); crlf()
+        case .array(nil): out.append(contentsOf: [42, 45, 49, 13, 10])  // *-1
+        case .array(let a?):
+            out.append(UInt8(ascii: "*")); Reply.appendDecimal(Int64(a.count), &out); crlf()
+            for r in a { r.write(into: &out) }
+        }
+    }
+
+    @inline(__always)
+    static func appendDecimal(_ v: Int64, _ out: inout [UInt8]) {
+        if v >= 0 && v < 10 { out.append(UInt8(48 + v)); return }
+        var m = v.magnitude
+        if v < 0 { out.append(UInt8(ascii: "-")) }
+        var tmp: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                  UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = 0
+        withUnsafeMutableBytes(of: &tmp) { b in
+            repeat { b[19 - n] = UInt8(48 + m % 10); m /= 10; n += 1 } while m > 0
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: b[(20 - n)...]))
         }
     }
 

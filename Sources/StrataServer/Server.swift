@@ -1,0 +1,737 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import StrataFormats
+import StrataEngine
+
+/// Set from signal handlers, read by the cron.
+nonisolated(unsafe) private var shutdownSignal: Int32 = 0
+
+/// `strata serve`: StrataEngine behind Redis's protocol on an epoll loop, single-threaded
+/// command execution as in Redis, loading and saving the data directory as redis-server does.
+public final class Server {
+    public private(set) var config: ServerConfig
+    let engine: Engine
+    let loop: EventLoop
+    private var listeners: [Int32] = []
+    private var clients: [Int32: Client] = [:]
+    private var nextClientID: Int64 = 1
+    /// Writes since the last successful save (save points, INFO).
+    private var dirty = 0
+    private var lastSave: Int64
+    private var lastSaveOK = true
+    private var childPID: pid_t = 0
+    private var childStarted: Int64 = 0
+    private var commandsProcessed = 0
+    private var connectionsReceived = 0
+    private let startTime: Int64
+    private var renamed: [String: String] = [:]   // new name -> real name
+    private var disabled: Set<String> = []
+    private var logFile: Int32 = 1
+    private var shuttingDown = false
+
+    final class Client {
+        let fd: Int32
+        let id: Int64
+        let reader: RESPCommandReader
+        var out: [UInt8] = []
+        var state = ClientState()
+        var name: Bytes = []
+        var authenticated: Bool
+        var closeAfterReply = false
+        var multi: [[Bytes]]? = nil
+        var multiError = false
+        var lastInteraction: Int64
+        let address: String
+        init(fd: Int32, id: Int64, limits: RESPCommandReader.Limits, authenticated: Bool, now: Int64, address: String) {
+            self.fd = fd; self.id = id
+            reader = RESPCommandReader(limits: limits)
+            self.authenticated = authenticated
+            lastInteraction = now
+            self.address = address
+        }
+    }
+
+    public init(config: ServerConfig) throws {
+        self.config = config
+        engine = Engine(databases: config.int("databases"))
+        var limits = EncodingLimits()
+        limits.hashMaxListpackEntries = config.int("hash-max-listpack-entries")
+        limits.hashMaxListpackValue = config.int("hash-max-listpack-value")
+        limits.zsetMaxListpackEntries = config.int("zset-max-listpack-entries")
+        limits.zsetMaxListpackValue = config.int("zset-max-listpack-value")
+        limits.setMaxIntsetEntries = config.int("set-max-intset-entries")
+        limits.hllSparseMaxBytes = config.int("hll-sparse-max-bytes")
+        engine.limits = limits
+        engine.maxBulkLength = config.bytes("proto-max-bulk-len")
+        loop = try EventLoop()
+        startTime = Engine.systemClock()
+        lastSave = startTime / 1000
+        for (from, to) in config.renames {
+            disabled.insert(from)
+            if !to.isEmpty { renamed[to.lowercased()] = from }
+        }
+    }
+
+    // MARK: logging
+
+    private static let levels = ["debug": 0, "verbose": 1, "notice": 2, "warning": 3]
+
+    /// Redis's log line: `pid:M 24 Nov 2026 10:42:17.123 * message`.
+    public func log(_ level: String, _ message: String) {
+        guard (Server.levels[level] ?? 2) >= (Server.levels[config.string("loglevel").lowercased()] ?? 2) else { return }
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        var t = time_t(ts.tv_sec)
+        var tmv = tm()
+        localtime_r(&t, &tmv)
+        var buf = [CChar](repeating: 0, count: 64)
+        _ = strftime(&buf, 64, "%d %b %Y %H:%M:%S", &tmv)
+        let ms = String(format3: Int(ts.tv_nsec) / 1_000_000)
+        let mark = ["debug": ".", "verbose": "-", "notice": "*", "warning": "#"][level] ?? "*"
+        let line = "\(getpid()):M \(String(cString: buf)).\(ms) \(mark) \(message)\n"
+        _ = line.utf8CString.withUnsafeBufferPointer { write(logFile, $0.baseAddress, $0.count - 1) }
+    }
+
+    // MARK: startup
+
+    /// Loads the data directory, binds, and serves until shutdown. Returns the exit status.
+    public func run() -> Int32 {
+        let logPath = config.string("logfile")
+        if !logPath.isEmpty {
+            let fd = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+            if fd < 0 {
+                let m = "Can't open the log file: \(String(cString: strerror(errno)))\n"
+                _ = m.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
+                return 1
+            }
+            logFile = fd
+        }
+        if config.bool("daemonize") {
+            let pid = fork()
+            if pid < 0 { log("warning", "fork: \(String(cString: strerror(errno)))"); return 1 }
+            if pid > 0 { _exit(0) }
+            setsid()
+            if logPath.isEmpty { logFile = open("/dev/null", O_WRONLY) }
+        }
+        log("warning", "oO0OoO0OoO0Oo Strata is starting oO0OoO0OoO0Oo")
+        log("warning", "Strata (Redis 7.0 compatible) version=\(Server.version), pid=\(getpid()), just started")
+        if !config.ignored.isEmpty {
+            log("notice", "Configuration directives accepted and ignored by strata serve: \(config.ignored.joined(separator: ", "))")
+        }
+        let dir = config.string("dir")
+        if chdir(dir) != 0 {
+            log("warning", "Can't chdir to '\(dir)': \(String(cString: strerror(errno)))")
+            return 1
+        }
+        if config.bool("appendonly") {
+            log("warning", "appendonly yes: strata serve does not write an AOF yet; refusing to start rather than serve without the durability asked for (use --appendonly no, or strata aof rewrite --layout file to keep an RDB)")
+            return 1
+        }
+        do { try loadData() } catch {
+            log("warning", "\(error)")
+            log("warning", "Fatal error loading the DB, check the file named above. Exiting.")
+            return 1
+        }
+        do { try listen() } catch {
+            log("warning", "\(error)")
+            return 1
+        }
+        let pidfile = config.string("pidfile")
+        if !pidfile.isEmpty || config.bool("daemonize") {
+            let path = pidfile.isEmpty ? "/var/run/redis.pid" : pidfile
+            let text = "\(getpid())\n"
+            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            if fd >= 0 { _ = text.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }; close(fd) }
+            else { log("warning", "Failed to write PID file: \(String(cString: strerror(errno)))") }
+        }
+        signal(SIGPIPE, SIG_IGN)
+        signal(SIGTERM) { _ in shutdownSignal = SIGTERM }
+        signal(SIGINT) { _ in shutdownSignal = SIGINT }
+        engine.propagate = { [unowned self] _, _ in self.dirty += 1 }
+        log("notice", "Ready to accept connections")
+        let hz = max(1, min(500, config.int("hz")))
+        loop.run(periodMs: 1000 / hz) { cron() }
+        let status = finalShutdown()
+        if !pidfile.isEmpty { unlink(pidfile) }
+        return status
+    }
+
+    public static let version = "7.0.15"
+
+    private func loadData() throws {
+        let file = config.string("dbfilename")
+        var st = stat()
+        guard stat(file, &st) == 0 else {
+            log("notice", "No \(file) in \(config.string("dir")): starting with an empty dataset")
+            return
+        }
+        let t0 = EventLoop.nowMs()
+        let fd = open(file, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw ServerError("Can't open \(file): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let reader = RDBReader(source: ByteSource(fileDescriptor: fd, knownSize: Int(st.st_size)))
+        engine.loading = true
+        defer { engine.loading = false }
+        do {
+            let report = try engine.load(from: reader)
+            log("notice", "DB loaded from disk: \(String(format3ms: EventLoop.nowMs() - t0)) seconds (\(report.keys) keys, \(report.expiredSkipped) expired keys skipped)")
+        } catch let e as FormatError {
+            throw ServerError("Short read or corrupt RDB \(file) at byte offset \(e.offset): \(e.message)")
+        }
+    }
+
+    private func listen() throws {
+        let port = config.int("port")
+        guard port > 0 else { log("warning", "port 0: not listening on TCP"); return }
+        var bound = 0
+        for raw in config.binds {
+            let optional = raw.hasPrefix("-")
+            let addr = optional ? String(raw.dropFirst()) : raw
+            do {
+                listeners.append(try bindSocket(addr, port))
+                bound += 1
+            } catch {
+                if optional { continue }
+                throw ServerError("Warning: Could not create server TCP listening socket \(addr):\(port): \(error)")
+            }
+        }
+        if bound == 0 { throw ServerError("Failed listening on port \(port) (TCP), aborting.") }
+        for l in listeners { loop.add(l, .read) { [unowned self] _ in self.accept(l) } }
+    }
+
+    private func bindSocket(_ host: String, _ port: Int) throws -> Int32 {
+        let v6 = host.contains(":")
+        let fd = socket(v6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        if fd < 0 { throw ServerError(String(cString: strerror(errno))) }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var r: Int32
+        if v6 {
+            setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size))
+            var a = sockaddr_in6()
+            a.sin6_family = sa_family_t(AF_INET6)
+            a.sin6_port = in_port_t(UInt16(port).bigEndian)
+            guard inet_pton(AF_INET6, host == "*" ? "::" : host, &a.sin6_addr) == 1 else { close(fd); throw ServerError("Invalid bind address '\(host)'") }
+            r = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
+        } else {
+            var a = sockaddr_in()
+            a.sin_family = sa_family_t(AF_INET)
+            a.sin_port = in_port_t(UInt16(port).bigEndian)
+            guard inet_pton(AF_INET, host == "*" ? "0.0.0.0" : host, &a.sin_addr) == 1 else { close(fd); throw ServerError("Invalid bind address '\(host)'") }
+            r = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        }
+        if r != 0 || Glibc.listen(fd, Int32(config.int("tcp-backlog"))) != 0 {
+            let e = String(cString: strerror(errno)); close(fd); throw ServerError(e)
+        }
+        return fd
+    }
+
+    // MARK: clients
+
+    private func accept(_ listener: Int32) {
+        while true {
+            var ss = sockaddr_storage()
+            var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let fd = withUnsafeMutablePointer(to: &ss) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(listener, $0, &len) } }
+            if fd < 0 { return }
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            connectionsReceived += 1
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            let (address, loopback) = Server.describe(ss)
+            if clients.count >= config.int("maxclients") {
+                _ = "-ERR max number of clients reached\r\n".utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
+                close(fd)
+                continue
+            }
+            if config.bool("protected-mode") && config.string("requirepass").isEmpty && !loopback && config.values["bind"] == nil {
+                let msg = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n"
+                _ = msg.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
+                close(fd)
+                continue
+            }
+            var limits = RESPCommandReader.Limits()
+            limits.maxBulkLength = config.bytes("proto-max-bulk-len")
+            let c = Client(fd: fd, id: nextClientID, limits: limits, authenticated: config.string("requirepass").isEmpty,
+                           now: EventLoop.nowMs(), address: address)
+            nextClientID += 1
+            clients[fd] = c
+            loop.add(fd, .read) { [unowned self] ev in self.clientEvent(c, ev) }
+        }
+    }
+
+    static func describe(_ ss: sockaddr_storage) -> (String, Bool) {
+        var s = ss
+        var buf = [CChar](repeating: 0, count: 64)
+        if Int32(s.ss_family) == AF_INET {
+            return withUnsafePointer(to: &s) { p in p.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { a in
+                var addr = a.pointee.sin_addr
+                inet_ntop(AF_INET, &addr, &buf, 64)
+                let host = String(cString: buf)
+                return ("\(host):\(UInt16(bigEndian: a.pointee.sin_port))", host.hasPrefix("127."))
+            } }
+        }
+        return withUnsafePointer(to: &s) { p in p.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { a in
+            var addr = a.pointee.sin6_addr
+            inet_ntop(AF_INET6, &addr, &buf, 64)
+            let host = String(cString: buf)
+            return ("[\(host)]:\(UInt16(bigEndian: a.pointee.sin6_port))", host == "::1")
+        } }
+    }
+
+    private func clientEvent(_ c: Client, _ events: UInt32) {
+        if events & Epoll.OUT != 0 { flush(c) }
+        if events & (Epoll.IN | Epoll.HUP | Epoll.ERR) != 0 { readFrom(c) }
+    }
+
+    private var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
+
+    private func readFrom(_ c: Client) {
+        let n = readBuffer.withUnsafeMutableBytes { read(c.fd, $0.baseAddress, $0.count) }
+        if n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) { closeClient(c); return }
+        if n < 0 { return }
+        c.lastInteraction = EventLoop.nowMs()
+        readBuffer.withUnsafeBytes { c.reader.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        do {
+            while !c.closeAfterReply, let item = try c.reader.next() {
+                if case .command(let args) = item { process(c, args) }
+            }
+        } catch let e as FormatError {
+            // Redis replies the protocol error, then closes this client only.
+            reply(c, .error("ERR \(e.message)"))
+            c.closeAfterReply = true
+        } catch {
+            closeClient(c); return
+        }
+        if c.reader.pendingBytes > config.bytes("client-query-buffer-limit") {
+            log("warning", "Closing client that reached max query buffer length (id=\(c.id) addr=\(c.address))")
+            closeClient(c); return
+        }
+        flush(c)
+    }
+
+    private func reply(_ c: Client, _ r: Reply) { r.write(into: &c.out) }
+
+    private func flush(_ c: Client) {
+        while !c.out.isEmpty {
+            let n = c.out.withUnsafeBytes { write(c.fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EAGAIN { loop.modify(c.fd, [.read, .write]); return }
+                if errno == EINTR { continue }
+                closeClient(c); return
+            }
+            c.out.removeFirst(n)
+        }
+        loop.modify(c.fd, .read)
+        if c.closeAfterReply { closeClient(c) }
+    }
+
+    private func closeClient(_ c: Client) {
+        guard clients[c.fd] != nil else { return }
+        loop.remove(c.fd)
+        clients[c.fd] = nil
+        close(c.fd)
+    }
+
+    // MARK: commands
+
+    private static func lower(_ b: Bytes) -> String { String(decoding: b, as: UTF8.self).lowercased() }
+
+    /// Commands the server handles itself (everything else goes to the engine).
+    private static let serverCommands: Set<String> = ["quit", "auth", "hello", "multi", "discard", "exec", "client", "info",
+        "config", "save", "bgsave", "lastsave", "time", "shutdown", "command", "debug", "watch", "unwatch", "reset"]
+    private static let serverCommandLengths = Set(serverCommands.map(\.count))
+
+    /// True when `name` (any case) may be a server command: only those spellings pay for a
+    /// lowercased String; the rest go to the engine's byte-keyed command cache.
+    @inline(__always)
+    private static func maybeServerCommand(_ name: Bytes) -> Bool {
+        guard serverCommandLengths.contains(name.count) else { return false }
+        return serverCommands.contains(lower(name))
+    }
+
+    private func process(_ c: Client, _ argv: [Bytes]) {
+        commandsProcessed += 1
+        // The fast path: an authenticated client outside MULTI, no renamed commands, an engine command.
+        if c.authenticated && c.multi == nil && renamed.isEmpty && disabled.isEmpty && !Server.maybeServerCommand(argv[0]) {
+            engine.execute(argv, client: &c.state).write(into: &c.out)
+            return
+        }
+        var args = argv
+        var name = Server.lower(args[0])
+        if let real = renamed[name] { name = real; args[0] = Array(real.utf8) }
+        else if disabled.contains(name) {
+            reply(c, unknown(argv)); return
+        }
+        if !c.authenticated && !["auth", "hello", "quit"].contains(name) {
+            reply(c, .error("NOAUTH Authentication required.")); return
+        }
+        if c.multi != nil && !["exec", "discard", "multi", "watch", "quit", "reset"].contains(name) {
+            if serverCommand(name) == nil && !engine.implements(args[0]) {
+                c.multiError = true; reply(c, unknown(argv)); return
+            }
+            c.multi!.append(args)
+            reply(c, .status("QUEUED"))
+            return
+        }
+        let r = execute(c, name, args)
+        if case .status(let st) = r, st == Server.noReplyMarker { return }
+        reply(c, r)
+    }
+
+    /// A handler's way to send nothing (SHUTDOWN closes the connection instead of replying).
+    static let noReplyMarker = "\u{0}strata-no-reply"
+
+    private func unknown(_ argv: [Bytes]) -> Reply {
+        var s = "ERR unknown command '\(String(decoding: argv[0], as: UTF8.self))', with args beginning with: "
+        for a in argv.dropFirst() { s += "'\(String(decoding: a, as: UTF8.self))' " }
+        return .error(s)
+    }
+
+    private func execute(_ c: Client, _ name: String, _ args: [Bytes]) -> Reply {
+        if let handler = serverCommand(name) { return handler(c, args) }
+        if name == "debug" && !config.bool("enable-debug-command") {
+            return .error("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.")
+        }
+        return engine.execute(args, client: &c.state)
+    }
+
+    private typealias Handler = (Client, [Bytes]) -> Reply
+
+    private func serverCommand(_ name: String) -> Handler? {
+        switch name {
+        case "quit": return { c, _ in c.closeAfterReply = true; return .ok }
+        case "auth": return { [unowned self] c, a in self.auth(c, a) }
+        case "hello": return { [unowned self] c, a in self.hello(c, a) }
+        case "multi": return { c, a in
+            if a.count != 1 { return .error("ERR wrong number of arguments for 'multi' command") }
+            if c.multi != nil { return .error("ERR MULTI calls can not be nested") }
+            c.multi = []; c.multiError = false; return .ok
+        }
+        case "discard": return { c, _ in
+            if c.multi == nil { return .error("ERR DISCARD without MULTI") }
+            c.multi = nil; return .ok
+        }
+        case "exec": return { [unowned self] c, _ in
+            guard let q = c.multi else { return .error("ERR EXEC without MULTI") }
+            c.multi = nil
+            if c.multiError { return .error("EXECABORT Transaction discarded because of previous errors.") }
+            return .array(q.map { self.execute(c, Server.lower($0[0]), $0) })
+        }
+        case "client": return { [unowned self] c, a in self.clientCommand(c, a) }
+        case "info": return { [unowned self] _, a in .bulk(Array(self.info(a.count > 1 ? Server.lower(a[1]) : "default").utf8)) }
+        case "config": return { [unowned self] _, a in self.configCommand(a) }
+        case "save": return { [unowned self] _, a in
+            if a.count != 1 { return .error("ERR wrong number of arguments for 'save' command") }
+            if self.childPID != 0 { return .error("ERR Background save already in progress") }
+            return self.saveNow() ? .ok : .error("ERR")
+        }
+        case "bgsave": return { [unowned self] _, _ in
+            if self.childPID != 0 { return .error("ERR Background save already in progress") }
+            return self.backgroundSave() ? .status("Background saving started") : .error("ERR Background save failed")
+        }
+        case "lastsave": return { [unowned self] _, _ in .integer(self.lastSave) }
+        case "time": return { _, _ in
+            var ts = timespec(); clock_gettime(CLOCK_REALTIME, &ts)
+            return .array([.bulk(Array("\(ts.tv_sec)".utf8)), .bulk(Array("\(ts.tv_nsec / 1000)".utf8))])
+        }
+        case "shutdown": return { [unowned self] _, a in
+            let opt = a.count > 1 ? Server.lower(a[1]) : ""
+            if a.count > 2 || (a.count == 2 && !["nosave", "save", "now", "force", "abort"].contains(opt)) { return .error("ERR syntax error") }
+            if opt != "nosave" && (opt == "save" || !self.config.savePoints.isEmpty) {
+                if !self.saveNow() { return .error("ERR Errors trying to SHUTDOWN. Check logs.") }
+            }
+            self.shuttingDown = true
+            self.loop.stopRequested = true
+            return .noReply
+        }
+        case "command": return { _, a in
+            let sub = a.count > 1 ? Server.lower(a[1]) : ""
+            if sub == "count" { return .integer(Int64(CommandTable.shared.commands.count)) }
+            if sub == "docs" || sub == "info" || sub == "list" || sub.isEmpty { return .array([]) }
+            return .error("ERR unknown subcommand '\(sub)'. Try COMMAND HELP.")
+        }
+        default: return nil
+        }
+    }
+
+    private func auth(_ c: Client, _ a: [Bytes]) -> Reply {
+        guard a.count == 2 || a.count == 3 else { return .error("ERR wrong number of arguments for 'auth' command") }
+        let pass = config.string("requirepass")
+        if pass.isEmpty && a.count == 2 {
+            return .error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
+        }
+        let user = a.count == 3 ? String(decoding: a[1], as: UTF8.self) : "default"
+        if user == "default" && a.last! == Array(pass.utf8) { c.authenticated = true; return .ok }
+        return .error("WRONGPASS invalid username-password pair or user is disabled.")
+    }
+
+    private func hello(_ c: Client, _ a: [Bytes]) -> Reply {
+        var i = 1
+        if a.count > 1 {
+            guard let v = Int(String(decoding: a[1], as: UTF8.self)) else { return .error("ERR Protocol version is not an integer or out of range") }
+            // RESP3 is not spoken yet: say so the way Redis refuses versions it lacks.
+            if v != 2 { return .error("NOPROTO sorry, this protocol version is not supported.") }
+            i = 2
+        }
+        while i < a.count {
+            let opt = Server.lower(a[i])
+            if opt == "auth" && i + 2 < a.count {
+                let r = auth(c, [Array("AUTH".utf8), a[i + 1], a[i + 2]])
+                if case .error = r { return r }
+                i += 3
+            } else if opt == "setname" && i + 1 < a.count {
+                c.name = a[i + 1]; i += 2
+            } else {
+                return .error("ERR Syntax error in HELLO option '\(String(decoding: a[i], as: UTF8.self))'")
+            }
+        }
+        if !c.authenticated { return .error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time") }
+        return .array([.bulk("server"), .bulk("redis"), .bulk("version"), .bulk(Server.version), .bulk("proto"), .integer(2),
+                       .bulk("id"), .integer(c.id), .bulk("mode"), .bulk("standalone"), .bulk("role"), .bulk("master"),
+                       .bulk("modules"), .array([])])
+    }
+
+    private func clientCommand(_ c: Client, _ a: [Bytes]) -> Reply {
+        guard a.count >= 2 else { return .error("ERR wrong number of arguments for 'client' command") }
+        switch Server.lower(a[1]) {
+        case "id": return .integer(c.id)
+        case "setname":
+            guard a.count == 3 else { return .error("ERR wrong number of arguments for 'client|setname' command") }
+            if a[2].contains(where: { $0 <= 32 || $0 > 126 }) { return .error("ERR Client names cannot contain spaces, newlines or special characters.") }
+            c.name = a[2]; return .ok
+        case "getname": return c.name.isEmpty ? .null : .bulk(c.name)
+        case "list", "info":
+            let now = EventLoop.nowMs()
+            let list = Server.lower(a[1]) == "info" ? [c] : clients.values.sorted { $0.id < $1.id }
+            let text = list.map { x in
+                "id=\(x.id) addr=\(x.address) laddr=- fd=\(x.fd) name=\(String(decoding: x.name, as: UTF8.self)) age=0 idle=\((now - x.lastInteraction) / 1000) flags=\(x.multi != nil ? "x" : "N") db=\(x.state.db) sub=0 psub=0 ssub=0 multi=\(x.multi.map { $0.count } ?? -1) qbuf=\(x.reader.pendingBytes) qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=\(x.out.count) tot-mem=0 events=r cmd=client|list user=default redir=-1 resp=2\n"
+            }.joined()
+            return .bulk(Array(text.utf8))
+        default:
+            return .error("ERR unknown subcommand '\(String(decoding: a[1], as: UTF8.self))'. Try CLIENT HELP.")
+        }
+    }
+
+    private func configCommand(_ a: [Bytes]) -> Reply {
+        guard a.count >= 2 else { return .error("ERR wrong number of arguments for 'config' command") }
+        switch Server.lower(a[1]) {
+        case "get":
+            guard a.count >= 3 else { return .error("ERR wrong number of arguments for 'config|get' command") }
+            var out = [Reply]()
+            var seen = Set<String>()
+            for p in a.dropFirst(2) {
+                let pat = Server.lower(p)
+                for name in ServerConfig.known.sorted() where !seen.contains(name) && Glob.matches(Array(pat.utf8), Array(name.utf8)) {
+                    guard let v = configValue(name) else { continue }
+                    seen.insert(name)
+                    out += [.bulk(Array(name.utf8)), .bulk(Array(v.utf8))]
+                }
+            }
+            return .array(out)
+        case "set":
+            guard a.count >= 4, a.count % 2 == 0 else { return .error("ERR wrong number of arguments for 'config|set' command") }
+            var copy = config
+            for i in stride(from: 2, to: a.count, by: 2) {
+                let name = Server.lower(a[i]), value = String(decoding: a[i + 1], as: UTF8.self)
+                if ["dir", "dbfilename", "port", "bind", "databases", "daemonize", "appendonly", "logfile", "pidfile", "unixsocket"].contains(name) && name != "dir" && name != "dbfilename" {
+                    return .error("ERR CONFIG SET failed (possibly related to argument '\(name)') - can't set immutable config")
+                }
+                do {
+                    if name == "save" { copy.resetSavePoints() }
+                    try copy.set(name, value)
+                } catch let e as ServerConfig.ConfigError {
+                    return .error("ERR CONFIG SET failed (possibly related to argument '\(name)') - \(e.reason)")
+                } catch {
+                    return .error("ERR CONFIG SET failed (possibly related to argument '\(name)')")
+                }
+                if name == "dir" && chdir(value) != 0 {
+                    return .error("ERR CONFIG SET failed (possibly related to argument 'dir') - No such file or directory")
+                }
+            }
+            config = copy
+            return .ok
+        case "resetstat":
+            commandsProcessed = 0; connectionsReceived = 0
+            return .ok
+        default:
+            return .error("ERR unknown subcommand '\(String(decoding: a[1], as: UTF8.self))'. Try CONFIG HELP.")
+        }
+    }
+
+    private func configValue(_ name: String) -> String? {
+        switch name {
+        case "save": return config.savePoints.map { "\($0.seconds) \($0.changes)" }.joined(separator: " ")
+        case "bind": return config.binds.joined(separator: " ")
+        case "dir":
+            var buf = [CChar](repeating: 0, count: 4096)
+            return getcwd(&buf, 4096) != nil ? String(cString: buf) : config.string("dir")
+        case "include", "rename-command", "user", "loadmodule", "sentinel": return nil
+        default:
+            if let v = config.values[name]?.joined(separator: " ") { return v }
+            return ServerConfig.defaults[name] ?? ""
+        }
+    }
+
+    // MARK: persistence
+
+    /// Writes the dataset to `dbfilename` atomically (SAVE, SHUTDOWN, the child of BGSAVE).
+    @discardableResult
+    func saveNow() -> Bool {
+        let file = config.string("dbfilename")
+        do {
+            try writeRDB(to: file)
+            dirty = 0
+            lastSave = Engine.systemClock() / 1000
+            lastSaveOK = true
+            log("notice", "DB saved on disk")
+            return true
+        } catch {
+            lastSaveOK = false
+            log("warning", "Failed saving the DB: \(error)")
+            return false
+        }
+    }
+
+    private func writeRDB(to file: String) throws {
+        let f = try AtomicFile(path: file)
+        do {
+            let sink = ByteSink(fileDescriptor: f.fd)
+            try engine.save(to: RDBWriter(sink: sink, target: Engine.dumpTarget))
+            try sink.flush()
+            try f.commit()
+        } catch {
+            f.abandon()
+            throw error
+        }
+    }
+
+    /// BGSAVE as Redis does it: a forked child writes the snapshot (copy-on-write), the parent
+    /// keeps serving and reaps it from the cron.
+    private func backgroundSave() -> Bool {
+        let pid = fork()
+        if pid < 0 { log("warning", "Can't save in background: fork: \(String(cString: strerror(errno)))"); return false }
+        if pid == 0 {
+            do { try writeRDB(to: config.string("dbfilename")); _exit(0) } catch { _exit(1) }
+        }
+        childPID = pid
+        childStarted = Engine.systemClock() / 1000
+        savedDirtyAtFork = dirty
+        log("notice", "Background saving started by pid \(pid)")
+        return true
+    }
+
+    private var savedDirtyAtFork = 0
+
+    private func reapChild() {
+        guard childPID != 0 else { return }
+        var status: Int32 = 0
+        let r = waitpid(childPID, &status, WNOHANG)
+        guard r == childPID else { return }
+        childPID = 0
+        let exited = (status & 0x7f) == 0
+        let code = (status >> 8) & 0xff
+        if exited && code == 0 {
+            dirty -= savedDirtyAtFork
+            lastSave = childStarted
+            lastSaveOK = true
+            log("notice", "Background saving terminated with success")
+        } else {
+            lastSaveOK = false
+            log("warning", "Background saving error")
+        }
+    }
+
+    // MARK: cron
+
+    private func cron() {
+        if shutdownSignal != 0 {
+            log("warning", "Received \(shutdownSignal == SIGTERM ? "SIGTERM" : "SIGINT") scheduling shutdown...")
+            shutdownSignal = 0
+            if !config.savePoints.isEmpty { log("notice", "Saving the final RDB snapshot before exiting."); saveNow() }
+            shuttingDown = true
+            loop.stopRequested = true
+            return
+        }
+        engine.activeExpireCycle(budgetMicroseconds: 1000 * 25 / max(1, config.int("hz")))
+        engine.cron()
+        reapChild()
+        let now = Engine.systemClock() / 1000
+        if childPID == 0 {
+            for p in config.savePoints where dirty >= p.changes && now - lastSave >= Int64(p.seconds) {
+                log("notice", "\(p.changes) changes in \(p.seconds) seconds. Saving...")
+                _ = backgroundSave()
+                break
+            }
+        }
+        let timeout = config.int("timeout")
+        if timeout > 0 {
+            let limit = EventLoop.nowMs() - Int64(timeout) * 1000
+            for c in clients.values where c.lastInteraction < limit && c.multi == nil { closeClient(c) }
+        }
+    }
+
+    private func finalShutdown() -> Int32 {
+        if childPID != 0 { kill(childPID, SIGUSR1); var s: Int32 = 0; waitpid(childPID, &s, 0) }
+        for c in clients.values { closeClient(c) }
+        for l in listeners { close(l) }
+        log("warning", "Strata is now ready to exit, bye bye...")
+        return 0
+    }
+
+    // MARK: INFO
+
+    func info(_ section: String) -> String {
+        let all = section == "all" || section == "everything"
+        let def = section == "default" || all
+        var out = ""
+        func add(_ name: String, _ lines: [(String, String)]) {
+            guard def || section == name.lowercased() else { return }
+            if !out.isEmpty { out += "\r\n" }
+            out += "# \(name)\r\n" + lines.map { "\($0.0):\($0.1)\r\n" }.joined()
+        }
+        let now = Engine.systemClock()
+        add("Server", [("redis_version", Server.version), ("redis_mode", "standalone"), ("os", "Linux"),
+                       ("process_id", "\(getpid())"), ("tcp_port", "\(config.int("port"))"),
+                       ("uptime_in_seconds", "\((now - startTime) / 1000)"), ("hz", "\(config.int("hz"))"),
+                       ("executable", "strata"), ("config_file", "")])
+        add("Clients", [("connected_clients", "\(clients.count)"), ("maxclients", "\(config.int("maxclients"))"), ("blocked_clients", "0")])
+        var ru = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &ru)
+        add("Memory", [("used_memory_rss", "\(Server.rss())"), ("maxmemory", "\(config.bytes("maxmemory"))"),
+                       ("maxmemory_policy", config.string("maxmemory-policy"))])
+        add("Persistence", [("loading", "0"), ("rdb_changes_since_last_save", "\(dirty)"),
+                            ("rdb_bgsave_in_progress", childPID != 0 ? "1" : "0"), ("rdb_last_save_time", "\(lastSave)"),
+                            ("rdb_last_bgsave_status", lastSaveOK ? "ok" : "err"), ("aof_enabled", "0"),
+                            ("aof_rewrite_in_progress", "0"), ("aof_rewrite_scheduled", "0")])
+        add("Stats", [("total_connections_received", "\(connectionsReceived)"), ("total_commands_processed", "\(commandsProcessed)")])
+        add("Replication", [("role", "master"), ("connected_slaves", "0")])
+        add("CPU", [("used_cpu_sys", "\(Double(ru.ru_stime.tv_sec) + Double(ru.ru_stime.tv_usec) / 1e6)"),
+                    ("used_cpu_user", "\(Double(ru.ru_utime.tv_sec) + Double(ru.ru_utime.tv_usec) / 1e6)")])
+        var ks = [(String, String)]()
+        for db in engine.databases where db.count > 0 {
+            ks.append(("db\(db.id)", "keys=\(db.count),expires=\(db.expires.count),avg_ttl=0"))
+        }
+        add("Keyspace", ks)
+        return out + "\r\n"
+    }
+
+    static func rss() -> Int {
+        guard let f = fopen("/proc/self/statm", "r") else { return 0 }
+        defer { fclose(f) }
+        var size = 0, resident = 0
+        _ = withVaList([withUnsafeMutablePointer(to: &size) { $0 }, withUnsafeMutablePointer(to: &resident) { $0 }]) { vfscanf(f, "%ld %ld", $0) }
+        return resident * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+}
+
+extension String {
+    init(format3 v: Int) { self = v < 10 ? "00\(v)" : (v < 100 ? "0\(v)" : "\(v)") }
+    init(format3ms ms: Int64) { self = "\(ms / 1000).\(String(format3: Int(ms % 1000)))" }
+}
+
+extension Reply {
+    static let noReply = Reply.status(Server.noReplyMarker)
+}

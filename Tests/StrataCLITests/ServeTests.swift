@@ -1,0 +1,147 @@
+import Foundation
+import XCTest
+import StrataTestSupport
+
+/// `strata serve` driven by real clients (redis-cli, redis-benchmark), with real redis-server as
+/// the oracle for data and for the files it writes.
+final class ServeTests: XCTestCase {
+    func startStrata(dir: String? = nil, leading: [String] = [], extra: [String] = []) throws -> RedisOracle {
+        try RedisOracle(server: strataPath, dir: dir, leading: ["serve"] + leading, extra: extra)
+    }
+
+    /// The same random traffic over every type to strata serve and to redis-server: the same
+    /// DEBUG DIGEST; then strata's SAVE loads in redis-server with that digest.
+    func testSameTrafficSameDigestAndItsDumpLoadsInRedis() throws {
+        var w = AOFWorkload(seed: 20261124)
+        // (XREADGROUP is not in the engine yet: issue 3.)
+        let cmds = w.batch(3000, streams: false).filter { $0.first != "XREADGROUP" }
+        let data = respData(cmds)
+        if let p = ProcessInfo.processInfo.environment["STRATA_DUMP_WORKLOAD"] { try data.write(to: URL(fileURLWithPath: p)) }
+        let strata = try startStrata()
+        defer { strata.stop() }
+        let redis = try RedisOracle()
+        defer { redis.stop() }
+        _ = try strata.pipe(data)
+        _ = try redis.pipe(data)
+        let digest = try redis.cmd("debug", "digest")
+        XCTAssertEqual(try strata.cmd("debug", "digest"), digest)
+        if try strata.cmd("debug", "digest") != digest {
+            for db in 0..<3 {
+                for k in try redis.cmd("-n", "\(db)", "keys", "*").split(separator: "\n").map(String.init) {
+                    let a = try redis.cmd("-n", "\(db)", "debug", "digest-value", k), b = try strata.cmd("-n", "\(db)", "debug", "digest-value", k)
+                    if a != b { XCTFail("db \(db) key \(k): redis \(try redis.cmd("-n", "\(db)", "type", k)) \(a), strata \(b): \(try redis.cmd("-n", "\(db)", "hgetall", k)) vs \(try strata.cmd("-n", "\(db)", "hgetall", k)); ttl \(try redis.cmd("-n", "\(db)", "pttl", k)) vs \(try strata.cmd("-n", "\(db)", "pttl", k))"); return }
+                }
+            }
+        }
+        XCTAssertEqual(try strata.cmd("dbsize"), try redis.cmd("dbsize"))
+        XCTAssertEqual(try strata.cmd("save"), "OK")
+        let loaded = try RedisOracle.digest(ofRDB: strata.dir + "/dump.rdb")
+        XCTAssertEqual(loaded.digest, digest)
+    }
+
+    /// A dump written by redis-server is served with the same digest, and BGSAVE (a forked
+    /// child) writes a file redis-server loads back, while the server keeps answering.
+    func testLoadsRedisDumpAndBackgroundSaves() throws {
+        let d = makeTempDir()
+        try FileManager.default.copyItem(atPath: fixture("redis-7.0-all-types.rdb"), toPath: d + "/dump.rdb")
+        let expected = try String(contentsOfFile: fixture("redis-7.0-all-types.digest"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let s = try startStrata(dir: d)
+        defer { s.stop() }
+        XCTAssertEqual(try s.cmd("debug", "digest"), expected)
+        XCTAssertTrue(s.log.contains("DB loaded from disk"), s.log)
+        try FileManager.default.removeItem(atPath: d + "/dump.rdb")
+        let before = try s.cmd("lastsave")
+        sleep(1)
+        XCTAssertEqual(try s.cmd("bgsave"), "Background saving started")
+        var done = false
+        for _ in 0..<100 {
+            XCTAssertEqual(try s.cmd("ping"), "PONG")
+            if try s.cmd("lastsave") != before { done = true; break }
+            usleep(50_000)
+        }
+        XCTAssertTrue(done, "BGSAVE did not finish: \(s.log)")
+        XCTAssertEqual(try RedisOracle.digest(ofRDB: d + "/dump.rdb").digest, expected)
+    }
+
+    /// The production redis.conf fixture, paths rewritten, overrides on the command line as
+    /// redis-server takes them: renamed commands, values from the file, ignored directives named.
+    func testStartsFromAProductionRedisConf() throws {
+        let d = makeTempDir()
+        var conf = try String(contentsOfFile: fixture("seed-redis.conf"), encoding: .utf8)
+        conf = conf.replacingOccurrences(of: "/mnt/redis/redis_6379/data/", with: d)
+            .replacingOccurrences(of: "/mnt/redis/redis_6379/logs/redis.log", with: d + "/file.log")
+            .replacingOccurrences(of: "/mnt/redis/redis_6379/redis.pid", with: d + "/strata.pid")
+        try conf.write(toFile: d + "/redis.conf", atomically: true, encoding: .utf8)
+        // AOF writing is not built yet: the file's `appendonly yes` is overridden here.
+        let s = try startStrata(dir: d, leading: [d + "/redis.conf"], extra: ["--appendonly", "no"])
+        defer { s.stop() }
+        XCTAssertEqual(try s.cmd("set", "k", "v"), "OK")
+        XCTAssertTrue(try s.cmd("flushdb").hasPrefix("ERR unknown command 'flushdb'"))
+        XCTAssertTrue(try s.cmd("keys", "*").hasPrefix("ERR unknown command"))
+        XCTAssertEqual(try s.cmd("iss_flushdb"), "OK")
+        XCTAssertEqual(try s.cmd("dbsize"), "0")
+        XCTAssertEqual(try s.cmd("config", "get", "maxmemory-policy"), "maxmemory-policy\nvolatile-lru")
+        XCTAssertEqual(try s.cmd("config", "get", "timeout"), "timeout\n600")
+        XCTAssertTrue(s.log.contains("accepted and ignored"), s.log)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: d + "/strata.pid"))
+    }
+
+    /// Bad configuration stops startup with redis-server's text and line number.
+    func testUnknownDirectiveFailsLikeRedis() throws {
+        let d = makeTempDir()
+        try "port 7000\nbogus-directive 1\n".write(toFile: d + "/bad.conf", atomically: true, encoding: .utf8)
+        let r = try strata("serve", d + "/bad.conf")
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.err.contains("*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***"), r.err)
+        XCTAssertTrue(r.err.contains("at line 2"), r.err)
+        XCTAssertTrue(r.err.contains(">>> 'bogus-directive 1'"), r.err)
+        XCTAssertTrue(r.err.contains("Bad directive or wrong number of arguments"), r.err)
+        let r2 = try strata("serve", "--port", "notaport")
+        XCTAssertEqual(r2.status, 1)
+        XCTAssertTrue(r2.err.contains("argument couldn't be parsed into an integer"), r2.err)
+    }
+
+    /// A damaged dump stops startup naming the file and offset; nothing is served.
+    func testDamagedDumpStopsStartup() throws {
+        let d = makeTempDir()
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: fixture("redis-7.0-all-types.rdb")))
+        bytes[bytes.count / 2] ^= 0xFF
+        try bytes.write(to: URL(fileURLWithPath: d + "/dump.rdb"))
+        let r = try strata("serve", "--port", "\(freeLoopbackPort())", "--dir", d, "--save", "")
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.out.count + r.err.count > 0)
+        let log = String(decoding: r.out, as: UTF8.self) + r.err
+        XCTAssertTrue(log.contains("dump.rdb") && log.contains("offset"), log)
+        XCTAssertTrue(log.contains("Fatal error loading the DB"), log)
+    }
+
+    /// SIGTERM with save points saves before exiting, as redis-server does.
+    func testSigtermSavesWhenSavePointsAreSet() throws {
+        let s = try startStrata(extra: ["--save", "3600 1"])
+        XCTAssertEqual(try s.cmd("set", "x", "1"), "OK")
+        s.process.terminate()   // SIGTERM
+        s.process.waitUntilExit()
+        XCTAssertEqual(s.process.terminationStatus, 0)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: s.dir + "/dump.rdb"), s.log)
+        XCTAssertTrue(s.log.contains("Received SIGTERM"), s.log)
+    }
+
+    /// A protocol error closes that client only; pipelined clients and redis-benchmark work.
+    func testProtocolErrorAndBenchmark() throws {
+        let s = try startStrata()
+        defer { s.stop() }
+        // A raw connection: the error reply, then the server closes it.
+        let bad = try runProcess("/bin/bash", ["-c", "exec 3<>/dev/tcp/127.0.0.1/\(s.port); printf '*1\\r\\n$x\\r\\n' >&3; timeout 5 cat <&3"])
+        XCTAssertEqual(String(decoding: bad.out, as: UTF8.self), "-ERR Protocol error: invalid bulk length\r\n")
+        XCTAssertEqual(try s.cmd("ping"), "PONG")
+        guard let bench = which("redis-benchmark") else { throw XCTSkip("redis-benchmark missing") }
+        let r = try runProcess(bench, ["-p", "\(s.port)", "-q", "-n", "2000", "-c", "10", "-P", "8", "-t", "set,get,incr,lpush,sadd,hset,zadd,lrange_100,mset"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let out = String(decoding: r.out, as: UTF8.self)
+        for t in ["SET:", "GET:", "INCR:", "LPUSH:", "SADD:", "HSET:", "ZADD:", "LRANGE_100 (first 100 elements):", "MSET (10 keys):"] {
+            XCTAssertTrue(out.contains(t), "\(t) missing in \(out)")
+        }
+        XCTAssertGreaterThanOrEqual(Int(try s.cmd("llen", "mylist")) ?? 0, 2000)
+        XCTAssertEqual(try s.cmd("multi"), "OK")
+    }
+}
