@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# redis-benchmark against `strata serve` and redis-server 7.0, alternately, on the same machine
+# in the same run: requests per second (median of RUNS) and p99 latency, and their ratios.
+# Not a test; not run in CI.
+#   Benchmarks/serve-bench.sh        (RUNS=5, N=200000 requests per test, 50 clients)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-5}
+N=${N:-200000}
+TESTS=${TESTS:-set,get,incr,lpush,rpop,sadd,hset,zadd,lrange_100,mset}
+work=${STRATA_BENCH_DIR:-/tmp/strata-serve-bench}
+rm -rf "$work"; mkdir -p "$work/redis" "$work/strata"
+swift build -c release >/dev/null
+S=$PWD/.build/release/strata
+RP=7391; SP=7392
+redis-server --port $RP --dir "$work/redis" --save "" --appendonly no --daemonize no >/dev/null 2>&1 &
+rpid=$!
+"$S" serve --port $SP --dir "$work/strata" --save "" --appendonly no --daemonize no >/dev/null 2>&1 &
+spid=$!
+trap 'kill $rpid $spid 2>/dev/null || true' EXIT
+for p in $RP $SP; do until redis-cli -p $p ping 2>/dev/null | grep -q PONG; do sleep 0.05; done; done
+
+# bench PORT PIPELINE -> "TEST rps p99" lines (redis-benchmark --csv)
+bench() {
+  redis-benchmark -p "$1" -P "$2" -c 50 -n "$N" -t "$TESTS" --csv 2>/dev/null |
+    awk -F'","' 'NR>1 { gsub(/"/,""); split($1,a," "); print a[1], $2, $7 }'
+}
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+for P in 1 16; do
+  : > "$work/r.$P"; : > "$work/s.$P"
+  for _ in $(seq "$RUNS"); do
+    bench $RP $P >> "$work/r.$P"
+    bench $SP $P >> "$work/s.$P"
+  done
+  echo "pipeline $P, 50 clients, $N requests, median of $RUNS (alternating):"
+  printf '  %-12s %12s %12s %7s %9s %9s %7s\n' test redis-rps strata-rps ratio redis-p99 strata-p99 ratio
+  for t in $(cut -d' ' -f1 "$work/r.$P" | awk '!s[$0]++'); do
+    r=$(awk -v t="$t" '$1==t {print $2}' "$work/r.$P" | median); s=$(awk -v t="$t" '$1==t {print $2}' "$work/s.$P" | median)
+    rl=$(awk -v t="$t" '$1==t {print $3}' "$work/r.$P" | median); sl=$(awk -v t="$t" '$1==t {print $3}' "$work/s.$P" | median)
+    printf '  %-12s %12.0f %12.0f %6.2fx %9.3f %9.3f %6.2fx\n' "$t" "$r" "$s" "$(echo "$s / $r" | bc -l)" "$rl" "$sl" "$(echo "$sl / $rl" | bc -l)"
+  done
+done
