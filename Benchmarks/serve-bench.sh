@@ -23,7 +23,7 @@ for p in $RP $SP; do until redis-cli -p $p ping 2>/dev/null | grep -q PONG; do s
 # bench PORT PIPELINE -> "TEST rps p99" lines (redis-benchmark --csv)
 bench() {
   redis-benchmark -p "$1" -P "$2" -c 50 -n "$N" -t "$TESTS" --csv 2>/dev/null |
-    awk -F'","' 'NR>1 { gsub(/"/,""); split($1,a," "); print a[1], $2, $7 }'
+    awk -F',' 'NR>1 { for (i = 1; i <= NF; i++) gsub(/"/, "", $i); split($1, a, " "); print a[1], $2, $7 }'
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 for P in 1 16; do

@@ -13,8 +13,7 @@ final class ServeTests: XCTestCase {
     /// DEBUG DIGEST; then strata's SAVE loads in redis-server with that digest.
     func testSameTrafficSameDigestAndItsDumpLoadsInRedis() throws {
         var w = AOFWorkload(seed: 20261124)
-        // (XREADGROUP is not in the engine yet: issue 3.)
-        let cmds = w.batch(3000, streams: false).filter { $0.first != "XREADGROUP" }
+        let cmds = w.batch(3000, streams: false)
         let data = respData(cmds)
         if let p = ProcessInfo.processInfo.environment["STRATA_DUMP_WORKLOAD"] { try data.write(to: URL(fileURLWithPath: p)) }
         let strata = try startStrata()

@@ -249,81 +249,176 @@ enum StreamCommands {
         },
         cmd("xclaim", -6, [.write, .fast], 1, 1, 1) { c in try xclaim(&c) },
         cmd("xread", -4, [.readonly], 0, 0, 0) { c in try xread(&c) },
+        cmd("xreadgroup", -7, [.write], 0, 0, 0) { c in try xread(&c, group: true) },
+        cmd("xpending", -3, [.readonly], 1, 1, 1) { c in try xpending(&c) },
     ]
 
-    /// XREAD [COUNT n] [BLOCK ms] STREAMS key... id...: the non-blocking core (the server adds
-    /// the waiting); entries after each ID, streams with none left out, nil when none has any.
-    static func xread(_ c: inout CommandContext) throws -> Reply {
+    /// XREAD [COUNT n] [BLOCK ms] STREAMS key... id... and XREADGROUP GROUP g c [COUNT n]
+    /// [BLOCK ms] [NOACK] STREAMS key... id... (Redis 7.0 `xreadCommand`): the non-blocking
+    /// core (the server adds the waiting). A group read of ">" delivers new entries, adds them
+    /// to the PEL and propagates them as XCLAIM ... JUSTID (and XGROUP SETID with NOACK), as
+    /// Redis writes them to the AOF; any other ID serves the consumer's own pending history.
+    static func B(_ s: String) -> Bytes { Array(s.utf8) }
+
+    static func xread(_ c: inout CommandContext, group: Bool = false) throws -> Reply {
         var count: Int64 = 0
-        var i = 1
         var streamsAt = -1
+        var groupName: Bytes?, consumerName: Bytes?
+        var noack = false
+        var i = 1
         while i < c.args.count {
             let a = c.argString(i)
             let more = c.args.count - 1 - i
-            if a == "streams" && more > 0 { streamsAt = i + 1; break }
-            if a == "count" && more > 0 {
-                guard let n = Decimal.parseCanonical(c.args[i + 1]) else { throw CommandError.notInteger }
-                count = max(0, n)
-                i += 2
-                continue
-            }
             if a == "block" && more > 0 {
                 guard let n = Decimal.parseCanonical(c.args[i + 1]) else { throw CommandError("ERR timeout is not an integer or out of range") }
                 guard n >= 0 else { throw CommandError("ERR timeout is negative") }
                 i += 2
-                continue
+            } else if a == "count" && more > 0 {
+                guard let n = Decimal.parseCanonical(c.args[i + 1]) else { throw CommandError.notInteger }
+                count = max(0, n)
+                i += 2
+            } else if a == "streams" && more > 0 {
+                streamsAt = i + 1
+                if (c.args.count - streamsAt) % 2 != 0 {
+                    throw CommandError("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.")
+                }
+                break
+            } else if a == "group" && more >= 2 {
+                if !group { throw CommandError("ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.") }
+                groupName = c.args[i + 1]; consumerName = c.args[i + 2]
+                i += 3
+            } else if a == "noack" {
+                if !group { throw CommandError("ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.") }
+                noack = true
+                i += 1
+            } else {
+                throw CommandError.syntax
             }
-            throw CommandError.syntax
         }
         guard streamsAt > 0 else { throw CommandError.syntax }
-        let rest = c.args.count - streamsAt
-        guard rest % 2 == 0 else {
-            throw CommandError("ERR Unbalanced 'xread' list of streams: for each stream key an ID or '$' must be specified.")
-        }
-        let n = rest / 2
+        if group && groupName == nil { throw CommandError("ERR Missing GROUP option for XREADGROUP") }
+        let n = (c.args.count - streamsAt) / 2
+        let newOnly = StreamID(ms: .max, seq: .max)
         var after = [StreamID]()
+        var groups = [StreamObject.Group]()
         for k in 0..<n {
-            let idArg = c.args[streamsAt + n + k]
-            let s = try c.getStream(c.args[streamsAt + k])
-            if idArg == Array("$".utf8) { after.append(s?.lastID ?? .zero); continue }
-            if idArg == Array(">".utf8) {
-                throw CommandError("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.")
+            let key = c.args[streamsAt + k], idArg = c.args[streamsAt + n + k]
+            let s = try c.getStream(key)
+            if let groupName {
+                guard let s, let g = s.groups[ByteKey(groupName)] else {
+                    throw CommandError("NOGROUP No such key '\(String(decoding: key, as: UTF8.self))' or consumer group '\(String(decoding: groupName, as: UTF8.self))' in XREADGROUP with GROUP option")
+                }
+                groups.append(g)
             }
-            after.append(try id(idArg, strict: false))
+            if idArg == Array("$".utf8) {
+                if group { throw CommandError("ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.") }
+                after.append(s?.lastID ?? .zero)
+                continue
+            }
+            if idArg == Array(">".utf8) {
+                if !group { throw CommandError("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.") }
+                after.append(newOnly)
+                continue
+            }
+            after.append(try id(idArg, strict: true))
         }
         var out = [Reply]()
+        let now = UInt64(max(0, c.now))
         for k in 0..<n {
-            guard let s = try c.getStream(c.args[streamsAt + k]), let last = s.ids.last, after[k] < last else { continue }
-            var j = s.lowerBound(after[k])
-            if j < s.count && s.ids[j] == after[k] { j += 1 }
+            let key = c.args[streamsAt + k]
+            guard let s = try c.getStream(key) else { continue }
+            let history = group && after[k] != newOnly
+            var serve = history
+            if !history, let last = s.ids.last { serve = last > (group ? groups[k].lastID : after[k]) }
+            guard serve else { continue }
+            var start = after[k]
+            if start != newOnly { start = start.seq == .max ? StreamID(ms: start.ms &+ 1, seq: 0) : StreamID(ms: start.ms, seq: start.seq + 1) }
+            guard group else {
+                var j = s.lowerBound(start)
+                var entries = [Reply]()
+                while j < s.count && (count == 0 || entries.count < count) { entries.append(entryReply(s.entry(at: j))); j += 1 }
+                out.append(.array([.bulk(key), .array(entries)]))
+                continue
+            }
+            let g = groups[k]
+            let cname = consumerName!
+            var consumer = g.consumers[ByteKey(cname)]
+            if let cons = consumer { cons.seenTime = now } else {
+                let cons = StreamObject.Consumer(seenTime: now)
+                g.consumers[ByteKey(cname)] = cons
+                consumer = cons
+                if noack { c.propagate([B("XGROUP"), B("CREATECONSUMER"), key, groupName!, cname]) }
+            }
             var entries = [Reply]()
-            while j < s.count && (count == 0 || entries.count < count) { entries.append(entryReply(s.entry(at: j))); j += 1 }
-            out.append(.array([.bulk(c.args[streamsAt + k]), .array(entries)]))
+            if history {
+                // The consumer's own pending entries from `start` on; a deleted one as [id, nil].
+                for id in consumer!.pending.sorted() where id >= start {
+                    if count > 0 && entries.count >= count { break }
+                    let j = s.lowerBound(id)
+                    if j < s.count && s.ids[j] == id {
+                        entries.append(entryReply(s.entry(at: j)))
+                        g.pel[id]?.deliveryTime = now
+                        g.pel[id]?.deliveryCount += 1
+                    } else {
+                        entries.append(.array([.bulk(idBytes(id)), .array(nil)]))
+                    }
+                }
+            } else {
+                var j = s.lowerBound(g.lastID)
+                if j < s.count && s.ids[j] == g.lastID { j += 1 }
+                var moved = false
+                while j < s.count && (count == 0 || entries.count < count) {
+                    let (eid, _) = s.entry(at: j)
+                    if eid > g.lastID {
+                        if let r = g.entriesRead, !s.rangeHasTombstones(from: eid) { g.entriesRead = r + 1 }
+                        else if s.entriesAdded > 0 { g.entriesRead = s.estimateDistanceFromFirstEverEntry(eid) }
+                        g.lastID = eid
+                        moved = true
+                    }
+                    entries.append(entryReply(s.entry(at: j)))
+                    if !noack {
+                        if let old = g.pel[eid] { g.consumers[ByteKey(old.consumer)]?.pending.remove(eid) }
+                        let p = StreamObject.PendingEntry(consumer: cname, deliveryTime: now, deliveryCount: 1)
+                        g.pel[eid] = p
+                        consumer!.pending.insert(eid)
+                        c.propagate([B("XCLAIM"), key, groupName!, cname, B("0"), idBytes(eid), B("TIME"), Decimal.bytes(Int64(bitPattern: p.deliveryTime)),
+                                     B("RETRYCOUNT"), Decimal.bytes(Int64(bitPattern: p.deliveryCount)), B("FORCE"), B("JUSTID"), B("LASTID"), idBytes(g.lastID)])
+                    }
+                    j += 1
+                }
+                if noack && moved {
+                    c.propagate([B("XGROUP"), B("SETID"), key, groupName!, idBytes(g.lastID), B("ENTRIESREAD"), Decimal.bytes(g.entriesRead ?? -1)])
+                }
+            }
+            out.append(.array([.bulk(key), .array(entries)]))
         }
         return out.isEmpty ? .array(nil) : .array(out)
     }
 
-    static func range(_ c: inout CommandContext, reverse: Bool) throws -> Reply {
-        func bound(_ b: Bytes, start: Bool) throws -> StreamID? {
-            // "(" makes a bound exclusive (nil: the range is empty).
-            if b.first == UInt8(ascii: "(") {
-                let inner = Array(b.dropFirst())
-                let v = try id(inner, missingSeq: start ? 0 : UInt64.max)
-                if start {
-                    if v.seq == UInt64.max {
-                        guard v.ms < UInt64.max else { throw CommandError("ERR invalid start ID for the interval") }
-                        return StreamID(ms: v.ms + 1, seq: 0)
-                    }
-                    return StreamID(ms: v.ms, seq: v.seq + 1)
+    /// `streamParseIntervalIDOrReply` with the exclusive-bound adjustment XRANGE and XPENDING
+    /// make: "(" excludes the bound; "-" and "+" are the extremes.
+    static func intervalBound(_ b: Bytes, start: Bool) throws -> StreamID {
+        if b.first == UInt8(ascii: "(") {
+            let inner = Array(b.dropFirst())
+            let v = try id(inner, missingSeq: start ? 0 : UInt64.max)
+            if start {
+                if v.seq == UInt64.max {
+                    guard v.ms < UInt64.max else { throw CommandError("ERR invalid start ID for the interval") }
+                    return StreamID(ms: v.ms + 1, seq: 0)
                 }
-                if v.seq == 0 {
-                    guard v.ms > 0 else { throw CommandError("ERR invalid end ID for the interval") }
-                    return StreamID(ms: v.ms - 1, seq: UInt64.max)
-                }
-                return StreamID(ms: v.ms, seq: v.seq - 1)
+                return StreamID(ms: v.ms, seq: v.seq + 1)
             }
-            return try id(b, missingSeq: start ? 0 : UInt64.max, strict: false)
+            if v.seq == 0 {
+                guard v.ms > 0 else { throw CommandError("ERR invalid end ID for the interval") }
+                return StreamID(ms: v.ms - 1, seq: UInt64.max)
+            }
+            return StreamID(ms: v.ms, seq: v.seq - 1)
         }
+        return try id(b, missingSeq: start ? 0 : UInt64.max, strict: false)
+    }
+
+    static func range(_ c: inout CommandContext, reverse: Bool) throws -> Reply {
+        func bound(_ b: Bytes, start: Bool) throws -> StreamID? { try intervalBound(b, start: start) }
         let startArg = reverse ? c.arg(3) : c.arg(2)
         let endArg = reverse ? c.arg(2) : c.arg(3)
         let lo = try bound(startArg, start: true)
@@ -508,6 +603,57 @@ enum StreamCommands {
             }
         }
         c.propagateAsIs()
+        return .array(out)
+    }
+
+    /// XPENDING key group [[IDLE ms] start end count [consumer]] (Redis 7.0 `xpendingCommand`).
+    static func xpending(_ c: inout CommandContext) throws -> Reply {
+        let argc = c.args.count
+        if argc != 3 && (argc < 6 || argc > 9) { throw CommandError.syntax }
+        var lo = StreamID.zero, hi = StreamID(ms: .max, seq: .max)
+        var count: Int64 = 0, minIdle: Int64 = 0
+        var consumerName: Bytes?
+        if argc >= 6 {
+            var at = 3
+            if c.argString(3) == "idle" {
+                guard let v = Decimal.parseCanonical(c.args[4]) else { throw CommandError.notInteger }
+                minIdle = v
+                if argc < 8 { throw CommandError.syntax }
+                at += 2
+            }
+            guard let n = Decimal.parseCanonical(c.args[at + 2]) else { throw CommandError.notInteger }
+            count = max(0, n)
+            lo = try intervalBound(c.args[at], start: true)
+            hi = try intervalBound(c.args[at + 1], start: false)
+            if at + 3 < argc { consumerName = c.args[at + 3] }
+        }
+        let noGroup = CommandError("NOGROUP No such key '\(String(decoding: c.arg(1), as: UTF8.self))' or consumer group '\(String(decoding: c.arg(2), as: UTF8.self))'")
+        guard let s = try c.getStream(c.arg(1)), let g = s.groups[ByteKey(c.arg(2))] else { throw noGroup }
+        if argc == 3 {
+            guard !g.pel.isEmpty else { return .array([.integer(0), .null, .null, .array(nil)]) }
+            let ids = g.pel.keys.sorted()
+            var consumers = [Reply]()
+            for (name, cons) in g.consumers.sorted(by: { bytesLess($0.key.bytes, $1.key.bytes) }) where !cons.pending.isEmpty {
+                consumers.append(.array([.bulk(name.bytes), .bulk(Decimal.bytes(Int64(cons.pending.count)))]))
+            }
+            return .array([.integer(Int64(ids.count)), .bulk(idBytes(ids.first!)), .bulk(idBytes(ids.last!)), .array(consumers)])
+        }
+        var ids: [StreamID]
+        if let consumerName {
+            guard let cons = g.consumers[ByteKey(consumerName)] else { return .array([]) }
+            ids = cons.pending.sorted()
+        } else {
+            ids = g.pel.keys.sorted()
+        }
+        let now = c.now
+        var out = [Reply]()
+        for id in ids where id >= lo {
+            if id > hi || Int64(out.count) >= count { break }
+            guard let p = g.pel[id] else { continue }
+            let idle = now - Int64(bitPattern: p.deliveryTime)
+            if minIdle > 0 && idle < minIdle { continue }
+            out.append(.array([.bulk(idBytes(id)), .bulk(p.consumer), .integer(idle < 0 ? 0 : idle), .integer(Int64(bitPattern: p.deliveryCount))]))
+        }
         return .array(out)
     }
 }

@@ -80,6 +80,27 @@ public final class StreamObject {
 
     public func entry(at i: Int) -> (id: StreamID, fields: [(field: Bytes, value: Bytes)]) { (ids[i], fields[i]) }
 
+    /// `streamRangeHasTombstones(s, start, NULL)`: whether a deleted entry may lie at or after `start`.
+    public func rangeHasTombstones(from start: StreamID) -> Bool {
+        if ids.isEmpty || maxDeletedID == .zero { return false }
+        if firstID > maxDeletedID { return false }
+        return start <= maxDeletedID
+    }
+
+    /// `streamEstimateDistanceFromFirstEverEntry`: the logical read counter of `id`, nil when
+    /// it cannot be known (-1 in Redis).
+    public func estimateDistanceFromFirstEverEntry(_ id: StreamID) -> Int64? {
+        if entriesAdded == 0 { return 0 }
+        if ids.isEmpty && id <= lastID { return Int64(entriesAdded) }
+        if id == lastID { return Int64(entriesAdded) }
+        if id > lastID { return nil }
+        if maxDeletedID == .zero || maxDeletedID < firstID {
+            if id < firstID { return Int64(entriesAdded) - Int64(ids.count) }
+            if id == firstID { return Int64(entriesAdded) - Int64(ids.count) + 1 }
+        }
+        return nil
+    }
+
     // MARK: RDB
 
     public var rdbValue: RDBValue {
