@@ -528,7 +528,9 @@ final class DifferentialTests: XCTestCase {
             case 8: w = ["XCLAIM", k, g, c, "0", someID(), someID()] + (Bool.random(using: &rng) ? ["JUSTID"] : [])
             case 9: w = ["XPENDING", k, g]
             case 10: w = ["XPENDING", k, g, pick(["-", someID()]), pick(["+", someID()]), pick(["1", "3", "100"])] + (Bool.random(using: &rng) ? [c] : [])
-            case 11: w = ["XDEL", k, someID()]
+            case 11:
+                w = Bool.random(using: &rng) ? ["XDEL", k, someID()]
+                    : ["XAUTOCLAIM", k, g, c, pick(["0", "0", "100000", "x"]), pick(["0", "-", someID(), "(1-0"])] + (Bool.random(using: &rng) ? ["COUNT", pick(["1", "2", "3", "0"])] : []) + (Int.random(in: 0..<3, using: &rng) == 0 ? ["JUSTID"] : [])
             case 12: w = pick([["XGROUP", "SETID", k, g, pick(["0", "$", someID()])], ["XGROUP", "DELCONSUMER", k, g, c], ["XGROUP", "CREATECONSUMER", k, g, c]])
             default: w = ["XTRIM", k, "MAXLEN", "=", pick(["2", "5", "20"])]
             }
@@ -536,7 +538,7 @@ final class DifferentialTests: XCTestCase {
             let theirs = try client.call(args), ours = engine.execute(args, client: &state)
             let a = DifferentialTests.normalize(w[0], theirs, args: w), b = DifferentialTests.normalize(w[0], ours, args: w)
             if a != b { XCTFail("#\(i) \(w): redis \(theirs), strata \(ours)"); return }
-            if w[0] == "XREADGROUP" || w[0] == "XPENDING", case .array(let x?) = theirs, !x.isEmpty, x.first != .integer(0) { nonEmpty += 1 }
+            if w[0] == "XREADGROUP" || w[0] == "XPENDING" || w[0] == "XAUTOCLAIM", case .array(let x?) = theirs, !x.isEmpty, x.first != .integer(0) { nonEmpty += 1 }
         }
         XCTAssertGreaterThan(nonEmpty, 200, "the sequence should exercise groups with pending entries")
         XCTAssertEqual(Reply.status(engine.digest()), try client.call("DEBUG", "DIGEST"))

@@ -251,6 +251,7 @@ enum StreamCommands {
         cmd("xread", -4, [.readonly], 0, 0, 0) { c in try xread(&c) },
         cmd("xreadgroup", -7, [.write], 0, 0, 0) { c in try xread(&c, group: true) },
         cmd("xpending", -3, [.readonly], 1, 1, 1) { c in try xpending(&c) },
+        cmd("xautoclaim", -6, [.write, .fast], 1, 1, 1) { c in try xautoclaim(&c) },
     ]
 
     /// XREAD [COUNT n] [BLOCK ms] STREAMS key... id... and XREADGROUP GROUP g c [COUNT n]
@@ -655,5 +656,81 @@ enum StreamCommands {
             out.append(.array([.bulk(idBytes(id)), .bulk(p.consumer), .integer(idle < 0 ? 0 : idle), .integer(Int64(bitPattern: p.deliveryCount))]))
         }
         return .array(out)
+    }
+
+    /// The XCLAIM Redis propagates for a claimed or delivered pending entry.
+    static func claimPropagation(_ key: Bytes, _ group: Bytes, _ g: StreamObject.Group, _ id: StreamID, _ p: StreamObject.PendingEntry) -> [Bytes] {
+        [B("XCLAIM"), key, group, p.consumer, B("0"), idBytes(id), B("TIME"), Decimal.bytes(Int64(bitPattern: p.deliveryTime)),
+         B("RETRYCOUNT"), Decimal.bytes(Int64(bitPattern: p.deliveryCount)), B("FORCE"), B("JUSTID"), B("LASTID"), idBytes(g.lastID)]
+    }
+
+    /// XAUTOCLAIM key group consumer min-idle-time start [COUNT n] [JUSTID] (Redis 7.0): claims
+    /// idle pending entries from `start` on (at most COUNT, scanning at most 10*COUNT), drops
+    /// the PEL entries of deleted ones, replies [next start, claimed, deleted IDs].
+    static func xautoclaim(_ c: inout CommandContext) throws -> Reply {
+        guard let minIdle0 = Decimal.parseCanonical(c.args[4]) else { throw CommandError("ERR Invalid min-idle-time argument for XAUTOCLAIM") }
+        let minIdle = max(0, minIdle0)
+        let start = try intervalBound(c.args[5], start: true)
+        var count = 100
+        var justID = false
+        var j = 6
+        while j < c.args.count {
+            let more = c.args.count - 1 - j
+            let o = c.argString(j)
+            if o == "count" && more > 0 {
+                guard let n = Decimal.parseCanonical(c.args[j + 1]), n >= 1, n <= Int64.max / 16 else { throw CommandError("ERR COUNT must be > 0") }
+                count = Int(n)
+                j += 1
+            } else if o == "justid" {
+                justID = true
+            } else {
+                throw CommandError.syntax
+            }
+            j += 1
+        }
+        let key = c.arg(1), gname = c.arg(2), cname = c.arg(3)
+        guard let s = try c.getStream(key), let g = s.groups[ByteKey(gname)] else {
+            throw CommandError("NOGROUP No such key '\(String(decoding: key, as: UTF8.self))' or consumer group '\(String(decoding: gname, as: UTF8.self))'")
+        }
+        let ids = g.pel.keys.sorted()
+        var idx = ids.firstIndex { $0 >= start } ?? ids.count
+        var attempts = count * 10
+        let now = UInt64(max(0, c.now))
+        var claimed = [Reply]()
+        var deleted = [Reply]()
+        var consumer: StreamObject.Consumer?
+        while attempts > 0 && count > 0 && idx < ids.count {
+            attempts -= 1
+            let id = ids[idx]
+            idx += 1
+            guard var p = g.pel[id] else { continue }
+            if !s.contains(id) {
+                c.propagate(claimPropagation(key, gname, g, id, p))
+                g.pel.removeValue(forKey: id)
+                g.consumers[ByteKey(p.consumer)]?.pending.remove(id)
+                deleted.append(.bulk(idBytes(id)))
+                count -= 1
+                continue
+            }
+            if minIdle > 0 && Int64(bitPattern: now &- p.deliveryTime) < minIdle { continue }
+            if consumer == nil {
+                if let cons = g.consumers[ByteKey(cname)] { cons.seenTime = now; consumer = cons } else {
+                    let cons = StreamObject.Consumer(seenTime: now)
+                    g.consumers[ByteKey(cname)] = cons
+                    consumer = cons
+                }
+            }
+            if p.consumer != cname { g.consumers[ByteKey(p.consumer)]?.pending.remove(id) }
+            p.deliveryTime = now
+            if !justID { p.deliveryCount += 1 }
+            p.consumer = cname
+            g.pel[id] = p
+            consumer!.pending.insert(id)
+            claimed.append(justID ? .bulk(idBytes(id)) : entryReply(s.entry(at: s.lowerBound(id))))
+            count -= 1
+            c.propagate(claimPropagation(key, gname, g, id, p))
+        }
+        let next = idx < ids.count ? ids[idx] : StreamID.zero
+        return .array([.bulk(idBytes(next)), .array(claimed), .array(deleted)])
     }
 }
