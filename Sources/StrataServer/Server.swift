@@ -16,8 +16,11 @@ public final class Server {
     private var listeners: [Int32] = []
     private var clients: [Int32: Client] = [:]
     private var nextClientID: Int64 = 1
-    /// Writes since the last successful save (save points, INFO).
-    private var dirty = 0
+    /// Writes since the last successful save (save points, INFO): the engine counts them.
+    private var dirty: Int {
+        get { engine.dirty }
+        set { engine.dirty = newValue }
+    }
     private var lastSave: Int64
     private var lastSaveOK = true
     private var childPID: pid_t = 0
@@ -148,7 +151,6 @@ public final class Server {
         signal(SIGPIPE, SIG_IGN)
         signal(SIGTERM) { _ in shutdownSignal = SIGTERM }
         signal(SIGINT) { _ in shutdownSignal = SIGINT }
-        engine.propagate = { [unowned self] _, _ in self.dirty += 1 }
         log("notice", "Ready to accept connections")
         let hz = max(1, min(500, config.int("hz")))
         loop.run(periodMs: 1000 / hz) { cron() }
@@ -342,14 +344,22 @@ public final class Server {
     /// Commands the server handles itself (everything else goes to the engine).
     private static let serverCommands: Set<String> = ["quit", "auth", "hello", "multi", "discard", "exec", "client", "info",
         "config", "save", "bgsave", "lastsave", "time", "shutdown", "command", "debug", "watch", "unwatch", "reset"]
-    private static let serverCommandLengths = Set(serverCommands.map(\.count))
+    private static let serverCommandBytes: [[UInt8]] = serverCommands.map { Array($0.utf8) }
 
-    /// True when `name` (any case) may be a server command: only those spellings pay for a
-    /// lowercased String; the rest go to the engine's byte-keyed command cache.
+    /// True when `name` (any case) is a server command: bytes compared with ASCII case folding,
+    /// no String and no hashing (this runs for every command).
     @inline(__always)
     private static func maybeServerCommand(_ name: Bytes) -> Bool {
-        guard serverCommandLengths.contains(name.count) else { return false }
-        return serverCommands.contains(lower(name))
+        let n = name.count
+        guard n >= 4 && n <= 8 else { return false }
+        return name.withUnsafeBufferPointer { b in
+            for cand in serverCommandBytes where cand.count == n {
+                var same = true
+                for i in 0..<n where (b[i] | 0x20) != cand[i] { same = false; break }
+                if same { return true }
+            }
+            return false
+        }
     }
 
     private func process(_ c: Client, _ argv: [Bytes]) {

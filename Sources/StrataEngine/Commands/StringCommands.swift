@@ -126,9 +126,11 @@ enum StringCommands {
         c.engine.store(c.db, key, .string(StringValue(c.arg(2))), keepTTL: keepTTL)
         if let when { c.engine.setExpire(c.db, key, when) }
         // Redis 7.0 propagates relative expiries as an absolute PXAT.
-        var prop = [B("SET"), key, c.arg(2)]
-        if let when { prop += [B("PXAT"), Decimal.bytes(when)] } else if keepTTL { prop.append(B("KEEPTTL")) }
-        c.propagate(prop)
+        c.propagate({
+            var prop = [B("SET"), key, c.arg(2)]
+            if let when { prop += [B("PXAT"), Decimal.bytes(when)] } else if keepTTL { prop.append(B("KEEPTTL")) }
+            return prop
+        }())
         return get ? .bulk(old) : .ok
     }
 

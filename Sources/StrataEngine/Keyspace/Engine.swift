@@ -32,6 +32,8 @@ public final class Engine {
     public var maxBulkLength = 512 * 1024 * 1024
     /// Called for every write with the command to propagate (AOF, replicas) and its db.
     public var propagate: (([Bytes], Int) -> Void)?
+    /// Writes so far (every propagated command counts one), for save points and INFO.
+    public var dirty = 0
     /// True while replaying an AOF or loading: as in Redis (`server.loading`), nothing expires
     /// (no lazy or active expiry, and an expiry in the past is set, not applied as a delete).
     public var loading = false
@@ -63,6 +65,7 @@ public final class Engine {
     func expireIfNeeded(_ db: Database, _ key: Bytes) -> Bool {
         guard !loading, db.expires.count > 0, let when = db.expires[key], clock() > when else { return false }
         delete(db, key)
+        dirty += 1
         propagate?([Array("DEL".utf8), key], db.id)
         return true
     }
@@ -112,6 +115,7 @@ public final class Engine {
                     if delete(db, k) {
                         deleted += 1
                         expiredInSample += 1
+                        dirty += 1
                         propagate?([Array("DEL".utf8), k], db.id)
                     }
                 }
@@ -227,8 +231,16 @@ public struct CommandContext {
     }
 
     /// Emits the command to propagate for this write (AOF, replicas).
-    func propagate(_ args: [Bytes]) { engine.propagate?(args, db.id) }
-    func propagateAsIs() { engine.propagate?(args, db.id) }
+    /// (The arguments are built only when something listens: SET on the hot path pays for a
+    /// counter increment, not for an array.)
+    func propagate(_ args: @autoclosure () -> [Bytes]) {
+        engine.dirty += 1
+        if let p = engine.propagate { p(args(), db.id) }
+    }
+    func propagateAsIs() {
+        engine.dirty += 1
+        engine.propagate?(args, db.id)
+    }
 }
 
 extension Decimal {
