@@ -272,6 +272,17 @@ final class DifferentialTests: XCTestCase {
 
     /// Replies whose element order Redis leaves unspecified are compared sorted; random picks
     /// are compared by shape (count) unless they return everything.
+    /// A fresh redis-server and a client on it (the oracle of the focused tests below).
+    static func oracle() throws -> (RedisServerProcess, RedisClient) {
+        let server = try RedisServerProcess()
+        return (server, try RedisClient(port: server.port))
+    }
+
+    /// STRATA_SEED when given, else the fixed default (CI reproduces).
+    static func seededRNG() -> SeededRNG {
+        SeededRNG(seed: UInt64(ProcessInfo.processInfo.environment["STRATA_SEED"] ?? "") ?? 20261124)
+    }
+
     static func normalize(_ cmd: String, _ r: Reply, args: [String] = []) -> Reply {
         // XPENDING's extended form reports idle milliseconds: the two servers differ by a few.
         if cmd == "XPENDING", args.count > 3, case .array(let a?) = r {
@@ -405,12 +416,11 @@ final class DifferentialTests: XCTestCase {
     /// HyperLogLogs are strings: their bytes (sparse opcodes, promotion to dense, the cached
     /// cardinality) must be Redis's exactly, checked with GET after every command.
     func testHyperLogLogBytesAgreeWithRedis() throws {
-        let server = try RedisServerProcess()
+        let (server, client) = try DifferentialTests.oracle()
         defer { server.stop() }
-        let client = try RedisClient(port: server.port)
         let engine = Engine()
         var state = ClientState()
-        var rng = SeededRNG(seed: UInt64(ProcessInfo.processInfo.environment["STRATA_SEED"] ?? "") ?? 20261124)
+        var rng = DifferentialTests.seededRNG()
         let keys = ["h0", "h1", "h2", "h3"]
         for i in 0..<1500 {
             var words: [String]
@@ -448,12 +458,11 @@ final class DifferentialTests: XCTestCase {
     /// ANY cut-offs, STORE results) against redis-server's, on points clustered so that
     /// searches of every size find something.
     func testGeoCommandsAgreeWithRedis() throws {
-        let server = try RedisServerProcess()
+        let (server, client) = try DifferentialTests.oracle()
         defer { server.stop() }
-        let client = try RedisClient(port: server.port)
         let engine = Engine()
         var state = ClientState()
-        var rng = SeededRNG(seed: UInt64(ProcessInfo.processInfo.environment["STRATA_SEED"] ?? "") ?? 20261124)
+        var rng = DifferentialTests.seededRNG()
         func pick<T>(_ a: [T]) -> T { a[Int.random(in: 0..<a.count, using: &rng)] }
         let centers: [(Double, Double)] = [(13.361389, 38.115556), (-122.27652, 37.805186), (0.0, 0.0), (179.99, 84.9), (-179.9, -70.0), (151.2, -33.86)]
         func point() -> [String] {
@@ -502,12 +511,11 @@ final class DifferentialTests: XCTestCase {
     /// and history reads, NOACK, XACK, XCLAIM, XPENDING both forms, deletions and trims under
     /// a group, compared reply by reply (XPENDING idle times masked).
     func testStreamConsumerGroupsAgreeWithRedis() throws {
-        let server = try RedisServerProcess()
+        let (server, client) = try DifferentialTests.oracle()
         defer { server.stop() }
-        let client = try RedisClient(port: server.port)
         let engine = Engine()
         var state = ClientState()
-        var rng = SeededRNG(seed: UInt64(ProcessInfo.processInfo.environment["STRATA_SEED"] ?? "") ?? 20261124)
+        var rng = DifferentialTests.seededRNG()
         func pick<T>(_ a: [T]) -> T { a[Int.random(in: 0..<a.count, using: &rng)] }
         let keys = ["s0", "s1"], groups = ["g1", "g2"], consumers = ["alice", "bob", "carol"]
         var nextID = 1

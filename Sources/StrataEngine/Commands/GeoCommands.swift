@@ -100,29 +100,23 @@ enum Geo {
 
     static func align52(_ h: Bits) -> UInt64 { h.bits << UInt64(52 - Int(h.step) * 2) }
 
-    static func moveX(_ h: inout Bits, _ d: Int) {
+    /// `geohash_move_x` / `geohash_move_y`: steps the interleaved longitude (odd bits) or
+    /// latitude (even bits) of a hash by one cell, wrapping within `step`.
+    static func move(_ h: inout Bits, _ d: Int, longitude: Bool) {
         if d == 0 { return }
-        var x = h.bits & 0xaaaa_aaaa_aaaa_aaaa
-        let y = h.bits & 0x5555_5555_5555_5555
-        let zz: UInt64 = 0x5555_5555_5555_5555 >> UInt64(64 - Int(h.step) * 2)
-        if d > 0 { x = x &+ (zz &+ 1) } else { x = x | zz; x = x &- (zz &+ 1) }
-        x &= (0xaaaa_aaaa_aaaa_aaaa >> UInt64(64 - Int(h.step) * 2))
-        h.bits = x | y
-    }
-
-    static func moveY(_ h: inout Bits, _ d: Int) {
-        if d == 0 { return }
-        let x = h.bits & 0xaaaa_aaaa_aaaa_aaaa
-        var y = h.bits & 0x5555_5555_5555_5555
-        let zz: UInt64 = 0xaaaa_aaaa_aaaa_aaaa >> UInt64(64 - Int(h.step) * 2)
-        if d > 0 { y = y &+ (zz &+ 1) } else { y = y | zz; y = y &- (zz &+ 1) }
-        y &= (0x5555_5555_5555_5555 >> UInt64(64 - Int(h.step) * 2))
-        h.bits = x | y
+        let mine: UInt64 = longitude ? 0xaaaa_aaaa_aaaa_aaaa : 0x5555_5555_5555_5555
+        let other: UInt64 = ~mine
+        var v = h.bits & mine
+        let keep = h.bits & other
+        let zz = other >> UInt64(64 - Int(h.step) * 2)
+        if d > 0 { v = v &+ (zz &+ 1) } else { v = v | zz; v = v &- (zz &+ 1) }
+        v &= (mine >> UInt64(64 - Int(h.step) * 2))
+        h.bits = v | keep
     }
 
     /// north, south, east, west, north-east, north-west, south-east, south-west.
     static func neighbors(_ h: Bits) -> [Bits] {
-        func moved(_ dx: Int, _ dy: Int) -> Bits { var b = h; moveX(&b, dx); moveY(&b, dy); return b }
+        func moved(_ dx: Int, _ dy: Int) -> Bits { var b = h; move(&b, dx, longitude: true); move(&b, dy, longitude: false); return b }
         return [moved(0, 1), moved(0, -1), moved(1, 0), moved(-1, 0), moved(1, 1), moved(-1, 1), moved(1, -1), moved(-1, -1)]
     }
 
