@@ -44,6 +44,9 @@ public final class Server {
         var closeAfterReply = false
         var multi: [[Bytes]]? = nil
         var multiError = false
+        /// WATCHed keys, and whether one of them was touched since (EXEC then fails).
+        var watched: [WatchKey] = []
+        var dirtyCAS = false
         var lastInteraction: Int64
         let address: String
         init(fd: Int32, id: Int64, limits: RESPCommandReader.Limits, authenticated: Bool, now: Int64, address: String) {
@@ -332,6 +335,7 @@ public final class Server {
 
     private func closeClient(_ c: Client) {
         guard clients[c.fd] != nil else { return }
+        unwatchAll(c)
         loop.remove(c.fd)
         clients[c.fd] = nil
         close(c.fd)
@@ -366,7 +370,11 @@ public final class Server {
         commandsProcessed += 1
         // The fast path: an authenticated client outside MULTI, no renamed commands, an engine command.
         if c.authenticated && c.multi == nil && renamed.isEmpty && disabled.isEmpty && !Server.maybeServerCommand(argv[0]) {
-            engine.execute(argv, client: &c.state).write(into: &c.out)
+            if watchers.isEmpty {
+                engine.execute(argv, client: &c.state).write(into: &c.out)
+            } else {
+                runWatched(c, Server.lower(argv[0]), argv).write(into: &c.out)
+            }
             return
         }
         var args = argv
@@ -405,7 +413,71 @@ public final class Server {
         if name == "debug" && !config.bool("enable-debug-command") {
             return .error("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.")
         }
+        if !watchers.isEmpty { return runWatched(c, name, args) }
         return engine.execute(args, client: &c.state)
+    }
+
+    // MARK: WATCH
+
+    /// Clients watching each (db, key).
+    private var watchers: [WatchKey: [Client]] = [:]
+
+    private func unwatchAll(_ c: Client) {
+        for w in c.watched {
+            watchers[w]?.removeAll { $0 === c }
+            if watchers[w]?.isEmpty == true { watchers[w] = nil }
+        }
+        c.watched = []
+        c.dirtyCAS = false
+    }
+
+    private func touch(_ db: Int, _ key: Bytes) {
+        guard let list = watchers[WatchKey(db: db, key: ByteKey(key))] else { return }
+        for c in list { c.dirtyCAS = true }
+    }
+
+    /// Runs a command while some client WATCHes keys, and marks the watchers of every key a
+    /// write touched (Redis's signalModifiedKey), including the keys of flushed or swapped
+    /// databases that existed.
+    private func runWatched(_ c: Client, _ name: String, _ args: [Bytes]) -> Reply {
+        let db = c.state.db
+        guard let cmd = CommandTable.shared.lookup(name), cmd.flags.contains(.write) else {
+            return engine.execute(args, client: &c.state)
+        }
+        // Whole databases: the watched keys that exist now are the ones a flush or swap touches.
+        var existing: [WatchKey] = []
+        if name == "flushdb" || name == "flushall" || name == "swapdb" {
+            var dbs: Set<Int> = name == "flushall" ? Set(0..<engine.databases.count) : [db]
+            if name == "swapdb", args.count == 3, let a = Int(String(decoding: args[1], as: UTF8.self)), let b = Int(String(decoding: args[2], as: UTF8.self)) { dbs = [a, b] }
+            for w in watchers.keys where dbs.contains(w.db) && w.db < engine.databases.count {
+                if engine.databases[w.db].dict[w.key.bytes] != nil { existing.append(w) }
+            }
+            if name == "swapdb", dbs.count == 2 {
+                // A key existing in either database changes in both.
+                let pair = Array(dbs)
+                for w in watchers.keys where dbs.contains(w.db) {
+                    let other = w.db == pair[0] ? pair[1] : pair[0]
+                    if other < engine.databases.count, engine.databases[other].dict[w.key.bytes] != nil { existing.append(w) }
+                }
+            }
+        }
+        let before = engine.dirty
+        let r = engine.execute(args, client: &c.state)
+        guard engine.dirty != before || !existing.isEmpty else { return r }
+        for w in existing { for x in watchers[w] ?? [] { x.dirtyCAS = true } }
+        var keys = cmd.keys(args)
+        // Keys the declared positions do not cover.
+        let lowered = args.map { Server.lower($0) }
+        if name == "sort" || name == "georadius" || name == "georadiusbymember" {
+            for i in 2..<max(2, args.count - 1) where lowered[i] == "store" || lowered[i] == "storedist" { keys.append(args[i + 1]) }
+        }
+        if name == "xreadgroup", let s = lowered.firstIndex(of: "streams") {
+            let n = (args.count - s - 1) / 2
+            keys += args[(s + 1)..<(s + 1 + n)]
+        }
+        for k in keys { touch(db, k) }
+        if name == "move", args.count == 3, let to = Int(String(decoding: args[2], as: UTF8.self)) { touch(to, args[1]) }
+        return r
     }
 
     private typealias Handler = (Client, [Bytes]) -> Reply
@@ -420,15 +492,36 @@ public final class Server {
             if c.multi != nil { return .error("ERR MULTI calls can not be nested") }
             c.multi = []; c.multiError = false; return .ok
         }
-        case "discard": return { c, _ in
+        case "discard": return { [unowned self] c, _ in
             if c.multi == nil { return .error("ERR DISCARD without MULTI") }
-            c.multi = nil; return .ok
+            c.multi = nil
+            self.unwatchAll(c)
+            return .ok
         }
         case "exec": return { [unowned self] c, _ in
             guard let q = c.multi else { return .error("ERR EXEC without MULTI") }
             c.multi = nil
+            defer { self.unwatchAll(c) }
             if c.multiError { return .error("EXECABORT Transaction discarded because of previous errors.") }
+            if c.dirtyCAS { return .array(nil) }
+            self.unwatchAll(c)   // the transaction's own writes do not abort it
             return .array(q.map { self.execute(c, Server.lower($0[0]), $0) })
+        }
+        case "watch": return { [unowned self] c, a in
+            if a.count < 2 { return .error("ERR wrong number of arguments for 'watch' command") }
+            if c.multi != nil { return .error("ERR WATCH inside MULTI is not allowed") }
+            for k in a.dropFirst() {
+                let w = WatchKey(db: c.state.db, key: ByteKey(k))
+                if c.watched.contains(w) { continue }
+                c.watched.append(w)
+                self.watchers[w, default: []].append(c)
+            }
+            return .ok
+        }
+        case "unwatch": return { [unowned self] c, a in
+            if a.count != 1 { return .error("ERR wrong number of arguments for 'unwatch' command") }
+            self.unwatchAll(c)
+            return .ok
         }
         case "client": return { [unowned self] c, a in self.clientCommand(c, a) }
         case "info": return { [unowned self] _, a in .bulk(Array(self.info(a.count > 1 ? Server.lower(a[1]) : "default").utf8)) }
@@ -744,4 +837,10 @@ extension String {
 
 extension Reply {
     static let noReply = Reply.status(Server.noReplyMarker)
+}
+
+/// A WATCHed key: its database and name.
+struct WatchKey: Hashable {
+    let db: Int
+    let key: ByteKey
 }

@@ -143,4 +143,41 @@ final class ServeTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(Int(try s.cmd("llen", "mylist")) ?? 0, 2000)
         XCTAssertEqual(try s.cmd("multi"), "OK")
     }
+
+    /// WATCH/MULTI/EXEC as redis-server answers them, one connection per script (redis-cli
+    /// reading stdin), and a write from another connection aborting a transaction.
+    func testWatchAndTransactionsAnswerLikeRedis() throws {
+        let s = try startStrata()
+        defer { s.stop() }
+        let redis = try RedisOracle()
+        defer { redis.stop() }
+        let scripts = [
+            "MULTI\nWATCH x\nSET a 1\nEXEC\n",
+            "SET x 1\nWATCH x\nSET x 2\nMULTI\nSET a 1\nEXEC\nGET a\n",
+            "WATCH nokey\nFLUSHALL\nMULTI\nPING\nEXEC\n",
+            "SET x 1\nWATCH x\nFLUSHALL\nMULTI\nPING\nEXEC\n",
+            "SET y 1\nWATCH y\nUNWATCH\nSET y 2\nMULTI\nINCR y\nEXEC\n",
+            "WATCH w\nMULTI\nSET w 1\nEXEC\nMULTI\nSET w 2\nEXEC\n",
+            "MULTI\nSET k v\nNOSUCHCOMMAND\nEXEC\nGET k\n",
+            "MULTI\nMULTI\nDISCARD\nDISCARD\nEXEC\n",
+            "SET q 1\nSELECT 1\nWATCH q\nSELECT 0\nSET q 2\nSELECT 1\nMULTI\nPING\nEXEC\n",
+        ]
+        for script in scripts {
+            func run(_ o: RedisOracle) throws -> String {
+                _ = try o.cmd("flushall")
+                return String(decoding: try runProcess(o.cli, ["-p", "\(o.port)"], stdin: Data(script.utf8)).out, as: UTF8.self)
+            }
+            XCTAssertEqual(try run(s), try run(redis), script)
+        }
+        // Another connection's write to a watched key aborts the transaction.
+        let a = try runProcess("/bin/bash", ["-c", """
+            exec 3<>/dev/tcp/127.0.0.1/\(s.port)
+            printf 'WATCH shared\\r\\n' >&3; read -r l <&3
+            redis-cli -p \(s.port) set shared changed >/dev/null
+            printf 'MULTI\\r\\nSET shared mine\\r\\nEXEC\\r\\n' >&3
+            read -r a <&3; read -r b <&3; read -r c <&3; echo "$l $a $b $c"
+            """])
+        XCTAssertEqual(String(decoding: a.out, as: UTF8.self).replacingOccurrences(of: "\r", with: ""), "+OK +OK +QUEUED *-1\n")
+        XCTAssertEqual(try s.cmd("get", "shared"), "changed")
+    }
 }
