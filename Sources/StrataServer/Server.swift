@@ -187,8 +187,17 @@ public final class Server {
     }
 
     private func listen() throws {
+        let unixPath = config.string("unixsocket")
+        if !unixPath.isEmpty {
+            listeners.append(try bindUnixSocket(unixPath))
+            log("notice", "The server is now ready to accept connections at \(unixPath)")
+        }
         let port = config.int("port")
-        guard port > 0 else { log("warning", "port 0: not listening on TCP"); return }
+        guard port > 0 else {
+            if unixPath.isEmpty { throw ServerError("Configured to not listen anywhere, exiting.") }
+            for l in listeners { loop.add(l, .read) { [unowned self] _ in self.accept(l) } }
+            return
+        }
         var bound = 0
         for raw in config.binds {
             let optional = raw.hasPrefix("-")
@@ -204,6 +213,33 @@ public final class Server {
         if bound == 0 { throw ServerError("Failed listening on port \(port) (TCP), aborting.") }
         for l in listeners { loop.add(l, .read) { [unowned self] _ in self.accept(l) } }
     }
+
+    /// `unixsocket` (a stale socket file is replaced, as Redis does), mode `unixsocketperm`.
+    private func bindUnixSocket(_ path: String) throws -> Int32 {
+        var a = sockaddr_un()
+        a.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        let capacity = MemoryLayout.size(ofValue: a.sun_path)
+        guard bytes.count < capacity else { throw ServerError("Failed opening Unix socket: path too long (\(path))") }
+        withUnsafeMutableBytes(of: &a.sun_path) { p in
+            for (i, b) in bytes.enumerated() { p[i] = b }
+            p[bytes.count] = 0
+        }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        if fd < 0 { throw ServerError("Failed opening Unix socket: \(String(cString: strerror(errno)))") }
+        unlink(path)
+        let r = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        if r != 0 || Glibc.listen(fd, Int32(config.int("tcp-backlog"))) != 0 {
+            let e = String(cString: strerror(errno)); close(fd)
+            throw ServerError("Failed opening Unix socket: \(e)")
+        }
+        let perm = config.string("unixsocketperm")
+        if perm != "0", let mode = mode_t(perm, radix: 8) { chmod(path, mode) }
+        unixSocketPath = path
+        return fd
+    }
+
+    private var unixSocketPath: String?
 
     private func bindSocket(_ host: String, _ port: Int) throws -> Int32 {
         let v6 = host.contains(":")
@@ -270,6 +306,7 @@ public final class Server {
     static func describe(_ ss: sockaddr_storage) -> (String, Bool) {
         var s = ss
         var buf = [CChar](repeating: 0, count: 64)
+        if Int32(s.ss_family) == AF_UNIX { return ("/unixsocket:0", true) }
         if Int32(s.ss_family) == AF_INET {
             return withUnsafePointer(to: &s) { p in p.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { a in
                 var addr = a.pointee.sin_addr
@@ -702,7 +739,10 @@ public final class Server {
         let f = try AtomicFile(path: file)
         do {
             let sink = ByteSink(fileDescriptor: f.fd)
-            try engine.save(to: RDBWriter(sink: sink, target: Engine.dumpTarget))
+            let writer = RDBWriter(sink: sink, target: Engine.dumpTarget)
+            writer.compression = config.bool("rdbcompression")
+            writer.checksum = config.bool("rdbchecksum")
+            try engine.save(to: writer)
             try sink.flush()
             try f.commit()
         } catch {
@@ -780,6 +820,7 @@ public final class Server {
         if childPID != 0 { kill(childPID, SIGUSR1); var s: Int32 = 0; waitpid(childPID, &s, 0) }
         for c in clients.values { closeClient(c) }
         for l in listeners { close(l) }
+        if let p = unixSocketPath { unlink(p) }
         log("warning", "Strata is now ready to exit, bye bye...")
         return 0
     }

@@ -105,7 +105,7 @@ public struct ServerConfig: Sendable {
         "hash-max-ziplist-entries", "hash-max-ziplist-value", "zset-max-listpack-entries",
         "zset-max-listpack-value", "zset-max-ziplist-entries", "zset-max-ziplist-value",
         "set-max-intset-entries", "hll-sparse-max-bytes", "tcp-backlog", "rdbcompression", "rdbchecksum",
-        "tcp-keepalive", "stop-writes-on-bgsave-error",
+        "unixsocket", "unixsocketperm",
     ]
 
     static let booleans: Set<String> = [

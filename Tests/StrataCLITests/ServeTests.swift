@@ -180,4 +180,23 @@ final class ServeTests: XCTestCase {
         XCTAssertEqual(String(decoding: a.out, as: UTF8.self).replacingOccurrences(of: "\r", with: ""), "+OK +OK +QUEUED *-1\n")
         XCTAssertEqual(try s.cmd("get", "shared"), "changed")
     }
+
+    /// A unix socket (as `unixsocket`/`unixsocketperm`), and rdbcompression/rdbchecksum off
+    /// giving a dump redis-server still loads (with its zero checksum).
+    func testUnixSocketAndRdbOptions() throws {
+        let d = makeTempDir()
+        let sock = d + "/strata.sock"
+        let s = try startStrata(dir: d, extra: ["--unixsocket", sock, "--unixsocketperm", "700", "--rdbcompression", "no", "--rdbchecksum", "no"])
+        defer { s.stop() }
+        let r = try runProcess(s.cli, ["-s", sock, "set", "viaunix", String(repeating: "z", count: 200)])
+        XCTAssertEqual(String(decoding: r.out, as: UTF8.self), "OK\n")
+        var st = stat()
+        XCTAssertEqual(stat(sock, &st), 0)
+        XCTAssertEqual(st.st_mode & 0o777, 0o700)
+        XCTAssertEqual(try s.cmd("save"), "OK")
+        let dump = try Data(contentsOf: URL(fileURLWithPath: d + "/dump.rdb"))
+        XCTAssertEqual(Array(dump.suffix(8)), [UInt8](repeating: 0, count: 8), "rdbchecksum no writes a zero checksum")
+        XCTAssertNotNil(dump.range(of: Data(String(repeating: "z", count: 200).utf8)), "rdbcompression no keeps the string as is")
+        XCTAssertEqual(try RedisOracle.digest(ofRDB: d + "/dump.rdb").digest, try s.cmd("debug", "digest"))
+    }
 }
