@@ -47,6 +47,9 @@ public final class Server {
         /// WATCHed keys, and whether one of them was touched since (EXEC then fails).
         var watched: [WatchKey] = []
         var dirtyCAS = false
+        /// Set while a blocking command waits (its input is not read meanwhile, as in Redis).
+        var blocked: BlockedCall?
+        var executingTransaction = false
         var lastInteraction: Int64
         let address: String
         init(fd: Int32, id: Int64, limits: RESPCommandReader.Limits, authenticated: Bool, now: Int64, address: String) {
@@ -336,8 +339,13 @@ public final class Server {
         if n < 0 { return }
         c.lastInteraction = EventLoop.nowMs()
         readBuffer.withUnsafeBytes { c.reader.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        processInput(c)
+    }
+
+    /// Runs the complete commands buffered for `c` (stopping while it is blocked), then writes.
+    private func processInput(_ c: Client) {
         do {
-            while !c.closeAfterReply, let item = try c.reader.next() {
+            while !c.closeAfterReply && c.blocked == nil, let item = try c.reader.next() {
                 if case .command(let args) = item { process(c, args) }
             }
         } catch let e as FormatError {
@@ -373,6 +381,7 @@ public final class Server {
     private func closeClient(_ c: Client) {
         guard clients[c.fd] != nil else { return }
         unwatchAll(c)
+        if c.blocked != nil { blockedClients.removeAll { $0 === c }; c.blocked = nil }
         loop.remove(c.fd)
         clients[c.fd] = nil
         close(c.fd)
@@ -381,6 +390,12 @@ public final class Server {
     // MARK: commands
 
     private static func lower(_ b: Bytes) -> String { String(decoding: b, as: UTF8.self).lowercased() }
+
+    /// BLPOP and friends all start with "b" or "B" and are 5 to 10 bytes long.
+    @inline(__always)
+    private static func maybeBlocking(_ name: Bytes) -> Bool {
+        name.count >= 5 && name.count <= 10 && (name[0] | 0x20) == UInt8(ascii: "b")
+    }
 
     /// Commands the server handles itself (everything else goes to the engine).
     private static let serverCommands: Set<String> = ["quit", "auth", "hello", "multi", "discard", "exec", "client", "info",
@@ -407,11 +422,13 @@ public final class Server {
         commandsProcessed += 1
         // The fast path: an authenticated client outside MULTI, no renamed commands, an engine command.
         if c.authenticated && c.multi == nil && renamed.isEmpty && disabled.isEmpty && !Server.maybeServerCommand(argv[0]) {
-            if watchers.isEmpty {
+            if watchers.isEmpty && blockedClients.isEmpty && !Server.maybeBlocking(argv[0]) {
                 engine.execute(argv, client: &c.state).write(into: &c.out)
-            } else {
-                runWatched(c, Server.lower(argv[0]), argv).write(into: &c.out)
+                return
             }
+            let r = execute(c, Server.lower(argv[0]), argv)
+            if case .status(let st) = r, st == Server.noReplyMarker { return }
+            r.write(into: &c.out)
             return
         }
         var args = argv
@@ -424,7 +441,7 @@ public final class Server {
             reply(c, .error("NOAUTH Authentication required.")); return
         }
         if c.multi != nil && !["exec", "discard", "multi", "watch", "quit", "reset"].contains(name) {
-            if serverCommand(name) == nil && !engine.implements(args[0]) {
+            if serverCommand(name) == nil && !engine.implements(args[0]) && !Server.blockingCommands.contains(name) {
                 c.multiError = true; reply(c, unknown(argv)); return
             }
             c.multi!.append(args)
@@ -450,8 +467,127 @@ public final class Server {
         if name == "debug" && !config.bool("enable-debug-command") {
             return .error("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.")
         }
-        if !watchers.isEmpty { return runWatched(c, name, args) }
-        return engine.execute(args, client: &c.state)
+        if Server.blockingCommands.contains(name) { return blockingCommand(c, name, args) }
+        let before = engine.dirty
+        let r = watchers.isEmpty ? engine.execute(args, client: &c.state) : runWatched(c, name, args)
+        if engine.dirty != before && !blockedClients.isEmpty { serveBlocked() }
+        return r
+    }
+
+    // MARK: blocking commands
+
+    /// A parked call: the non-blocking attempt to retry, its deadline, its reply on timeout.
+    struct BlockedCall {
+        let attempt: [Bytes]
+        let keys: [Bytes]
+        let kind: String
+        let deadline: Int64?   // monotonic ms; nil = forever
+        let timeoutReply: Reply
+    }
+
+    static let blockingCommands: Set<String> = ["blpop", "brpop", "bzpopmin", "bzpopmax", "blmove", "brpoplpush", "blmpop", "bzmpop"]
+    private var blockedClients: [Client] = []
+
+    /// `getTimeoutFromObjectOrReply` in seconds: a float, not negative; 0 = forever.
+    static func parseTimeout(_ b: Bytes) -> (Int64?, Reply?) {
+        let t = String(decoding: b, as: UTF8.self)
+        guard let v = Double(t), v.isFinite, !t.hasPrefix(" "), !t.isEmpty else { return (nil, .error("ERR timeout is not a float or out of range")) }
+        if v < 0 { return (nil, .error("ERR timeout is negative")) }
+        if v == 0 { return (nil, nil) }
+        return (EventLoop.nowMs() + Int64(v * 1000), nil)
+    }
+
+    /// Tries the non-blocking form; nil when nothing is there yet (the caller then waits).
+    private func attempt(_ c: Client, _ call: BlockedCall) -> Reply? {
+        switch call.kind {
+        case "blpop", "brpop", "bzpopmin", "bzpopmax":
+            for k in call.keys {
+                let pop: String = ["blpop": "LPOP", "brpop": "RPOP", "bzpopmin": "ZPOPMIN", "bzpopmax": "ZPOPMAX"][call.kind]!
+                let r = engine.execute([Array(pop.utf8), k], client: &c.state)
+                switch r {
+                case .error: return r
+                case .bulk(let v?): return .array([.bulk(k), .bulk(v)])
+                case .array(let a?) where !a.isEmpty: return .array([.bulk(k)] + a)
+                default: continue
+                }
+            }
+            return nil
+        default:
+            let r = engine.execute(call.attempt, client: &c.state)
+            switch r {
+            case .bulk(nil), .array(nil): return nil
+            default: return r
+            }
+        }
+    }
+
+    /// BLPOP BRPOP BZPOPMIN BZPOPMAX BLMOVE BRPOPLPUSH BLMPOP BZMPOP: served at once when data is
+    /// there (and propagated in the non-blocking form the engine runs), else the client waits
+    /// until a write brings some or the timeout passes; inside MULTI they do not wait.
+    private func blockingCommand(_ c: Client, _ name: String, _ args: [Bytes]) -> Reply {
+        let arity: [String: Int] = ["blpop": -3, "brpop": -3, "bzpopmin": -3, "bzpopmax": -3, "blmove": 6, "brpoplpush": 4, "blmpop": -5, "bzmpop": -5]
+        let a = arity[name]!
+        if (a > 0 && args.count != a) || (a < 0 && args.count < -a) {
+            return .error("ERR wrong number of arguments for '\(name)' command")
+        }
+        let B = { (s: String) in Array(s.utf8) }
+        var call: BlockedCall
+        switch name {
+        case "blpop", "brpop", "bzpopmin", "bzpopmax":
+            let (deadline, err) = Server.parseTimeout(args.last!)
+            if let err { return err }
+            call = BlockedCall(attempt: [], keys: Array(args[1..<(args.count - 1)]), kind: name, deadline: deadline, timeoutReply: .array(nil))
+        case "blmove":
+            let (deadline, err) = Server.parseTimeout(args[5])
+            if let err { return err }
+            call = BlockedCall(attempt: [B("LMOVE")] + args[1...4], keys: [args[1]], kind: name, deadline: deadline, timeoutReply: .null)
+        case "brpoplpush":
+            let (deadline, err) = Server.parseTimeout(args[3])
+            if let err { return err }
+            call = BlockedCall(attempt: [B("RPOPLPUSH"), args[1], args[2]], keys: [args[1]], kind: name, deadline: deadline, timeoutReply: .null)
+        default:   // blmpop / bzmpop timeout numkeys key... LEFT|RIGHT|MIN|MAX [COUNT n]
+            let (deadline, err) = Server.parseTimeout(args[1])
+            if let err { return err }
+            let n = Int(String(decoding: args[2], as: UTF8.self)) ?? 0
+            let keys = n > 0 && 3 + n <= args.count ? Array(args[3..<(3 + n)]) : []
+            call = BlockedCall(attempt: [B(name == "blmpop" ? "LMPOP" : "ZMPOP")] + args[2...], keys: keys, kind: name, deadline: deadline, timeoutReply: .array(nil))
+        }
+        if let r = attempt(c, call) { return r }
+        if c.executingTransaction { return call.timeoutReply }
+        c.blocked = call
+        blockedClients.append(c)
+        return .noReply
+    }
+
+    /// After a write: serves waiting clients whose keys now have data, oldest first.
+    private func serveBlocked() {
+        var progress = true
+        while progress {
+            progress = false
+            for c in blockedClients {
+                guard let call = c.blocked, let r = attempt(c, call) else { continue }
+                c.blocked = nil
+                blockedClients.removeAll { $0 === c }
+                reply(c, r)
+                flush(c)
+                processInput(c)
+                progress = true
+                break
+            }
+        }
+    }
+
+    /// Replies the timeout value to clients whose wait is over.
+    private func expireBlocked() {
+        let now = EventLoop.nowMs()
+        for c in blockedClients {
+            guard let call = c.blocked, let d = call.deadline, d <= now else { continue }
+            c.blocked = nil
+            blockedClients.removeAll { $0 === c }
+            reply(c, call.timeoutReply)
+            flush(c)
+            processInput(c)
+        }
     }
 
     // MARK: WATCH
@@ -542,6 +678,8 @@ public final class Server {
             if c.multiError { return .error("EXECABORT Transaction discarded because of previous errors.") }
             if c.dirtyCAS { return .array(nil) }
             self.unwatchAll(c)   // the transaction's own writes do not abort it
+            c.executingTransaction = true
+            defer { c.executingTransaction = false }
             return .array(q.map { self.execute(c, Server.lower($0[0]), $0) })
         }
         case "watch": return { [unowned self] c, a in
@@ -798,6 +936,7 @@ public final class Server {
             loop.stopRequested = true
             return
         }
+        expireBlocked()
         engine.activeExpireCycle(budgetMicroseconds: 1000 * 25 / max(1, config.int("hz")))
         engine.cron()
         reapChild()
@@ -841,7 +980,7 @@ public final class Server {
                        ("process_id", "\(getpid())"), ("tcp_port", "\(config.int("port"))"),
                        ("uptime_in_seconds", "\((now - startTime) / 1000)"), ("hz", "\(config.int("hz"))"),
                        ("executable", "strata"), ("config_file", "")])
-        add("Clients", [("connected_clients", "\(clients.count)"), ("maxclients", "\(config.int("maxclients"))"), ("blocked_clients", "0")])
+        add("Clients", [("connected_clients", "\(clients.count)"), ("maxclients", "\(config.int("maxclients"))"), ("blocked_clients", "\(blockedClients.count)")])
         var ru = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &ru)
         add("Memory", [("used_memory_rss", "\(Server.rss())"), ("maxmemory", "\(config.bytes("maxmemory"))"),

@@ -199,4 +199,38 @@ final class ServeTests: XCTestCase {
         XCTAssertNotNil(dump.range(of: Data(String(repeating: "z", count: 200).utf8)), "rdbcompression no keeps the string as is")
         XCTAssertEqual(try RedisOracle.digest(ofRDB: d + "/dump.rdb").digest, try s.cmd("debug", "digest"))
     }
+
+    /// Blocking pops: a waiter is served by a later push (oldest waiter first), a timeout
+    /// replies nil after about its time, MULTI does not wait; the same script against
+    /// redis-server prints the same.
+    func testBlockingPopsLikeRedis() throws {
+        let s = try startStrata()
+        defer { s.stop() }
+        let redis = try RedisOracle()
+        defer { redis.stop() }
+        func script(_ port: Int) -> String {
+            """
+            cli() { \(s.cli) -p \(port) "$@"; }
+            cli del q z src dst >/dev/null
+            cli blpop q 5 > first.out & sleep 0.3
+            cli brpop q 5 > second.out & sleep 0.3
+            cli rpush q a b c >/dev/null; wait
+            cat first.out second.out; cli lrange q 0 -1
+            cli bzpopmin z 5 > z.out & sleep 0.3; cli zadd z 2 two 1 one >/dev/null; wait; cat z.out
+            cli brpoplpush src dst 5 > m.out & sleep 0.3; cli rpush src x >/dev/null; wait; cat m.out; cli lrange dst 0 -1
+            start=$(date +%s%N); cli blpop nothing 0.5; end=$(date +%s%N); echo "waited $(( (end - start) / 100000000 ))"
+            printf 'MULTI\\nBLPOP nothing 0\\nEXEC\\n' | cli
+            cli blmpop 0.1 2 nothing q left count 5
+            """
+        }
+        func run(_ port: Int) throws -> String {
+            let d = makeTempDir()
+            let r = try runProcess("/bin/bash", ["-c", "cd \(d) && " + script(port)])
+            return String(decoding: r.out, as: UTF8.self)
+        }
+        let ours = try run(s.port), theirs = try run(redis.port)
+        XCTAssertEqual(ours, theirs)
+        XCTAssertTrue(ours.contains("q\na\nq\nc\nb\n"), ours)
+        XCTAssertTrue(ours.contains("waited 5") || ours.contains("waited 6"), ours)
+    }
 }
