@@ -50,6 +50,10 @@ public final class Server {
         /// Set while a blocking command waits (its input is not read meanwhile, as in Redis).
         var blocked: BlockedCall?
         var executingTransaction = false
+        /// Pub/sub subscriptions, in subscription order.
+        var channels: [Bytes] = []
+        var patterns: [Bytes] = []
+        var subscriptionCount: Int { channels.count + patterns.count }
         var lastInteraction: Int64
         let address: String
         init(fd: Int32, id: Int64, limits: RESPCommandReader.Limits, authenticated: Bool, now: Int64, address: String) {
@@ -382,6 +386,8 @@ public final class Server {
         guard clients[c.fd] != nil else { return }
         unwatchAll(c)
         if c.blocked != nil { blockedClients.removeAll { $0 === c }; c.blocked = nil }
+        for ch in c.channels { removeSubscriber(&channelSubscribers, ch, c) }
+        for p in c.patterns { removeSubscriber(&patternSubscribers, p, c) }
         loop.remove(c.fd)
         clients[c.fd] = nil
         close(c.fd)
@@ -398,7 +404,8 @@ public final class Server {
     }
 
     /// Commands the server handles itself (everything else goes to the engine).
-    private static let serverCommands: Set<String> = ["quit", "auth", "hello", "multi", "discard", "exec", "client", "info",
+    private static let serverCommands: Set<String> = ["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "publish", "pubsub", "ping",
+        "quit", "auth", "hello", "multi", "discard", "exec", "client", "info",
         "config", "save", "bgsave", "lastsave", "time", "shutdown", "command", "debug", "watch", "unwatch", "reset"]
     private static let serverCommandBytes: [[UInt8]] = serverCommands.map { Array($0.utf8) }
 
@@ -407,7 +414,7 @@ public final class Server {
     @inline(__always)
     private static func maybeServerCommand(_ name: Bytes) -> Bool {
         let n = name.count
-        guard n >= 4 && n <= 8 else { return false }
+        guard n >= 4 && n <= 12 else { return false }
         return name.withUnsafeBufferPointer { b in
             for cand in serverCommandBytes where cand.count == n {
                 var same = true
@@ -421,7 +428,7 @@ public final class Server {
     private func process(_ c: Client, _ argv: [Bytes]) {
         commandsProcessed += 1
         // The fast path: an authenticated client outside MULTI, no renamed commands, an engine command.
-        if c.authenticated && c.multi == nil && renamed.isEmpty && disabled.isEmpty && !Server.maybeServerCommand(argv[0]) {
+        if c.authenticated && c.multi == nil && c.subscriptionCount == 0 && renamed.isEmpty && disabled.isEmpty && !Server.maybeServerCommand(argv[0]) {
             if watchers.isEmpty && blockedClients.isEmpty && !Server.maybeBlocking(argv[0]) {
                 engine.execute(argv, client: &c.state).write(into: &c.out)
                 return
@@ -439,6 +446,10 @@ public final class Server {
         }
         if !c.authenticated && !["auth", "hello", "quit"].contains(name) {
             reply(c, .error("NOAUTH Authentication required.")); return
+        }
+        if c.subscriptionCount > 0 && !["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ping", "quit", "reset"].contains(name) {
+            reply(c, .error("ERR Can't execute '\(name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"))
+            return
         }
         if c.multi != nil && !["exec", "discard", "multi", "watch", "quit", "reset"].contains(name) {
             if serverCommand(name) == nil && !engine.implements(args[0]) && !Server.blockingCommands.contains(name) {
@@ -472,6 +483,86 @@ public final class Server {
         let r = watchers.isEmpty ? engine.execute(args, client: &c.state) : runWatched(c, name, args)
         if engine.dirty != before && !blockedClients.isEmpty { serveBlocked() }
         return r
+    }
+
+    // MARK: pub/sub
+
+    private var channelSubscribers: [ByteKey: [Client]] = [:]
+    private var patternSubscribers: [ByteKey: [Client]] = [:]
+
+    private func removeSubscriber(_ table: inout [ByteKey: [Client]], _ name: Bytes, _ c: Client) {
+        let k = ByteKey(name)
+        table[k]?.removeAll { $0 === c }
+        if table[k]?.isEmpty == true { table[k] = nil }
+    }
+
+    /// SUBSCRIBE / PSUBSCRIBE: one confirmation per name, with the client's subscription count.
+    private func subscribe(_ c: Client, _ a: [Bytes], pattern: Bool) -> Reply {
+        let kind = pattern ? "psubscribe" : "subscribe"
+        if a.count < 2 { return .error("ERR wrong number of arguments for '\(kind)' command") }
+        for name in a.dropFirst() {
+            if pattern {
+                if !c.patterns.contains(name) { c.patterns.append(name); patternSubscribers[ByteKey(name), default: []].append(c) }
+            } else {
+                if !c.channels.contains(name) { c.channels.append(name); channelSubscribers[ByteKey(name), default: []].append(c) }
+            }
+            reply(c, .array([.bulk(kind), .bulk(name), .integer(Int64(c.subscriptionCount))]))
+        }
+        return .noReply
+    }
+
+    /// UNSUBSCRIBE / PUNSUBSCRIBE [name ...]: every subscription when none is named.
+    private func unsubscribe(_ c: Client, _ a: [Bytes], pattern: Bool) -> Reply {
+        let kind = pattern ? "punsubscribe" : "unsubscribe"
+        let names = a.count > 1 ? Array(a.dropFirst()) : (pattern ? c.patterns : c.channels)
+        if names.isEmpty {
+            reply(c, .array([.bulk(kind), .null, .integer(Int64(c.subscriptionCount))]))
+            return .noReply
+        }
+        for name in names {
+            if pattern {
+                if let i = c.patterns.firstIndex(of: name) { c.patterns.remove(at: i); removeSubscriber(&patternSubscribers, name, c) }
+            } else {
+                if let i = c.channels.firstIndex(of: name) { c.channels.remove(at: i); removeSubscriber(&channelSubscribers, name, c) }
+            }
+            reply(c, .array([.bulk(kind), .bulk(name), .integer(Int64(c.subscriptionCount))]))
+        }
+        return .noReply
+    }
+
+    /// Delivers to channel subscribers, then to clients whose patterns match; the receiver count.
+    private func publish(_ channel: Bytes, _ message: Bytes) -> Int {
+        var n = 0
+        for c in channelSubscribers[ByteKey(channel)] ?? [] {
+            reply(c, .array([.bulk("message"), .bulk(channel), .bulk(message)]))
+            flush(c)
+            n += 1
+        }
+        for (p, list) in patternSubscribers where Glob.matches(p.bytes, channel) {
+            for c in list {
+                reply(c, .array([.bulk("pmessage"), .bulk(p.bytes), .bulk(channel), .bulk(message)]))
+                flush(c)
+                n += 1
+            }
+        }
+        return n
+    }
+
+    private func pubsubCommand(_ a: [Bytes]) -> Reply {
+        guard a.count >= 2 else { return .error("ERR wrong number of arguments for 'pubsub' command") }
+        switch Server.lower(a[1]) {
+        case "channels":
+            if a.count > 3 { return .error("ERR wrong number of arguments for 'pubsub|channels' command") }
+            let names = channelSubscribers.keys.map(\.bytes).filter { a.count == 2 || Glob.matches(a[2], $0) }
+            return .array(names.map { .bulk($0) })
+        case "numsub":
+            return .array(a.dropFirst(2).flatMap { [Reply.bulk($0), .integer(Int64(channelSubscribers[ByteKey($0)]?.count ?? 0))] })
+        case "numpat":
+            if a.count != 2 { return .error("ERR wrong number of arguments for 'pubsub|numpat' command") }
+            return .integer(Int64(patternSubscribers.count))
+        default:
+            return .error("ERR unknown subcommand '\(String(decoding: a[1], as: UTF8.self))'. Try PUBSUB HELP.")
+        }
     }
 
     // MARK: blocking commands
@@ -697,6 +788,18 @@ public final class Server {
             if a.count != 1 { return .error("ERR wrong number of arguments for 'unwatch' command") }
             self.unwatchAll(c)
             return .ok
+        }
+        case "subscribe", "psubscribe": return { [unowned self] c, a in self.subscribe(c, a, pattern: name == "psubscribe") }
+        case "unsubscribe", "punsubscribe": return { [unowned self] c, a in self.unsubscribe(c, a, pattern: name == "punsubscribe") }
+        case "publish": return { [unowned self] _, a in
+            if a.count != 3 { return .error("ERR wrong number of arguments for 'publish' command") }
+            return .integer(Int64(self.publish(a[1], a[2])))
+        }
+        case "pubsub": return { [unowned self] _, a in self.pubsubCommand(a) }
+        case "ping": return { [unowned self] c, a in
+            if a.count > 2 { return .error("ERR wrong number of arguments for 'ping' command") }
+            if c.subscriptionCount > 0 { return .array([.bulk("pong"), .bulk(a.count == 2 ? a[1] : [])]) }
+            return self.engine.execute(a, client: &c.state)
         }
         case "client": return { [unowned self] c, a in self.clientCommand(c, a) }
         case "info": return { [unowned self] _, a in .bulk(Array(self.info(a.count > 1 ? Server.lower(a[1]) : "default").utf8)) }
