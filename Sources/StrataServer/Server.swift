@@ -397,10 +397,12 @@ public final class Server {
 
     private static func lower(_ b: Bytes) -> String { String(decoding: b, as: UTF8.self).lowercased() }
 
-    /// BLPOP and friends all start with "b" or "B" and are 5 to 10 bytes long.
+    /// BLPOP and friends all start with "b" and are 5 to 10 bytes long; XREAD and XREADGROUP
+    /// may block too (any case).
     @inline(__always)
     private static func maybeBlocking(_ name: Bytes) -> Bool {
-        name.count >= 5 && name.count <= 10 && (name[0] | 0x20) == UInt8(ascii: "b")
+        name.count >= 5 && name.count <= 10 && ((name[0] | 0x20) == UInt8(ascii: "b")
+            || ((name[0] | 0x20) == UInt8(ascii: "x") && (name.count == 5 || name.count == 10)))   // XREAD, XREADGROUP
     }
 
     /// Commands the server handles itself (everything else goes to the engine).
@@ -479,6 +481,7 @@ public final class Server {
             return .error("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.")
         }
         if Server.blockingCommands.contains(name) { return blockingCommand(c, name, args) }
+        if name == "xread" || name == "xreadgroup", let r = blockingStreamRead(c, args) { return r }
         let before = engine.dirty
         let r = watchers.isEmpty ? engine.execute(args, client: &c.state) : runWatched(c, name, args)
         if engine.dirty != before && !blockedClients.isEmpty { serveBlocked() }
@@ -645,6 +648,32 @@ public final class Server {
         }
         if let r = attempt(c, call) { return r }
         if c.executingTransaction { return call.timeoutReply }
+        c.blocked = call
+        blockedClients.append(c)
+        return .noReply
+    }
+
+    /// XREAD / XREADGROUP with BLOCK ms: the engine's read first (errors and data come back at
+    /// once); with nothing to read, the client waits with "$" fixed to each stream's last ID
+    /// at this moment, as Redis does. nil when the call has no BLOCK (the engine answers).
+    private func blockingStreamRead(_ c: Client, _ args: [Bytes]) -> Reply? {
+        let lowered = args.map { Server.lower($0) }
+        guard let streamsAt = lowered.firstIndex(of: "streams"),
+              let b = lowered[..<streamsAt].firstIndex(of: "block"), b + 1 < streamsAt else { return nil }
+        let first = engine.execute(args, client: &c.state)
+        guard case .array(nil) = first else { return first }
+        if c.executingTransaction { return first }
+        guard let ms = Int64(String(decoding: args[b + 1], as: UTF8.self)), ms >= 0 else { return first }
+        var attempt = args
+        let n = (args.count - streamsAt - 1) / 2
+        for k in 0..<n where args[streamsAt + 1 + n + k] == Array("$".utf8) {
+            let key = args[streamsAt + 1 + k]
+            var last: Bytes = Array("0-0".utf8)
+            if case .stream(let st)? = engine.databases[c.state.db].dict[key] ?? nil { last = Array(st.lastID.description.utf8) }
+            attempt[streamsAt + 1 + n + k] = last
+        }
+        let call = BlockedCall(attempt: attempt, keys: Array(args[(streamsAt + 1)..<(streamsAt + 1 + n)]), kind: "xread",
+                               deadline: ms == 0 ? nil : EventLoop.nowMs() + ms, timeoutReply: .array(nil))
         c.blocked = call
         blockedClients.append(c)
         return .noReply

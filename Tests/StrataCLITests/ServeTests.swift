@@ -271,4 +271,33 @@ final class ServeTests: XCTestCase {
         XCTAssertTrue(out.contains("*3\n$7\nmessage\n$4\nnews\n$5\nhello"), out)
         XCTAssertTrue(out.contains("*4\n$8\npmessage\n$2\nn*\n$4\nnews\n$5\nhello"), out)
     }
+
+    /// XREAD BLOCK with "$" waits for entries added after the call; XREADGROUP BLOCK with ">"
+    /// is served by the next XADD; a timeout replies nil; the same script against redis-server
+    /// prints the same.
+    func testStreamBlockingReadsLikeRedis() throws {
+        let s = try startStrata()
+        defer { s.stop() }
+        let redis = try RedisOracle()
+        defer { redis.stop() }
+        func run(_ port: Int) throws -> String {
+            let d = makeTempDir()
+            let script = """
+                cd \(d); cli() { \(s.cli) -p \(port) "$@"; }
+                cli del st >/dev/null; cli xadd st 1-1 f old >/dev/null
+                cli xread block 5000 streams st '$' > a.out & sleep 0.6
+                cli xadd st 2-1 f new >/dev/null; wait; cat a.out
+                cli xgroup create st g '$' >/dev/null
+                cli xreadgroup group g alice block 5000 streams st '>' > b.out & sleep 0.6
+                cli xadd st 3-1 f third >/dev/null; wait; cat b.out
+                cli xpending st g
+                cli xread block 200 streams st '$'
+                printf 'MULTI\\nXREAD BLOCK 0 STREAMS st $\\nEXEC\\n' | cli
+                """
+            return String(decoding: try runProcess("/bin/bash", ["-c", script]).out, as: UTF8.self)
+        }
+        let ours = try run(s.port), theirs = try run(redis.port)
+        XCTAssertEqual(ours, theirs)
+        XCTAssertTrue(ours.contains("2-1") && ours.contains("third"), ours)
+    }
 }
