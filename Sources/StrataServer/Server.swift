@@ -187,6 +187,7 @@ public final class Server {
         defer { engine.loading = false }
         do {
             let report = try engine.load(from: reader)
+            functionLibraries = report.functions
             log("notice", "DB loaded from disk: \(String(format3ms: EventLoop.nowMs() - t0)) seconds (\(report.keys) keys, \(report.expiredSkipped) expired keys skipped)")
         } catch let e as FormatError {
             throw ServerError("Short read or corrupt RDB \(file) at byte offset \(e.offset): \(e.message)")
@@ -406,7 +407,7 @@ public final class Server {
     }
 
     /// Commands the server handles itself (everything else goes to the engine).
-    private static let serverCommands: Set<String> = ["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "publish", "pubsub", "ping",
+    private static let serverCommands: Set<String> = ["function", "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "publish", "pubsub", "ping",
         "quit", "auth", "hello", "multi", "discard", "exec", "client", "info",
         "config", "save", "bgsave", "lastsave", "time", "shutdown", "command", "debug", "watch", "unwatch", "reset"]
     private static let serverCommandBytes: [[UInt8]] = serverCommands.map { Array($0.utf8) }
@@ -486,6 +487,29 @@ public final class Server {
         let r = watchers.isEmpty ? engine.execute(args, client: &c.state) : runWatched(c, name, args)
         if engine.dirty != before && !blockedClients.isEmpty { serveBlocked() }
         return r
+    }
+
+    // MARK: functions
+
+    /// Function libraries loaded from the dump (their code as FUNCTION LOAD took it): kept and
+    /// written back by every save, so serving a dump never drops them. Running them is scripting
+    /// (not built yet); FUNCTION FLUSH removes them as Redis does.
+    private var functionLibraries: [[UInt8]] = []
+
+    private func functionCommand(_ a: [Bytes]) -> Reply {
+        guard a.count >= 2 else { return .error("ERR wrong number of arguments for 'function' command") }
+        let sub = Server.lower(a[1])
+        switch sub {
+        case "flush":
+            if a.count > 3 || (a.count == 3 && !["async", "sync"].contains(Server.lower(a[2]))) {
+                return .error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
+            }
+            if !functionLibraries.isEmpty { engine.dirty += 1 }
+            functionLibraries = []
+            return .ok
+        default:
+            return .error("ERR FUNCTION \(sub.uppercased()) is not available: strata serve does not run scripts yet (the \(functionLibraries.count) loaded librar\(functionLibraries.count == 1 ? "y is" : "ies are") kept and saved)")
+        }
     }
 
     // MARK: pub/sub
@@ -825,6 +849,7 @@ public final class Server {
             return .integer(Int64(self.publish(a[1], a[2])))
         }
         case "pubsub": return { [unowned self] _, a in self.pubsubCommand(a) }
+        case "function": return { [unowned self] _, a in self.functionCommand(a) }
         case "ping": return { [unowned self] c, a in
             if a.count > 2 { return .error("ERR wrong number of arguments for 'ping' command") }
             if c.subscriptionCount > 0 { return .array([.bulk("pong"), .bulk(a.count == 2 ? a[1] : [])]) }
@@ -1012,7 +1037,7 @@ public final class Server {
             let writer = RDBWriter(sink: sink, target: Engine.dumpTarget)
             writer.compression = config.bool("rdbcompression")
             writer.checksum = config.bool("rdbchecksum")
-            try engine.save(to: writer)
+            try engine.save(to: writer, functions: functionLibraries)
             try sink.flush()
             try f.commit()
         } catch {

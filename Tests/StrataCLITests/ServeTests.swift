@@ -60,6 +60,16 @@ final class ServeTests: XCTestCase {
         }
         XCTAssertTrue(done, "BGSAVE did not finish: \(s.log)")
         XCTAssertEqual(try RedisOracle.digest(ofRDB: d + "/dump.rdb").digest, expected)
+        // The dump's function library survives the round trip (redis-server lists it).
+        let back = makeTempDir()
+        try FileManager.default.copyItem(atPath: d + "/dump.rdb", toPath: back + "/dump.rdb")
+        let o = try RedisOracle(dir: back)
+        defer { o.stop() }
+        let list = try o.cmd("function", "list")
+        XCTAssertTrue(list.contains("library_name"), list)
+        XCTAssertEqual(try s.cmd("function", "flush"), "OK")
+        XCTAssertEqual(try s.cmd("save"), "OK")
+        XCTAssertTrue(try strata("rdb", "inspect", d + "/dump.rdb").out.count > 0)
     }
 
     /// The production redis.conf fixture, paths rewritten, overrides on the command line as
