@@ -56,7 +56,7 @@ final class DifferentialTests: XCTestCase {
             case 4: return ["APPEND", k, value()]
             case 5: return ["STRLEN", k]
             case 6: return ["GETRANGE", k, int(), int()]
-            case 7: return ["SETRANGE", k, pick(["0", "1", "5", "-1", "x"]), value()]
+            case 7: return ["SETRANGE", k, pick(["0", "1", "5", "-1", "x", "9223372036854775807", "2147483647"]), value()]
             case 8: return [pick(["INCR", "DECR"]), k]
             case 9: return [pick(["INCRBY", "DECRBY"]), k, int()]
             case 10: return ["INCRBYFLOAT", k, pick(["0.1", "1.5", "-2", "1e2", "x", "inf", "10.5"])]

@@ -217,10 +217,10 @@ enum StringCommands {
         guard off >= 0 else { throw CommandError("ERR offset is out of range") }
         let value = c.arg(3)
         let existing = try c.getString(c.arg(1))
-        if existing == nil && value.isEmpty { return .integer(0) }
-        guard off + Int64(value.count) <= Int64(c.engine.maxBulkLength) else { throw CommandError.tooBig }
+        if value.isEmpty { return .integer(Int64(existing?.bytes.count ?? 0)) }
+        // (Written so that a huge offset cannot overflow: `off + count` could.)
+        guard off <= Int64(c.engine.maxBulkLength) - Int64(value.count) else { throw CommandError.tooBig }
         var s = existing ?? StringValue([])
-        if value.isEmpty { return .integer(Int64(s.bytes.count)) }
         let o = Int(off)
         if s.bytes.count < o + value.count { s.bytes += [UInt8](repeating: 0, count: o + value.count - s.bytes.count) }
         s.bytes.replaceSubrange(o..<(o + value.count), with: value)
