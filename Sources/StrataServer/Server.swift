@@ -337,6 +337,8 @@ public final class Server {
     }
 
     private var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
+    /// `client-query-buffer-limit`, parsed once (checked after every read) and on CONFIG SET.
+    private lazy var queryBufferLimit = config.bytes("client-query-buffer-limit")
 
     private func readFrom(_ c: Client) {
         let n = readBuffer.withUnsafeMutableBytes { read(c.fd, $0.baseAddress, $0.count) }
@@ -360,7 +362,7 @@ public final class Server {
         } catch {
             closeClient(c); return
         }
-        if c.reader.pendingBytes > config.bytes("client-query-buffer-limit") {
+        if c.reader.pendingBytes > queryBufferLimit {
             log("warning", "Closing client that reached max query buffer length (id=\(c.id) addr=\(c.address))")
             closeClient(c); return
         }
@@ -783,12 +785,15 @@ public final class Server {
         guard engine.dirty != before || !existing.isEmpty else { return r }
         for w in existing { for x in watchers[w] ?? [] { x.dirtyCAS = true } }
         var keys = cmd.keys(args)
-        // Keys the declared positions do not cover.
-        let lowered = args.map { Server.lower($0) }
+        // Keys the declared positions do not cover (only these commands pay for lowercasing
+        // their arguments).
         if name == "sort" || name == "georadius" || name == "georadiusbymember" {
-            for i in 2..<max(2, args.count - 1) where lowered[i] == "store" || lowered[i] == "storedist" { keys.append(args[i + 1]) }
+            for i in 2..<max(2, args.count - 1) {
+                let o = Server.lower(args[i])
+                if o == "store" || o == "storedist" { keys.append(args[i + 1]) }
+            }
         }
-        if name == "xreadgroup", let s = lowered.firstIndex(of: "streams") {
+        if name == "xreadgroup", let s = args.firstIndex(where: { Server.lower($0) == "streams" }) {
             let n = (args.count - s - 1) / 2
             keys += args[(s + 1)..<(s + 1 + n)]
         }
@@ -971,7 +976,7 @@ public final class Server {
             var copy = config
             for i in stride(from: 2, to: a.count, by: 2) {
                 let name = Server.lower(a[i]), value = String(decoding: a[i + 1], as: UTF8.self)
-                if ["dir", "dbfilename", "port", "bind", "databases", "daemonize", "appendonly", "logfile", "pidfile", "unixsocket"].contains(name) && name != "dir" && name != "dbfilename" {
+                if ["port", "bind", "databases", "daemonize", "appendonly", "logfile", "pidfile", "unixsocket"].contains(name) {
                     return .error("ERR CONFIG SET failed (possibly related to argument '\(name)') - can't set immutable config")
                 }
                 do {
@@ -987,6 +992,7 @@ public final class Server {
                 }
             }
             config = copy
+            queryBufferLimit = config.bytes("client-query-buffer-limit")
             return .ok
         case "resetstat":
             commandsProcessed = 0; connectionsReceived = 0
