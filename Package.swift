@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "StrataFormats", targets: ["StrataFormats"]),
         .library(name: "StrataEngine", targets: ["StrataEngine"]),
         .library(name: "StrataServer", targets: ["StrataServer"]),
+        .library(name: "StrataBackup", targets: ["StrataBackup"]),
     ],
     targets: [
         .target(
@@ -29,12 +30,14 @@ let package = Package(
             dependencies: ["StrataFormats", "StrataEngine"],
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
-        .executableTarget(name: "strata", dependencies: ["StrataFormats", "StrataEngine", "StrataServer"]),
+        .target(name: "StrataBackup", dependencies: ["StrataFormats", "StrataEngine"]),
+        .executableTarget(name: "strata", dependencies: ["StrataFormats", "StrataEngine", "StrataServer", "StrataBackup"]),
         .executableTarget(name: "EngineBench", dependencies: ["StrataEngine", "StrataFormats"], path: "Benchmarks/EngineBench"),
         .target(name: "StrataTestSupport", path: "Tests/StrataTestSupport"),
         .testTarget(name: "StrataFormatsTests", dependencies: ["StrataFormats", "StrataTestSupport"]),
         .testTarget(name: "StrataEngineTests", dependencies: ["StrataEngine", "StrataFormats", "StrataTestSupport"]),
         .testTarget(name: "StrataCLITests", dependencies: ["StrataFormats", "StrataEngine", "StrataTestSupport"]),
+        .testTarget(name: "StrataBackupTests", dependencies: ["StrataBackup", "StrataFormats", "StrataTestSupport"]),
         .testTarget(name: "StrataServerTests", dependencies: ["StrataServer", "StrataFormats", "StrataEngine", "StrataTestSupport"]),
     ]
 )

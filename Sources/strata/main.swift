@@ -21,9 +21,11 @@ Commands:
   aof dump PATH [--format F]       Print every command with its timestamp and provenance.
   aof rewrite PATH -o OUT ...      Compact an AOF (or RDB) into a minimal AOF.
   serve [CONFIG] [--DIRECTIVE V]   Serve the data directory to Redis clients (redis-server's CLI).
+  backup create SOURCE --repo DIR  Back up a data directory, RDB/AOF file or live server (cron-friendly).
+  backup list|verify|prune ...     List, re-check and thin out a backup repository.
 
 Run 'strata rdb <command> --help' for a command's options. See strata(1), strata-rdb(1),
-strata-aof(1).
+strata-aof(1), strata-serve(1), strata-backup(1).
 
 """
 
@@ -96,6 +98,7 @@ func runMain() -> Int32 {
         case "rdb": return try runRDB(Array(args.dropFirst()))
         case "aof": return try runAOF(Array(args.dropFirst()))
         case "serve": return try runServe(Array(args.dropFirst()))
+        case "backup": return try runBackup(Array(args.dropFirst()))
         default:
             throw UsageError(message: "unknown command '\(first)'", usage: "Usage: strata <command> [<args>]; see 'strata --help'")
         }

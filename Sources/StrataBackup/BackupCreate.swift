@@ -1,0 +1,490 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import StrataFormats
+
+/// One `strata backup create` run: reads the source, writes new files into the repository and
+/// commits a new catalog. Until the commit nothing it wrote is part of the repository.
+public final class BackupCreate {
+    public struct Options {
+        public var label: String?
+        public var dbfilename = "dump.rdb"
+        public var appenddirname = "appendonlydir"
+        /// Seconds without a byte from a server before giving up.
+        public var timeout: Double = 60
+        public var progress: ProgressHandler?
+        public init() {}
+    }
+
+    /// What the run stored.
+    public struct Result {
+        public var snapshots: [Snapshot] = []
+        public var increments: [(chain: String, increment: Increment)] = []
+        public var chainsStarted: [String] = []
+        public var chainsClosed: [String] = []
+        /// Lines worth a warning even on a quiet run (a gap in the restorable window).
+        public var warnings: [String] = []
+        /// Lines for -v.
+        public var notes: [String] = []
+        public var source = ""
+    }
+
+    let repo: Repository
+    let options: Options
+    var cat: Catalog
+    let runMs: Int64
+    var result = Result()
+    private var published: [String] = []    // files renamed into place, removed if the run fails
+
+    public init(repo: Repository, options: Options) {
+        self.repo = repo
+        self.options = options
+        cat = repo.catalog
+        runMs = nowMilliseconds()
+    }
+
+    var fs: RepoFS { repo.fs }
+
+    /// Runs against SOURCE: a redis:// URL, a data directory, or a single RDB/AOF file.
+    public func run(source: String) throws -> Result {
+        do {
+            if source.hasPrefix("redis://") || source.hasPrefix("rediss://") {
+                try fromServer(source)
+            } else {
+                var st = stat()
+                guard stat(source, &st) == 0 else { throw BackupError(.failed, "\(source): \(String(cString: strerror(errno)))") }
+                if (st.st_mode & S_IFMT) == S_IFDIR { try fromDirectory(source) } else { try fromFile(source) }
+            }
+            if cat != repo.catalog { try repo.commit(cat) }
+        } catch {
+            // Files already renamed into place but not committed: take them back out.
+            for p in published { unlink(repo.path + "/" + p) }
+            throw error
+        }
+        return result
+    }
+
+    // MARK: - Sources
+
+    private func fromServer(_ url: String) throws {
+        let target = try RedisURL(url)
+        result.source = target.display
+        let tmp = repo.tmpDir + "/replication.\(getpid()).rdb"
+        let client = ReplicationClient(url: target, timeout: options.timeout)
+        let (size, crc) = try client.fetchSnapshot(to: tmp, fs: fs, progress: options.progress)
+        let summary: RDBSummary
+        do { summary = try Ingest.checkRDB(path: tmp) } catch { unlink(tmp); throw BackupError(.failed, "\(target.display): the snapshot the server sent is not valid, nothing stored: \(error)") }
+        _ = try addSnapshot(tmp: tmp, size: size, crc: crc, summary: summary, source: target.display, kind: "replication", chain: nil)
+        var state = cat.sources[target.display] ?? SourceState()
+        state.lastRDB = hex64(crc); state.lastRun = runMs
+        cat.sources[target.display] = state
+    }
+
+    private func fromFile(_ path: String) throws {
+        let key = "file:" + absolutePath(path)
+        result.source = key
+        let (fd, size) = try FileIO.openForReading(path)
+        defer { close(fd) }
+        var head = [UInt8](repeating: 0, count: 9)
+        let n = pread(fd, &head, 9, 0)
+        let isRDB = n >= 5 && (head.starts(with: Array("REDIS".utf8)) || head.starts(with: Array("VALKEY".utf8)))
+        if isRDB {
+            // An RDB, or an AOF with an RDB preamble (commands after the RDB).
+            let summary = try Ingest.checkRDB(fd: fd, size: size, name: path, allowTail: true)
+            if summary.length == size {
+                try storeRDBIfChanged(fd: fd, size: size, name: path, key: key, kind: "rdb-file", summary: summary)
+                return
+            }
+            try archiveSingleAOF(fd: fd, path: path, key: key, preamble: summary)
+            return
+        }
+        try archiveSingleAOF(fd: fd, path: path, key: key, preamble: nil)
+    }
+
+    private func fromDirectory(_ dir: String) throws {
+        let key = "dir:" + absolutePath(dir)
+        result.source = key
+        var aofDir: String?
+        if let names = try? AOFCheck.listDirectory(dir), names.contains(where: { $0.hasSuffix(".manifest") && !$0.hasPrefix("temp-") }) {
+            aofDir = dir                                        // pointed at the appendonlydir itself
+        } else if access(dir + "/" + options.appenddirname, F_OK) == 0 {
+            aofDir = dir + "/" + options.appenddirname
+        }
+        let dump = dir + "/" + options.dbfilename
+        let hasDump = aofDir != dir && access(dump, F_OK) == 0
+        guard aofDir != nil || hasDump else {
+            throw BackupError(.failed, "\(dir): neither \(options.dbfilename) nor \(options.appenddirname)/ is there (is this Redis's dir?)")
+        }
+        if hasDump {
+            let (fd, size) = try FileIO.openForReading(dump)
+            defer { close(fd) }
+            let summary = try Ingest.checkRDB(fd: fd, size: size, name: dump, allowTail: false)
+            try storeRDBIfChanged(fd: fd, size: size, name: dump, key: key, kind: "dump", summary: summary)
+        }
+        if let aofDir { try archiveAOFDirectory(aofDir, key: key + (hasDump ? "#aof" : "")) }
+    }
+
+    // MARK: - Snapshots
+
+    /// Stores an RDB unless it is byte-identical to the last one stored from this source.
+    private func storeRDBIfChanged(fd: Int32, size: Int?, name: String, key: String, kind: String, summary: RDBSummary) throws {
+        let tmp = repo.tmpDir + "/snapshot.\(getpid()).rdb"
+        let (copied, crc) = try Ingest.copy(from: fd, offset: 0, length: size, name: name, to: tmp, fs: fs, progress: options.progress)
+        var state = cat.sources[key] ?? SourceState()
+        if state.lastRDB == hex64(crc), cat.snapshots.contains(where: { $0.source == key && $0.crc64 == hex64(crc) }) {
+            unlink(tmp)
+            result.notes.append("\(name) is unchanged since the last run (CRC-64 \(hex64(crc))); not stored again")
+            return
+        }
+        // What was checked was the source; check the copy too (what is stored is what was read).
+        let check: RDBSummary
+        do { check = try Ingest.checkRDB(path: tmp) } catch { unlink(tmp); throw BackupError(.failed, "\(name) changed while it was copied; nothing stored: \(error)") }
+        _ = try addSnapshot(tmp: tmp, size: copied, crc: crc, summary: check.keys == summary.keys ? summary : check, source: key, kind: kind, chain: nil)
+        state.lastRDB = hex64(crc); state.lastRun = runMs
+        cat.sources[key] = state
+    }
+
+    /// Publishes `tmp` as a snapshot and adds it to the working catalog.
+    @discardableResult
+    func addSnapshot(tmp: String?, size: Int, crc: UInt64?, summary: RDBSummary?, source: String, kind: String,
+                     chain: String?, time: Int64? = nil) throws -> Snapshot {
+        let id = repo.newID(prefix: "", at: runMs, taken: Set(cat.snapshots.map(\.id)))
+        var file: String?
+        if let tmp {
+            let rel = "snapshots/\(id).rdb"
+            try fs.publish(tmp, as: repo.path + "/" + rel)
+            published.append(rel)
+            file = rel
+        }
+        let s = Snapshot(id: id, file: file, source: source, kind: kind, label: options.label, createdAt: runMs,
+                         time: time ?? summary?.ctime ?? runMs / 1000, magic: summary?.magic, rdbVersion: summary?.version,
+                         redisVersion: summary?.redisVersion, keys: summary?.keys ?? 0, expires: summary?.expires ?? 0,
+                         databases: summary?.databases ?? [:], functions: summary?.functions ?? 0, size: size,
+                         crc64: crc.map(hex64), rdbChecksum: summary?.checksum, chain: chain)
+        cat.snapshots.append(s)
+        result.snapshots.append(s)
+        return s
+    }
+
+    // MARK: - AOF chains
+
+    /// A file of the source, open (so it stays readable whatever Redis does to its name).
+    struct OpenFile {
+        var name: String
+        var seq: Int64?
+        var fd: Int32
+        var size: Int
+        var device: UInt64
+        var inode: UInt64
+    }
+
+    static func openPinned(_ path: String, name: String, seq: Int64?) throws -> OpenFile? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { if errno == ENOENT { return nil }; throw SystemError("cannot open \(path)") }
+        var st = stat()
+        fstat(fd, &st)
+        return OpenFile(name: name, seq: seq, fd: fd, size: Int(st.st_size), device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+    }
+
+    /// Reads the manifest and opens every file it lists, then reads the manifest again: equal
+    /// manifests mean the open files are one consistent generation (a rewrite that finished in
+    /// between shows as a changed manifest, and the whole read is repeated).
+    static func pinManifest(_ dir: String) throws -> (AOFManifest, [OpenFile], String) {
+        let (_, _, mpath0) = try AOFCheck.resolve(dir)
+        guard let mpath = mpath0 else { throw BackupError(.failed, "\(dir): no AOF manifest") }
+        for _ in 0..<20 {
+            let before = try FileIO.readFile(mpath)
+            let m: AOFManifest
+            do { m = try AOFManifest.parse(before) } catch { throw BackupError(.failed, "\(mpath): \(error)") }
+            var files = [OpenFile]()
+            var missing = false
+            for e in ([m.base].compactMap { $0 } + m.incrs) {
+                let n = String(decoding: e.file, as: UTF8.self)
+                guard let f = try openPinned(dir + "/" + n, name: n, seq: e.seq) else { missing = true; break }
+                files.append(f)
+            }
+            let after = (try? FileIO.readFile(mpath)) ?? []
+            if !missing && after == before { return (m, files, mpath) }
+            for f in files { close(f.fd) }
+            usleep(100_000)
+        }
+        throw BackupError(.failed, "\(mpath) kept changing (or lists a missing file) over 20 reads; is a rewrite looping? nothing stored")
+    }
+
+    private func archiveAOFDirectory(_ dir: String, key: String) throws {
+        let (manifest, files, mpath) = try BackupCreate.pinManifest(dir)
+        defer { for f in files { close(f.fd) } }
+        var state = cat.sources[key] ?? SourceState()
+        let baseName = manifest.base.map { String(decoding: $0.file, as: UTF8.self) }
+        let incrFiles = files.filter { f in manifest.incrs.contains { String(decoding: $0.file, as: UTF8.self) == f.name } }
+        var reason: String?
+        if state.chain == nil || cat.chain(state.chain!) == nil || cat.chain(state.chain!)!.closed {
+            reason = nil
+        } else if state.baseFile != baseName {
+            reason = "the AOF was rewritten (base \(state.baseFile ?? "none") -> \(baseName ?? "none"))"
+        } else {
+            for t in state.files {
+                guard let f = incrFiles.first(where: { $0.name == t.name }) else {
+                    reason = "\(t.name) left the manifest without a rewrite"; break
+                }
+                if let why = BackupCreate.mismatch(t, f) { reason = why; break }
+            }
+        }
+        let continuing = state.chain != nil && reason == nil && !(cat.chain(state.chain!)?.closed ?? true)
+        if !continuing {
+            var oldEnd: Int64?
+            if let old = state.chain, let idx = cat.chains.firstIndex(where: { $0.id == old }), !cat.chains[idx].closed {
+                oldEnd = try closeChain(idx, state: state, dir: dir, current: incrFiles)
+                result.notes.append("chain \(old) closed: \(reason ?? "new chain")")
+            }
+            // The new chain's base.
+            let chainID = repo.newID(prefix: "c", at: runMs, taken: Set(cat.chains.map(\.id)))
+            var baseTime: Int64
+            let snap: Snapshot
+            if let b = manifest.base, let bf = files.first(where: { $0.name == baseName }) {
+                let tmp = repo.tmpDir + "/base.\(getpid()).rdb"
+                if baseName!.hasSuffix(".rdb") {
+                    let (size, crc) = try Ingest.copy(from: bf.fd, offset: 0, length: bf.size, name: dir + "/" + baseName!, to: tmp, fs: fs, progress: options.progress)
+                    let summary: RDBSummary
+                    do { summary = try Ingest.checkRDB(path: tmp) } catch { unlink(tmp); throw error }
+                    baseTime = summary.ctime ?? runMs / 1000
+                    snap = try addSnapshot(tmp: tmp, size: size, crc: crc, summary: summary, source: key, kind: "aof-base", chain: chainID, time: baseTime)
+                } else {
+                    let ts = try Ingest.convertRESPBase(path: dir + "/" + baseName!, to: tmp, fs: fs)
+                    let summary = try Ingest.checkRDB(path: tmp)
+                    let crc = try crcOfFile(tmp)
+                    baseTime = ts ?? runMs / 1000
+                    snap = try addSnapshot(tmp: tmp, size: fileSize(tmp), crc: crc, summary: summary, source: key, kind: "aof-base", chain: chainID, time: baseTime)
+                }
+                _ = b
+            } else {
+                // No base: the chain starts from an empty dataset, at the first #TS (else now).
+                baseTime = runMs / 1000
+                if let first = incrFiles.first, let ts = BackupCreate.firstTimestamp(first) { baseTime = ts }
+                snap = try addSnapshot(tmp: nil, size: 0, crc: nil, summary: nil, source: key, kind: "empty", chain: chainID, time: baseTime)
+            }
+            var gap: String?
+            if let oldEnd, baseTime > oldEnd + 1 {
+                gap = "not restorable from \(formatTime(oldEnd + 1)) to \(formatTime(baseTime - 1)): \(reason ?? "the previous chain ended"), and the commands in between were not captured (a rewrite deleted the old AOF file before this run, or AOF was off); set aof-disable-auto-gc yes or run backups more often"
+                result.warnings.append("gap in the restorable window of \(key): \(gap!)")
+            }
+            cat.chains.append(Chain(id: chainID, source: key, snapshot: snap.id, start: baseTime, end: baseTime, increments: [],
+                                    closed: false, timestamps: false, gapBefore: gap))
+            result.chainsStarted.append(chainID)
+            state = SourceState(chain: chainID, baseFile: baseName, baseSeq: manifest.base?.seq, files: [], lastRDB: state.lastRDB, lastRun: state.lastRun)
+        }
+        // Archive the new complete commands of every incr file, in manifest order.
+        let chainID = state.chain!
+        let idx = cat.chains.firstIndex { $0.id == chainID }!
+        let completeThrough = runMs / 1000 - 1
+        var newFiles = [SourceState.Tracked]()
+        for f in incrFiles {
+            var t = state.files.first { $0.name == f.name }
+                ?? SourceState.Tracked(name: f.name, seq: f.seq, device: f.device, inode: f.inode, archived: 0, tail: "", pin: nil)
+            try archiveRange(f.fd, name: dir + "/" + f.name, sourceName: f.name, seq: f.seq, size: f.size, tracked: &t, chainIndex: idx, completeThrough: completeThrough)
+            newFiles.append(t)
+        }
+        // Pin the live (last) incr with a hard link so its tail survives a rewrite before the next run.
+        if let live = incrFiles.last, var t = newFiles.last {
+            let pinRel = "pins/\(chainID)-\(live.name)"
+            if t.pin == nil || access(repo.path + "/" + pinRel, F_OK) != 0 {
+                let pinPath = repo.path + "/" + pinRel
+                unlink(pinPath)
+                if try fs.link(dir + "/" + live.name, pinPath) {
+                    var st = stat()
+                    if stat(pinPath, &st) == 0, UInt64(st.st_ino) == live.inode { t.pin = pinRel } else { unlink(pinPath); t.pin = nil }
+                } else {
+                    t.pin = nil
+                    result.notes.append("\(dir)/\(live.name) cannot be hard-linked into the repository (another file system): if Redis rewrites the AOF before the next run, the commands after this run are lost to the backup unless aof-disable-auto-gc is yes")
+                }
+                newFiles[newFiles.count - 1] = t
+            }
+        }
+        cat.chains[idx].end = max(cat.chains[idx].end, completeThrough)
+        state.files = newFiles
+        state.lastRun = runMs
+        cat.sources[key] = state
+        _ = mpath
+    }
+
+    /// Why a tracked file no longer continues what was archived from it, or nil.
+    static func mismatch(_ t: SourceState.Tracked, _ f: OpenFile) -> String? {
+        if f.device != t.device || f.inode != t.inode { return "\(t.name) was replaced by another file since the last run" }
+        if f.size < t.archived { return "\(t.name) is shorter (\(f.size) bytes) than what was archived from it (\(t.archived)): it was truncated" }
+        if !t.tail.isEmpty {
+            let n = t.tail.count / 2
+            var b = [UInt8](repeating: 0, count: n)
+            let r = pread(f.fd, &b, n, off_t(t.archived - n))
+            if r != n || hexBytes(b) != t.tail { return "\(t.name) was rewritten in place since the last run (its bytes before offset \(t.archived) changed)" }
+        }
+        return nil
+    }
+
+    static func firstTimestamp(_ f: OpenFile) -> Int64? {
+        var b = [UInt8](repeating: 0, count: 64)
+        let r = pread(f.fd, &b, 64, 0)
+        guard r > 4, b.starts(with: Array("#TS:".utf8)) else { return nil }
+        var v: Int64 = 0, i = 4
+        while i < r, b[i] >= 48, b[i] <= 57 { v = v * 10 + Int64(b[i] - 48); i += 1 }
+        return i > 4 ? v : nil
+    }
+
+    /// Copies the complete commands of `fd` after `tracked.archived` (up to `size`) into a new
+    /// increment of the chain. A partial command at the end (being written) waits for the next run.
+    private func archiveRange(_ fd: Int32, name: String, sourceName: String, seq: Int64?, size: Int,
+                              tracked t: inout SourceState.Tracked, chainIndex: Int, completeThrough: Int64) throws {
+        guard size > t.archived else { return }
+        var scanner = AOFScanner(startOffset: t.archived)
+        let chunk = 1 << 20
+        let buf = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 16)
+        defer { buf.deallocate() }
+        var pos = t.archived
+        var startsWithTS = false
+        while pos < size && !scanner.finished {
+            let r = pread(fd, buf, min(chunk, size - pos), off_t(pos))
+            if r < 0 { if errno == EINTR { continue }; throw SystemError("cannot read \(name)") }
+            if r == 0 { throw BackupError(.failed, "\(name) shrank while it was being read (truncated during the run); nothing stored") }
+            if pos == t.archived { startsWithTS = r >= 4 && UnsafeRawBufferPointer(start: buf, count: 4).elementsEqual(Array("#TS:".utf8)) }
+            scanner.feed(UnsafeRawBufferPointer(start: buf, count: r))
+            pos += r
+        }
+        scanner.finish()
+        if scanner.failure == .corrupt {
+            throw BackupError(.failed, "\(name): not a valid AOF at offset \(scanner.badByteOffset ?? scanner.okUpTo)\(scanner.message.map { " (\($0))" } ?? ""); nothing stored")
+        }
+        let end = scanner.okUpTo
+        guard end > t.archived else { return }
+        var chain = cat.chains[chainIndex]
+        let index = (chain.increments.last?.index ?? 0) + 1
+        let rel = "chains/\(chain.id)/\(index).aof"
+        let tmp = repo.tmpDir + "/incr.\(getpid()).aof"
+        let (copied, crc) = try Ingest.copy(from: fd, offset: t.archived, length: end - t.archived, name: name, to: tmp, fs: fs, progress: nil)
+        try fs.mkdir(repo.path + "/chains/\(chain.id)")
+        try fs.publish(tmp, as: repo.path + "/" + rel)
+        published.append(rel)
+        let inc = Increment(index: index, file: rel, sourceFile: sourceName, sourceSeq: seq, from: t.archived, to: t.archived + copied,
+                            crc64: hex64(crc), commands: scanner.commands, firstTimestamp: scanner.firstTimestamp,
+                            lastTimestamp: scanner.lastTimestamp, createdAt: runMs, completeThrough: completeThrough)
+        if scanner.firstTimestamp != nil || (chain.increments.isEmpty && startsWithTS) { chain.timestamps = true }
+        chain.increments.append(inc)
+        cat.chains[chainIndex] = chain
+        result.increments.append((chain.id, inc))
+        // Remember the bytes before the cut, to notice an in-place rewrite next time.
+        let n = min(32, end)
+        var tail = [UInt8](repeating: 0, count: n)
+        _ = pread(fd, &tail, n, off_t(end - n))
+        t.tail = hexBytes(tail)
+        t.archived = end
+    }
+
+    /// Archives what the closed chain's files still hold (from the source directory while Redis
+    /// keeps them as history, else from the pin) and closes it. Returns the time through which it
+    /// is complete.
+    private func closeChain(_ idx: Int, state: SourceState, dir: String, current: [OpenFile]) throws -> Int64 {
+        var complete = true
+        var lastTS: Int64?
+        for var t in state.files {
+            var f: OpenFile?
+            if let c = current.first(where: { $0.name == t.name && $0.inode == t.inode }) {
+                f = OpenFile(name: c.name, seq: c.seq, fd: dup(c.fd), size: c.size, device: c.device, inode: c.inode)
+            } else if let o = try BackupCreate.openPinned(dir + "/" + t.name, name: t.name, seq: t.seq), o.inode == t.inode {
+                f = o
+            } else {
+                if let o = try BackupCreate.openPinned(dir + "/" + t.name, name: t.name, seq: t.seq) { close(o.fd) }
+                if let p = t.pin, let o = try BackupCreate.openPinned(repo.path + "/" + p, name: t.name, seq: t.seq), o.inode == t.inode { f = o }
+            }
+            guard let file = f else { complete = false; continue }
+            defer { close(file.fd) }
+            if BackupCreate.mismatch(t, file) != nil { complete = false; continue }
+            let before = cat.chains[idx].increments.count
+            try archiveRange(file.fd, name: t.name, sourceName: t.name, seq: t.seq, size: file.size, tracked: &t,
+                             chainIndex: idx, completeThrough: cat.chains[idx].end)
+            if cat.chains[idx].increments.count > before, let ts = cat.chains[idx].increments.last?.lastTimestamp { lastTS = max(lastTS ?? 0, ts) }
+        }
+        cat.chains[idx].closed = true
+        if complete, let lastTS { cat.chains[idx].end = max(cat.chains[idx].end, lastTS) }
+        result.chainsClosed.append(cat.chains[idx].id)
+        return cat.chains[idx].end
+    }
+
+    /// A single AOF file (legacy, or one with an RDB preamble): a chain whose base is the
+    /// preamble (or the empty dataset), extended run after run while the file only grows.
+    private func archiveSingleAOF(fd: Int32, path: String, key: String, preamble: RDBSummary?) throws {
+        var st = stat()
+        fstat(fd, &st)
+        let f = OpenFile(name: path.split(separator: "/").last.map(String.init) ?? path, seq: nil, fd: fd, size: Int(st.st_size),
+                         device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+        var state = cat.sources[key] ?? SourceState()
+        var reason: String?
+        if let c = state.chain, let ch = cat.chain(c), !ch.closed, let t = state.files.first {
+            reason = BackupCreate.mismatch(t, f)
+        } else {
+            reason = "first run"
+        }
+        if let reason {
+            var oldEnd: Int64?
+            if let old = state.chain, let idx = cat.chains.firstIndex(where: { $0.id == old }), !cat.chains[idx].closed {
+                cat.chains[idx].closed = true
+                oldEnd = cat.chains[idx].end
+                result.chainsClosed.append(old)
+            }
+            let chainID = repo.newID(prefix: "c", at: runMs, taken: Set(cat.chains.map(\.id)))
+            var baseTime = runMs / 1000
+            var archived = 0
+            if let p = preamble {
+                let tmp = repo.tmpDir + "/preamble.\(getpid()).rdb"
+                let (size, crc) = try Ingest.copy(from: fd, offset: 0, length: p.length, name: path, to: tmp, fs: fs, progress: options.progress)
+                baseTime = p.ctime ?? baseTime
+                var s = p; s.trailingBytes = 0
+                _ = try addSnapshot(tmp: tmp, size: size, crc: crc, summary: s, source: key, kind: "aof-preamble", chain: chainID, time: baseTime)
+                archived = p.length
+            } else {
+                if let ts = BackupCreate.firstTimestamp(f) { baseTime = ts }
+                _ = try addSnapshot(tmp: nil, size: 0, crc: nil, summary: nil, source: key, kind: "empty", chain: chainID, time: baseTime)
+            }
+            var gap: String?
+            if let oldEnd, baseTime > oldEnd + 1, state.chain != nil {
+                gap = "\(reason); not restorable from \(formatTime(oldEnd + 1)) to \(formatTime(baseTime - 1))"
+                result.warnings.append("gap in the restorable window of \(key): \(gap!)")
+            }
+            cat.chains.append(Chain(id: chainID, source: key, snapshot: cat.snapshots.last!.id, start: baseTime, end: baseTime,
+                                    increments: [], closed: false, timestamps: false, gapBefore: gap))
+            result.chainsStarted.append(chainID)
+            state = SourceState(chain: chainID, files: [SourceState.Tracked(name: f.name, seq: nil, device: f.device, inode: f.inode,
+                                                                            archived: archived, tail: "", pin: nil)])
+        }
+        let idx = cat.chains.firstIndex { $0.id == state.chain! }!
+        var t = state.files[0]
+        let completeThrough = runMs / 1000 - 1
+        try archiveRange(fd, name: path, sourceName: f.name, seq: nil, size: f.size, tracked: &t, chainIndex: idx, completeThrough: completeThrough)
+        cat.chains[idx].end = max(cat.chains[idx].end, completeThrough)
+        state.files = [t]
+        state.lastRun = runMs
+        cat.sources[key] = state
+    }
+}
+
+func absolutePath(_ p: String) -> String {
+    guard let r = realpath(p, nil) else { return p }
+    defer { free(r) }
+    return String(cString: r)
+}
+
+func crcOfFile(_ path: String) throws -> UInt64 {
+    let (fd, _) = try FileIO.openForReading(path)
+    defer { close(fd) }
+    var crc = CRC64()
+    var buf = [UInt8](repeating: 0, count: 1 << 20)
+    while true {
+        let r = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if r < 0 { if errno == EINTR { continue }; throw SystemError("cannot read \(path)") }
+        if r == 0 { break }
+        buf.withUnsafeBytes { crc.update(UnsafeRawBufferPointer(rebasing: $0[0..<r])) }
+    }
+    return crc.value
+}
+
+func fileSize(_ path: String) -> Int {
+    var st = stat()
+    return stat(path, &st) == 0 ? Int(st.st_size) : 0
+}
