@@ -47,6 +47,7 @@ public final class BackupCreate {
 
     /// Runs against SOURCE: a redis:// URL, a data directory, or a single RDB/AOF file.
     public func run(source: String) throws -> Result {
+        let generationBefore = repo.catalog.generation
         do {
             if source.hasPrefix("redis://") || source.hasPrefix("rediss://") {
                 try fromServer(source)
@@ -58,8 +59,13 @@ public final class BackupCreate {
             if cat != repo.catalog { try repo.commit(cat) }
         } catch {
             // Files already renamed into place but not committed: take them back out.
-            for p in published { unlink(repo.path + "/" + p) }
+            if repo.catalog.generation == generationBefore { for p in published { unlink(repo.path + "/" + p) } }
             throw error
+        }
+        // Pins of chains this run closed are no longer needed.
+        let refs = repo.referencedFiles(repo.catalog)
+        for name in (try? AOFCheck.listDirectory(repo.path + "/pins")) ?? [] where !refs.contains("pins/" + name) {
+            try? fs.unlink(repo.path + "/pins/" + name)
         }
         return result
     }
@@ -94,6 +100,11 @@ public final class BackupCreate {
             if summary.length == size {
                 try storeRDBIfChanged(fd: fd, size: size, name: path, key: key, kind: "rdb-file", summary: summary)
                 return
+            }
+            // Commands after the RDB make it an AOF with a preamble; anything else is a stale tail.
+            var next: UInt8 = 0
+            if pread(fd, &next, 1, off_t(summary.length)) == 1, next != UInt8(ascii: "*"), next != UInt8(ascii: "#") {
+                throw BackupError(.failed, "\(path): \((size ?? 0) - summary.length) byte(s) after the end of the RDB at offset \(summary.length) (a stale tail from an interrupted or in-place copy?); nothing stored")
             }
             try archiveSingleAOF(fd: fd, path: path, key: key, preamble: summary)
             return
@@ -152,7 +163,7 @@ public final class BackupCreate {
         var file: String?
         if let tmp {
             let rel = "snapshots/\(id).rdb"
-            try fs.publish(tmp, as: repo.path + "/" + rel)
+            try fs.publish(tmp, as: repo.path + "/" + rel, removeOnFailure: true)
             published.append(rel)
             file = rel
         }
@@ -264,6 +275,9 @@ public final class BackupCreate {
                 snap = try addSnapshot(tmp: nil, size: 0, crc: nil, summary: nil, source: key, kind: "empty", chain: chainID, time: baseTime)
             }
             var gap: String?
+            if let reason, !reason.hasPrefix("the AOF was rewritten") {
+                result.warnings.append("\(key): a new chain starts: \(reason)")
+            }
             if let oldEnd, baseTime > oldEnd + 1 {
                 gap = "not restorable from \(formatTime(oldEnd + 1)) to \(formatTime(baseTime - 1)): \(reason ?? "the previous chain ended"), and the commands in between were not captured (a rewrite deleted the old AOF file before this run, or AOF was off); set aof-disable-auto-gc yes or run backups more often"
                 result.warnings.append("gap in the restorable window of \(key): \(gap!)")
@@ -360,7 +374,7 @@ public final class BackupCreate {
         let tmp = repo.tmpDir + "/incr.\(getpid()).aof"
         let (copied, crc) = try Ingest.copy(from: fd, offset: t.archived, length: end - t.archived, name: name, to: tmp, fs: fs, progress: nil)
         try fs.mkdir(repo.path + "/chains/\(chain.id)")
-        try fs.publish(tmp, as: repo.path + "/" + rel)
+        try fs.publish(tmp, as: repo.path + "/" + rel, removeOnFailure: true)
         published.append(rel)
         let inc = Increment(index: index, file: rel, sourceFile: sourceName, sourceSeq: seq, from: t.archived, to: t.archived + copied,
                             crc64: hex64(crc), commands: scanner.commands, firstTimestamp: scanner.firstTimestamp,
@@ -443,9 +457,9 @@ public final class BackupCreate {
                 _ = try addSnapshot(tmp: nil, size: 0, crc: nil, summary: nil, source: key, kind: "empty", chain: chainID, time: baseTime)
             }
             var gap: String?
-            if let oldEnd, baseTime > oldEnd + 1, state.chain != nil {
-                gap = "\(reason); not restorable from \(formatTime(oldEnd + 1)) to \(formatTime(baseTime - 1))"
-                result.warnings.append("gap in the restorable window of \(key): \(gap!)")
+            if let oldEnd, state.chain != nil {
+                gap = reason + (baseTime > oldEnd + 1 ? "; not restorable from \(formatTime(oldEnd + 1)) to \(formatTime(baseTime - 1))" : "")
+                result.warnings.append("\(key): a new chain starts: \(gap!)")
             }
             cat.chains.append(Chain(id: chainID, source: key, snapshot: cat.snapshots.last!.id, start: baseTime, end: baseTime,
                                     increments: [], closed: false, timestamps: false, gapBefore: gap))

@@ -137,8 +137,13 @@ public final class RepoFS: @unchecked Sendable {
     }
 
     /// Renames a finished (fsynced) temporary file into place and makes the rename durable.
-    public func publish(_ tmp: String, as path: String) throws {
+    /// `removeOnFailure`: a data file whose directory cannot be synced is taken back out (the
+    /// catalog is not: the renamed catalog is whole, and the old one is gone).
+    public func publish(_ tmp: String, as path: String, removeOnFailure: Bool = false) throws {
         do { try rename(tmp, path) } catch { Glibc.unlink(tmp); throw error }
-        try fsyncDirectory(AtomicFile.directory(of: path))
+        do { try fsyncDirectory(AtomicFile.directory(of: path)) } catch {
+            if removeOnFailure { Glibc.unlink(path) }
+            throw error
+        }
     }
 }

@@ -58,8 +58,12 @@ public final class Repository {
         }
         let hasFormat = access(path + "/FORMAT", F_OK) == 0
         if !hasFormat {
+            // Empty, or what an initialisation killed before FORMAT was written leaves behind.
             let names = (try? AOFCheck.listDirectory(path)) ?? []
-            guard create, names.allSatisfy({ $0 == "lock" || $0 == "tmp" }) else {
+            let initNames: Set<String> = ["lock", "tmp", "snapshots", "chains", "pins", "catalog.json", "catalog.json.copy"]
+            let onlyInit = names.allSatisfy { initNames.contains($0) }
+                && ["snapshots", "chains", "pins"].allSatisfy { ((try? AOFCheck.listDirectory(path + "/" + $0)) ?? []).isEmpty }
+            guard create, onlyInit else {
                 throw BackupError(.notRepository, names.isEmpty
                     ? "\(path) is empty: no backup repository there yet (strata backup create makes one)"
                     : "\(path) is not a strata backup repository (no FORMAT file) and is not empty; refusing to use it")
@@ -69,6 +73,7 @@ public final class Repository {
         if !hasFormat {
             // Initialise: directories, an empty catalog (twice), FORMAT last.
             for d in ["tmp", "snapshots", "chains", "pins"] { try fs.mkdir(path + "/" + d) }
+            for name in (try? AOFCheck.listDirectory(tmpDir)) ?? [] { unlink(tmpDir + "/" + name) }
             try fs.fsyncDirectory(path)
             let empty = try Catalog().encoded()
             try fs.writeAtomically(empty, to: catalogPath, tmpDir: tmpDir)
@@ -174,7 +179,9 @@ public final class Repository {
         let bytes = try c.encoded()
         try fs.writeAtomically(bytes, to: catalogPath, tmpDir: tmpDir)
         catalog = c
-        try fs.writeAtomically(bytes, to: copyPath, tmpDir: tmpDir)
+        do { try fs.writeAtomically(bytes, to: copyPath, tmpDir: tmpDir) } catch {
+            throw BackupError(.failed, "the catalog was committed (the backup is complete) but its copy catalog.json.copy could not be written: \(error); the next run rewrites it")
+        }
     }
 
     /// Every file of the repository the catalog names.

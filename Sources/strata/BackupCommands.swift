@@ -140,7 +140,10 @@ enum BackupCreateCommand {
             o.timeout = v
         }
         let source = a.positionals[0]
-        if source.hasPrefix("redis://") || source.hasPrefix("rediss://") { _ = try RedisURL(source) }   // usage errors before the lock
+        // Source errors before the repository is opened (or created).
+        if source.hasPrefix("redis://") || source.hasPrefix("rediss://") { _ = try RedisURL(source) } else if access(source, R_OK) != 0 {
+            throw BackupError(.failed, "\(source): \(String(cString: strerror(errno)))")
+        }
         o.progress = BackupCommon.progress("copying")
         let repo = try Repository(path: repoPath, writable: true, create: true, wait: try BackupCommon.waitSeconds(a, spec))
         let r: BackupCreate.Result

@@ -5,10 +5,11 @@ import StrataTestSupport
 /// Runs a program, feeding `stdin`; returns status, stdout, stderr. Output goes through
 /// temporary files so no pipe can fill up and stall the child.
 @discardableResult
-func runProcess(_ exe: String, _ args: [String], stdin: Data? = nil) throws -> (status: Int32, out: Data, err: String) {
+func runProcess(_ exe: String, _ args: [String], stdin: Data? = nil, env: [String: String] = [:]) throws -> (status: Int32, out: Data, err: String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: exe)
     p.arguments = args
+    if !env.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 } }
     let base = NSTemporaryDirectory() + "strata-run-" + UUID().uuidString
     FileManager.default.createFile(atPath: base + ".out", contents: nil)
     FileManager.default.createFile(atPath: base + ".err", contents: nil)
@@ -95,7 +96,7 @@ final class RedisOracle {
             p.standardError = FileHandle.nullDevice
             try p.run()
             for _ in 0..<200 {
-                if let r = try? runProcess(cli, ["-p", "\(candidate)", "ping"]), String(decoding: r.out, as: UTF8.self).hasPrefix("PONG") {
+                if let r = try? runProcess(cli, ["-p", "\(candidate)", "ping"]), ["PONG", "NOAUTH"].contains(where: { String(decoding: r.out, as: UTF8.self).hasPrefix($0) }) {
                     process = p
                     port = candidate
                     return
