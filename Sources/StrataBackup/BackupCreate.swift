@@ -89,27 +89,27 @@ public final class BackupCreate {
     private func fromFile(_ path: String) throws {
         let key = "file:" + absolutePath(path)
         result.source = key
-        let (fd, size) = try FileIO.openForReading(path)
+        let (fd, size0) = try FileIO.openForReading(path)
         defer { close(fd) }
+        let size = size0 ?? 0
         var head = [UInt8](repeating: 0, count: 9)
         let n = pread(fd, &head, 9, 0)
         let isRDB = n >= 5 && (head.starts(with: Array("REDIS".utf8)) || head.starts(with: Array("VALKEY".utf8)))
-        if isRDB {
-            // An RDB, or an AOF with an RDB preamble (commands after the RDB).
-            let summary = try Ingest.checkRDB(fd: fd, size: size, name: path, allowTail: true)
-            if summary.length == size {
-                try storeRDBIfChanged(fd: fd, size: size, name: path, key: key, kind: "rdb-file", summary: summary)
-                return
-            }
-            // Commands after the RDB make it an AOF with a preamble; anything else is a stale tail.
-            var next: UInt8 = 0
-            if pread(fd, &next, 1, off_t(summary.length)) == 1, next != UInt8(ascii: "*"), next != UInt8(ascii: "#") {
-                throw BackupError(.failed, "\(path): \((size ?? 0) - summary.length) byte(s) after the end of the RDB at offset \(summary.length) (a stale tail from an interrupted or in-place copy?); nothing stored")
-            }
-            try archiveSingleAOF(fd: fd, path: path, key: key, preamble: summary)
+        guard isRDB else { return try archiveSingleAOF(fd: fd, path: path, key: key, preamble: nil) }
+        if try unchanged(fd: fd, key: key, name: path) { return }
+        // Copied and checked in one go; commands after the RDB make it an AOF with a preamble.
+        let tmp = repo.tmpDir + "/snapshot.\(getpid()).rdb"
+        let (copied, crc, summary) = try Ingest.copyRDB(from: fd, length: size, name: path, to: tmp, fs: fs, allowTail: true, progress: options.progress)
+        if summary.length == copied {
+            try storeSnapshot(tmp: tmp, size: copied, crc: crc, summary: summary, fd: fd, key: key, kind: "rdb-file", name: path)
             return
         }
-        try archiveSingleAOF(fd: fd, path: path, key: key, preamble: nil)
+        unlink(tmp)
+        var next: UInt8 = 0
+        if pread(fd, &next, 1, off_t(summary.length)) == 1, next != UInt8(ascii: "*"), next != UInt8(ascii: "#") {
+            throw BackupError(.failed, "\(path): \(size - summary.length) byte(s) after the end of the RDB at offset \(summary.length) (a stale tail from an interrupted or in-place copy?); nothing stored")
+        }
+        try archiveSingleAOF(fd: fd, path: path, key: key, preamble: summary)
     }
 
     private func fromDirectory(_ dir: String) throws {
@@ -127,31 +127,48 @@ public final class BackupCreate {
             throw BackupError(.failed, "\(dir): neither \(options.dbfilename) nor \(options.appenddirname)/ is there (is this Redis's dir?)")
         }
         if hasDump {
+            // Redis replaces its dump by rename, so the open file is one whole generation.
             let (fd, size) = try FileIO.openForReading(dump)
             defer { close(fd) }
-            let summary = try Ingest.checkRDB(fd: fd, size: size, name: dump, allowTail: false)
-            try storeRDBIfChanged(fd: fd, size: size, name: dump, key: key, kind: "dump", summary: summary)
+            if try !unchanged(fd: fd, key: key, name: dump) {
+                let tmp = repo.tmpDir + "/snapshot.\(getpid()).rdb"
+                let (copied, crc, summary) = try Ingest.copyRDB(from: fd, length: size ?? 0, name: dump, to: tmp, fs: fs, progress: options.progress)
+                try storeSnapshot(tmp: tmp, size: copied, crc: crc, summary: summary, fd: fd, key: key, kind: "dump", name: dump)
+            }
         }
-        if let aofDir { try archiveAOFDirectory(aofDir, key: key + (hasDump ? "#aof" : "")) }
+        if let aofDir { try archiveAOFDirectory(aofDir, key: key + "#aof") }
+    }
+
+    /// "dev:inode:size:mtime" of an open file: what says a file is the one stored last time.
+    static func identity(_ fd: Int32) -> String {
+        var st = stat()
+        fstat(fd, &st)
+        return "\(st.st_dev):\(st.st_ino):\(st.st_size):\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
+    }
+
+    /// True (and a note) when the RDB is the very file stored by the last run and that snapshot
+    /// is still in the repository.
+    private func unchanged(fd: Int32, key: String, name: String) throws -> Bool {
+        guard let st = cat.sources[key], let last = st.lastRDB, st.lastRDBFile == BackupCreate.identity(fd),
+              cat.snapshots.contains(where: { $0.source == key && $0.crc64 == last }) else { return false }
+        result.notes.append("\(name) is unchanged since the last run; not stored again")
+        return true
     }
 
     // MARK: - Snapshots
 
-    /// Stores an RDB unless it is byte-identical to the last one stored from this source.
-    private func storeRDBIfChanged(fd: Int32, size: Int?, name: String, key: String, kind: String, summary: RDBSummary) throws {
-        let tmp = repo.tmpDir + "/snapshot.\(getpid()).rdb"
-        let (copied, crc) = try Ingest.copy(from: fd, offset: 0, length: size, name: name, to: tmp, fs: fs, progress: options.progress)
+    /// Publishes a checked copy unless it is byte-identical to the last one from this source.
+    private func storeSnapshot(tmp: String, size: Int, crc: UInt64, summary: RDBSummary, fd: Int32, key: String, kind: String, name: String) throws {
         var state = cat.sources[key] ?? SourceState()
+        state.lastRun = runMs
+        state.lastRDBFile = BackupCreate.identity(fd)
         if state.lastRDB == hex64(crc), cat.snapshots.contains(where: { $0.source == key && $0.crc64 == hex64(crc) }) {
             unlink(tmp)
-            result.notes.append("\(name) is unchanged since the last run (CRC-64 \(hex64(crc))); not stored again")
-            return
+            result.notes.append("\(name) has the same content as the last run's (CRC-64 \(hex64(crc))); not stored again")
+        } else {
+            try addSnapshot(tmp: tmp, size: size, crc: crc, summary: summary, source: key, kind: kind, chain: nil)
+            state.lastRDB = hex64(crc)
         }
-        // What was checked was the source; check the copy too (what is stored is what was read).
-        let check: RDBSummary
-        do { check = try Ingest.checkRDB(path: tmp) } catch { unlink(tmp); throw BackupError(.failed, "\(name) changed while it was copied; nothing stored: \(error)") }
-        _ = try addSnapshot(tmp: tmp, size: copied, crc: crc, summary: check.keys == summary.keys ? summary : check, source: key, kind: kind, chain: nil)
-        state.lastRDB = hex64(crc); state.lastRun = runMs
         cat.sources[key] = state
     }
 
@@ -255,9 +272,7 @@ public final class BackupCreate {
             if let b = manifest.base, let bf = files.first(where: { $0.name == baseName }) {
                 let tmp = repo.tmpDir + "/base.\(getpid()).rdb"
                 if baseName!.hasSuffix(".rdb") {
-                    let (size, crc) = try Ingest.copy(from: bf.fd, offset: 0, length: bf.size, name: dir + "/" + baseName!, to: tmp, fs: fs, progress: options.progress)
-                    let summary: RDBSummary
-                    do { summary = try Ingest.checkRDB(path: tmp) } catch { unlink(tmp); throw error }
+                    let (size, crc, summary) = try Ingest.copyRDB(from: bf.fd, length: bf.size, name: dir + "/" + baseName!, to: tmp, fs: fs, progress: options.progress)
                     baseTime = summary.ctime ?? runMs / 1000
                     snap = try addSnapshot(tmp: tmp, size: size, crc: crc, summary: summary, source: key, kind: "aof-base", chain: chainID, time: baseTime)
                 } else {

@@ -111,6 +111,8 @@ public struct SourceState: Codable, Sendable, Equatable {
     public var files: [Tracked] = []
     /// The CRC-64 of the last RDB stored from this source, so an unchanged dump is not stored twice.
     public var lastRDB: String?
+    /// dev:inode:size:mtime of that RDB file, so an untouched dump is not even read again.
+    public var lastRDBFile: String?
     public var lastRun: Int64 = 0
 }
 

@@ -74,6 +74,11 @@ public final class RepoFS: @unchecked Sendable {
         try bytes.withUnsafeBytes { try write(fd, $0, path: path) }
     }
 
+    /// A write the kernel does for us (copy_file_range): the same kill and fault point.
+    public func noteWrite(path: String) throws {
+        if let e = step(.write) { throw SystemError("cannot write \(path)", errno: e) }
+    }
+
     public func truncate(_ fd: Int32, to length: Int, path: String) throws {
         if let e = step(.truncate) { throw SystemError("cannot truncate \(path)", errno: e) }
         if ftruncate(fd, off_t(length)) != 0 { throw SystemError("cannot truncate \(path)") }

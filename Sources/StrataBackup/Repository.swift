@@ -42,7 +42,7 @@ public final class Repository {
 
     /// Opens (and with `create`, initialises) the repository, taking its lock: exclusive for a
     /// run that writes, shared for one that reads. `wait`: seconds to wait for the lock.
-    public init(path: String, writable: Bool, create: Bool, wait: Double = 0, fs: RepoFS = .shared) throws {
+    public init(path: String, writable: Bool, create: Bool, wait: Double = 0, lock: Bool = true, fs: RepoFS = .shared) throws {
         self.path = path
         self.fs = fs
         self.writable = writable
@@ -69,7 +69,7 @@ public final class Repository {
                     : "\(path) is not a strata backup repository (no FORMAT file) and is not empty; refusing to use it")
             }
         }
-        try takeLock(exclusive: writable, wait: wait)
+        if lock || writable { try takeLock(exclusive: writable, wait: wait) }
         if !hasFormat {
             // Initialise: directories, an empty catalog (twice), FORMAT last.
             for d in ["tmp", "snapshots", "chains", "pins"] { try fs.mkdir(path + "/" + d) }

@@ -212,13 +212,12 @@ enum BackupListCommand {
         path: "backup list", synopsis: "--repo DIR [--json] [--utc]",
         summary: "List every snapshot and the restorable time windows (reads only the catalog).",
         options: [BackupCommon.repo, BackupCommon.json,
-                  OptionSpec(names: ["--utc"], valueName: nil, help: "Show times in UTC instead of local time."),
-                  BackupCommon.wait],
+                  OptionSpec(names: ["--utc"], valueName: nil, help: "Show times in UTC instead of local time.")],
         positionals: 0...0)
 
     static func run(_ args: [String]) throws -> Int32 {
         let a = try spec.parse(args)
-        let repo = try Repository(path: try BackupCommon.repoPath(a, spec), writable: false, create: false, wait: try BackupCommon.waitSeconds(a, spec))
+        let repo = try Repository(path: try BackupCommon.repoPath(a, spec), writable: false, create: false, lock: false)
         let utc = a.has("--utc")
         let cat = repo.catalog
         let snaps = cat.snapshots.sorted { $0.time != $1.time ? $0.time < $1.time : $0.id < $1.id }

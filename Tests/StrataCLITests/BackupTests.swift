@@ -329,6 +329,8 @@ final class BackupTests: XCTestCase {
         XCTAssertTrue(r.err.contains("locked"), r.err)
         XCTAssertEqual(r.err.split(separator: "\n").count, 1)
         XCTAssertEqual(try backup(["prune", "--repo", repo, "--keep-last", "1"]).status, 3)
+        XCTAssertEqual(try backup(["verify", "--repo", repo]).status, 3)
+        XCTAssertEqual(try backup(["list", "--repo", repo]).status, 0, "list reads the catalog without the lock")
         // --wait: released after half a second, the run then goes ahead.
         DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { close(fd) }
         r = try backup(["create", fixture("redis-7.0-lfu.rdb"), "--repo", repo, "--wait", "10"])
