@@ -261,8 +261,9 @@ public final class BackupCreate {
         let continuing = state.chain != nil && reason == nil && !(cat.chain(state.chain!)?.closed ?? true)
         if !continuing {
             var oldEnd: Int64?
+            var tailComplete = true
             if let old = state.chain, let idx = cat.chains.firstIndex(where: { $0.id == old }), !cat.chains[idx].closed {
-                oldEnd = try closeChain(idx, state: state, dir: dir, current: incrFiles)
+                (oldEnd, tailComplete) = try closeChain(idx, state: state, dir: dir, current: incrFiles)
                 result.notes.append("chain \(old) closed: \(reason ?? "new chain")")
             }
             // The new chain's base.
@@ -294,8 +295,16 @@ public final class BackupCreate {
                 result.warnings.append("\(key): a new chain starts: \(reason)")
             }
             if let oldEnd, baseTime > oldEnd + 1 {
-                gap = "not restorable from \(formatTime(oldEnd + 1)) to \(formatTime(baseTime - 1)): \(reason ?? "the previous chain ended"), and the commands in between were not captured (a rewrite deleted the old AOF file before this run, or AOF was off); set aof-disable-auto-gc yes or run backups more often"
-                result.warnings.append("gap in the restorable window of \(key): \(gap!)")
+                if tailComplete {
+                    // Every command of the old files is archived, but nothing proves the AOF was
+                    // on until the rewrite (off and on again also makes a new base): the seconds
+                    // between the old chain's last known moment and the new base stay unclaimed.
+                    gap = "not restorable from \(formatTime(oldEnd + 1)) to \(formatTime(baseTime - 1)): \(reason ?? "the previous chain ended"); the old files were archived to their end, but a new base alone does not prove the AOF stayed on in between"
+                    result.notes.append("\(key): \(gap!)")
+                } else {
+                    gap = "not restorable from \(formatTime(oldEnd + 1)) to \(formatTime(baseTime - 1)): \(reason ?? "the previous chain ended"), and the commands the old AOF file gained after the last run were lost before this run could archive them (no hard-link pin: set aof-disable-auto-gc yes, keep the repository on Redis's file system, or run backups more often)"
+                    result.warnings.append("gap in the restorable window of \(key): \(gap!)")
+                }
             }
             cat.chains.append(Chain(id: chainID, source: key, snapshot: snap.id, start: baseTime, end: baseTime, increments: [],
                                     closed: false, timestamps: false, gapBefore: gap))
@@ -409,7 +418,7 @@ public final class BackupCreate {
     /// Archives what the closed chain's files still hold (from the source directory while Redis
     /// keeps them as history, else from the pin) and closes it. Returns the time through which it
     /// is complete.
-    private func closeChain(_ idx: Int, state: SourceState, dir: String, current: [OpenFile]) throws -> Int64 {
+    private func closeChain(_ idx: Int, state: SourceState, dir: String, current: [OpenFile]) throws -> (Int64, Bool) {
         var complete = true
         var lastTS: Int64?
         for var t in state.files {
@@ -433,7 +442,7 @@ public final class BackupCreate {
         cat.chains[idx].closed = true
         if complete, let lastTS { cat.chains[idx].end = max(cat.chains[idx].end, lastTS) }
         result.chainsClosed.append(cat.chains[idx].id)
-        return cat.chains[idx].end
+        return (cat.chains[idx].end, complete)
     }
 
     /// A single AOF file (legacy, or one with an RDB preamble): a chain whose base is the

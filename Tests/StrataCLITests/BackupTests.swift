@@ -206,6 +206,29 @@ final class BackupTests: XCTestCase {
         XCTAssertTrue(r.out.contains("keep") && r.out.contains("last #1"), r.out)
     }
 
+    /// Without the pin (as with a repository on another file system), a rewrite before the next
+    /// run deletes commands nobody archived: the run warns of the gap and list shows two windows.
+    func testLostTailIsReportedAsAGap() throws {
+        let dir = makeTempDir()
+        let o = try RedisOracle(dir: dir, extra: ["--appendonly", "yes", "--aof-timestamp-enabled", "yes"])
+        defer { o.stop() }
+        let repo = makeTempDir() + "/repo"
+        try burst(o, 50, tag: "a")
+        XCTAssertEqual(try backup(["create", dir, "--repo", repo]).status, 0)
+        for p in try FileManager.default.contentsOfDirectory(atPath: repo + "/pins") { try FileManager.default.removeItem(atPath: repo + "/pins/" + p) }
+        sleep(2)
+        try burst(o, 50, tag: "b")
+        XCTAssertTrue(try o.cmd("bgrewriteaof").contains("started"))
+        for _ in 0..<100 where try o.cmd("info", "persistence").contains("aof_rewrite_in_progress:1") { usleep(50_000) }
+        usleep(300_000)
+        let r = try backup(["create", dir, "--repo", repo])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.err.contains("warning: gap") && r.err.contains("lost"), r.err)
+        XCTAssertEqual(r.err.split(separator: "\n").count, 1, r.err)
+        XCTAssertEqual(((try listJSON(repo)["windows"] as? [Any]) ?? []).count, 2)
+        try assertVerifies(repo, "gap")
+    }
+
     /// A single AOF file: appended between runs (increments), truncated in place (a new chain and
     /// a reported gap), never mistaken for the same history.
     func testSingleAOFFileAppendedThenTruncated() throws {
