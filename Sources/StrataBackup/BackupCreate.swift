@@ -400,9 +400,11 @@ public final class BackupCreate {
         try fs.mkdir(repo.path + "/chains/\(chain.id)")
         try fs.publish(tmp, as: repo.path + "/" + rel, removeOnFailure: true)
         published.append(rel)
+        let timeFrom = chain.increments.last?.completeThrough ?? chain.start
         let inc = Increment(index: index, file: rel, sourceFile: sourceName, sourceSeq: seq, from: t.archived, to: t.archived + copied,
                             crc64: hex64(crc), commands: scanner.commands, firstTimestamp: scanner.firstTimestamp,
-                            lastTimestamp: scanner.lastTimestamp, createdAt: runMs, completeThrough: completeThrough)
+                            lastTimestamp: scanner.lastTimestamp, createdAt: runMs, timeFrom: timeFrom,
+                            completeThrough: max(completeThrough, scanner.lastTimestamp ?? completeThrough, timeFrom))
         if scanner.firstTimestamp != nil || (chain.increments.isEmpty && startsWithTS) { chain.timestamps = true }
         chain.increments.append(inc)
         cat.chains[chainIndex] = chain

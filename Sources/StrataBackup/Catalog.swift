@@ -86,7 +86,11 @@ public struct Increment: Codable, Sendable, Equatable {
     public var lastTimestamp: Int64?
     /// Unix milliseconds when the run copied it.
     public var createdAt: Int64
-    /// Unix seconds through which the source was complete when this was copied.
+    /// The span of time the increment covers, (timeFrom, completeThrough]: from where the
+    /// previous increment (or the snapshot) left off to the second through which the source was
+    /// complete when this was copied (or its last `#TS:`, if later). Inside it, `#TS:` lines
+    /// give each command's second; without them only the ends are exact.
+    public var timeFrom: Int64
     public var completeThrough: Int64
     public var size: Int { to - from }
 }
