@@ -99,6 +99,9 @@ public enum BackupVerify {
                     }
                     if inc.from != 0 { r.problems.append("chain \(c.id): increment \(inc.index) starts at byte \(inc.from) of \(inc.sourceFile), whose earlier bytes were never archived (gap)") }
                 }
+                if inc.timeFrom != p.completeThrough {
+                    r.problems.append("chain \(c.id): increment \(inc.index) covers time from \(inc.timeFrom), increment \(p.index) ended at \(p.completeThrough) (\(inc.timeFrom > p.completeThrough ? "gap" : "overlap"))")
+                }
                 if let a = p.lastTimestamp, let b = inc.firstTimestamp, b < a {
                     r.problems.append("chain \(c.id): increment \(inc.index) starts at #TS:\(b), before the previous one ended (#TS:\(a)): overlap")
                 }

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import StrataTestSupport
+import StrataFormats
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -250,6 +251,27 @@ final class BackupTests: XCTestCase {
         XCTAssertEqual(chains.first?["increments"] as? Int, 2)
         XCTAssertEqual(chains.first?["commands"] as? Int, 5, "the partial command waits for the next run")
         try assertVerifies(repo, "appended")
+        // A catalog (validly checksummed) that lost the first increment: verify names the hole.
+        let tampered = d + "/tampered"
+        try FileManager.default.copyItem(atPath: repo, toPath: tampered)
+        let raw = try Data(contentsOf: URL(fileURLWithPath: tampered + "/catalog.json"))
+        let outer = try JSONSerialization.jsonObject(with: raw) as! [String: Any]
+        var body = outer["catalog"] as! [String: Any]
+        var ch = (body["chains"] as! [[String: Any]])
+        var incs = ch[0]["increments"] as! [[String: Any]]
+        incs.removeFirst()
+        ch[0]["increments"] = incs
+        body["chains"] = ch
+        let bodyData = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
+        var crc = CRC64()
+        crc.update([UInt8](bodyData))
+        let hex = String(crc.value, radix: 16)
+        let framed = Data("{\"checksum\":\"\(String(repeating: "0", count: 16 - hex.count) + hex)\",\"catalog\":".utf8) + bodyData + Data("}\n".utf8)
+        try framed.write(to: URL(fileURLWithPath: tampered + "/catalog.json"))
+        try framed.write(to: URL(fileURLWithPath: tampered + "/catalog.json.copy"))
+        let v = try backup(["verify", "--repo", tampered])
+        XCTAssertEqual(v.status, 4, v.err)
+        XCTAssertTrue(v.err.contains("first increment is number 2"), v.err)
         // Cut the file back (as redis-check-aof --fix would): a new chain, and the gap said on stderr.
         truncate(f, 40)
         r = try backup(["create", f, "--repo", repo])
@@ -447,6 +469,7 @@ final class BackupTests: XCTestCase {
             XCTAssertEqual(Set(try snapshotIDs(pr)), kept)
             XCTAssertTrue(try backup(["verify", "--repo", pr, "--json"]).out.contains("\"notes\":[]"), "prune kill \(k): leftovers")
         }
+        print("kill points: \(killPoints) (init \(n1), create \(n2), prune \(n3))")
         XCTAssertGreaterThanOrEqual(killPoints, 50)
     }
 
