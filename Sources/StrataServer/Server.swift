@@ -65,6 +65,10 @@ public final class Server {
         }
     }
 
+    /// Replaces loading dbfilename: fills the engine and returns the function libraries and a
+    /// log line (`strata serve --from-backup`).
+    public var initialData: ((Engine) throws -> ([[UInt8]], String))?
+
     public init(config: ServerConfig) throws {
         self.config = config
         engine = Engine(databases: config.int("databases"))
@@ -141,7 +145,16 @@ public final class Server {
             log("warning", "appendonly yes: strata serve does not write an AOF yet; refusing to start rather than serve without the durability asked for (use --appendonly no, or strata aof rewrite --layout file to keep an RDB)")
             return 1
         }
-        do { try loadData() } catch {
+        do {
+            if let load = initialData {
+                // serve --from-backup: the dataset comes from a restore, not from dir.
+                let (functions, line) = try load(engine)
+                functionLibraries = functions
+                log("notice", line)
+            } else {
+                try loadData()
+            }
+        } catch {
             log("warning", "\(error)")
             log("warning", "Fatal error loading the DB, check the file named above. Exiting.")
             return 1

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import StrataServer
+import StrataBackup
 
 let serveHelp = """
 Usage: strata serve [CONFIG_FILE] [--DIRECTIVE VALUE ...]
@@ -17,6 +18,17 @@ the same defaults (127.0.0.1:6379, protected mode, the current directory). See s
 func runServe(_ args: [String]) throws -> Int32 {
     if args.first == "--help" || args.first == "-h" { print(serveHelp, terminator: ""); return 0 }
     var rest = args
+    // --from-backup SOURCE [--at TIME]: strata's own options, taken out before redis-server's.
+    var fromBackup: String?
+    var at = "latest"
+    var i = 0
+    while i < rest.count {
+        if rest[i] == "--from-backup" || rest[i] == "--at" {
+            guard i + 1 < rest.count else { throw UsageError(message: "\(rest[i]) needs a value", usage: "Usage: strata serve [CONFIG_FILE] [--from-backup SOURCE [--at TIME]] [--DIRECTIVE VALUE ...]") }
+            if rest[i] == "--from-backup" { fromBackup = rest[i + 1] } else { at = rest[i + 1] }
+            rest.removeSubrange(i...(i + 1))
+        } else { i += 1 }
+    }
     var fileText: String? = nil
     if let f = rest.first, !f.hasPrefix("--") {
         guard let data = FileManager.default.contents(atPath: f) else {
@@ -31,5 +43,21 @@ func runServe(_ args: [String]) throws -> Int32 {
         return 1
     }
     let server = try Server(config: config)
+    if let source = fromBackup {
+        guard let target = Restore.parseTime(at) else {
+            throw UsageError(message: "--at: '\(at)' is not a time (unix seconds, ISO 8601, \"YYYY-MM-DD HH:MM:SS\" or latest)", usage: "Usage: strata serve --from-backup SOURCE [--at TIME] ...")
+        }
+        // Restored in memory before the server starts; SOURCE is only read. The server's own
+        // saves go to its dir as usual.
+        let absolute = source.hasPrefix("/") ? source : FileManager.default.currentDirectoryPath + "/" + source
+        server.initialData = { engine in
+            do {
+                let (r, _) = try RestoreCommand.restore(source: absolute, target: target, into: engine, options: Restore.Options())
+                return (r.functions, "Restored from \(r.window) (\(r.base)): \(r.commands) command(s) replayed, data as of \(formatTime(r.reached)), \(r.keys) keys")
+            } catch let e as BackupError {
+                throw BackupError(e.kind, "--from-backup \(source): \(e.description)")
+            }
+        }
+    }
     return server.run()
 }

@@ -23,9 +23,11 @@ Commands:
   serve [CONFIG] [--DIRECTIVE V]   Serve the data directory to Redis clients (redis-server's CLI).
   backup create SOURCE --repo DIR  Back up a data directory, RDB/AOF file or live server (cron-friendly).
   backup list|verify|prune ...     List, re-check and thin out a backup repository.
+  restore SOURCE --at T -o OUTDIR  The data as it was at second T (repository, appendonlydir, AOF).
 
 Run 'strata rdb <command> --help' for a command's options. See strata(1), strata-rdb(1),
-strata-aof(1), strata-serve(1), strata-backup(1).
+strata-aof(1), strata-serve(1), strata-backup(1),
+strata-restore(1).
 
 """
 
@@ -99,6 +101,10 @@ func runMain() -> Int32 {
         case "aof": return try runAOF(Array(args.dropFirst()))
         case "serve": return try runServe(Array(args.dropFirst()))
         case "backup": return try runBackup(Array(args.dropFirst()))
+        case "restore":
+            let rest = Array(args.dropFirst())
+            if rest.contains("--help") || rest.contains("-h") { print(RestoreCommand.spec.help, terminator: ""); return 0 }
+            return try RestoreCommand.run(rest)
         default:
             throw UsageError(message: "unknown command '\(first)'", usage: "Usage: strata <command> [<args>]; see 'strata --help'")
         }
