@@ -370,7 +370,7 @@ public final class BackupCreate {
     /// Copies the complete commands of `fd` after `tracked.archived` (up to `size`) into a new
     /// increment of the chain. A partial command at the end (being written) waits for the next run.
     private func archiveRange(_ fd: Int32, name: String, sourceName: String, seq: Int64?, size: Int,
-                              tracked t: inout SourceState.Tracked, chainIndex: Int, completeThrough: Int64) throws {
+                              tracked t: inout SourceState.Tracked, chainIndex: Int, completeThrough: Int64, final: Bool = false) throws {
         guard size > t.archived else { return }
         var scanner = AOFScanner(startOffset: t.archived)
         let chunk = 1 << 20
@@ -400,11 +400,16 @@ public final class BackupCreate {
         try fs.mkdir(repo.path + "/chains/\(chain.id)")
         try fs.publish(tmp, as: repo.path + "/" + rel, removeOnFailure: true)
         published.append(rel)
-        let timeFrom = chain.increments.last?.completeThrough ?? chain.start
+        // Commands in it are later than timeFrom: than the previous increment's complete second,
+        // or (the first) at or after the snapshot's second.
+        let timeFrom = chain.increments.last?.completeThrough ?? (chain.start - 1)
+        // A live file is complete only through the second before the run (more commands of the
+        // run's own second may follow); a file that can no longer change, through its last #TS.
+        let through = final ? max(completeThrough, scanner.lastTimestamp ?? completeThrough) : completeThrough
         let inc = Increment(index: index, file: rel, sourceFile: sourceName, sourceSeq: seq, from: t.archived, to: t.archived + copied,
                             crc64: hex64(crc), commands: scanner.commands, firstTimestamp: scanner.firstTimestamp,
                             lastTimestamp: scanner.lastTimestamp, createdAt: runMs, timeFrom: timeFrom,
-                            completeThrough: max(completeThrough, scanner.lastTimestamp ?? completeThrough, timeFrom))
+                            completeThrough: max(through, timeFrom))
         if scanner.firstTimestamp != nil || (chain.increments.isEmpty && startsWithTS) { chain.timestamps = true }
         chain.increments.append(inc)
         cat.chains[chainIndex] = chain
@@ -438,7 +443,7 @@ public final class BackupCreate {
             if BackupCreate.mismatch(t, file) != nil { complete = false; continue }
             let before = cat.chains[idx].increments.count
             try archiveRange(file.fd, name: t.name, sourceName: t.name, seq: t.seq, size: file.size, tracked: &t,
-                             chainIndex: idx, completeThrough: cat.chains[idx].end)
+                             chainIndex: idx, completeThrough: cat.chains[idx].end, final: true)
             if cat.chains[idx].increments.count > before, let ts = cat.chains[idx].increments.last?.lastTimestamp { lastTS = max(lastTS ?? 0, ts) }
         }
         cat.chains[idx].closed = true

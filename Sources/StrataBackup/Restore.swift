@@ -276,7 +276,9 @@ public enum Restore {
             _ = try feed(b, stopAfter: nil)
         }
         partLoop: for p in w.plan.parts {
-            if let span = p.span, !w.plan.timestamps, span.1 > t { break }     // a TS-less increment after t
+            // An increment holds only commands after its span's start: one starting at or after
+            // t (and, without #TS, one ending after t) is not needed, and is not even read.
+            if let span = p.span, span.0 >= t || (!w.plan.timestamps && span.1 > t) { break }
             do {
                 try check(p)
                 if !(try feed(p, stopAfter: w.plan.timestamps ? t : nil)) { break partLoop }
@@ -292,7 +294,8 @@ public enum Restore {
         replay.finish()
         r.commands = replay.commands
         r.functions = replay.functions.map(\.code)
-        // Expiry as of the end of second t; then the filter and the TTL shift.
+        // Expiry as of the end of second t (the moment "at t" means: after its last command);
+        // then the filter and the TTL shift, measured from that same moment.
         let cutoff = (t + 1) * 1000
         for db in engine.databases where db.count > 0 {
             var drop = [[UInt8]]()
@@ -307,7 +310,7 @@ public enum Restore {
             }
             if options.ttlFromNow {
                 var shifted = [([UInt8], Int64)]()
-                db.expires.forEach { k, when in shifted.append((k, options.now + (when - t * 1000))) }
+                db.expires.forEach { k, when in shifted.append((k, options.now + (when - cutoff))) }
                 for (k, v) in shifted { engine.setExpire(db, k, v) }
             }
             r.keys += db.count

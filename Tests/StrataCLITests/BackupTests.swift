@@ -9,29 +9,6 @@ import Glibc
 /// `strata backup` end to end, with real redis-server 7.0 as the source and as the judge of
 /// what was stored (DEBUG DIGEST of the restored data).
 final class BackupTests: XCTestCase {
-    // MARK: helpers
-
-    @discardableResult
-    func backup(_ args: [String], env: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
-        let r = try runProcess(strataPath, ["backup"] + args, env: env)
-        return (r.status, String(decoding: r.out, as: UTF8.self), r.err)
-    }
-
-    func listJSON(_ repo: String) throws -> [String: Any] {
-        let r = try backup(["list", "--repo", repo, "--json"])
-        XCTAssertEqual(r.status, 0, r.err)
-        return (try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]) ?? [:]
-    }
-
-    func snapshotIDs(_ repo: String) throws -> [String] {
-        ((try listJSON(repo)["snapshots"] as? [[String: Any]]) ?? []).compactMap { $0["id"] as? String }
-    }
-
-    func assertVerifies(_ repo: String, _ context: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        let r = try backup(["verify", "--repo", repo, "--json"])
-        XCTAssertEqual(r.status, 0, "\(context): verify: \(r.out) \(r.err)", file: file, line: line)
-    }
-
     /// Files under a directory with their sizes (what "the repository is untouched" compares).
     func tree(_ dir: String) -> [String: Int] {
         var out = [String: Int]()
@@ -71,24 +48,6 @@ final class BackupTests: XCTestCase {
         let o = try RedisOracle(dir: d, extra: ["--appendonly", "yes"])
         defer { o.stop() }
         return try o.cmd("debug", "digest")
-    }
-
-    /// A mixed burst of writes of every type, in several databases, with TTLs and a MULTI block.
-    func burst(_ o: RedisOracle, _ n: Int, tag: String) throws {
-        var s = ""
-        func cmd(_ a: [String]) { s += "*\(a.count)\r\n" + a.map { "$\($0.utf8.count)\r\n\($0)\r\n" }.joined() }
-        for i in 0..<n {
-            cmd(["SELECT", String(i % 3)])
-            cmd(["SET", "s:\(tag):\(i)", "v\(i)"])
-            cmd(["RPUSH", "l:\(i % 7)", "\(tag)\(i)"])
-            cmd(["SADD", "set:\(i % 5)", "\(tag)\(i)"])
-            cmd(["ZADD", "z:\(i % 4)", "\(i)", "\(tag)\(i)"])
-            cmd(["HSET", "h:\(i % 6)", "\(tag)\(i)", "\(i)"])
-            cmd(["XADD", "x:\(i % 2)", "*", "f", "\(tag)\(i)"])
-            if i % 10 == 0 { cmd(["EXPIRE", "s:\(tag):\(i)", "100000"]) }
-            if i % 25 == 0 { cmd(["MULTI"]); cmd(["INCR", "ctr"]); cmd(["DEL", "s:\(tag):\(i / 2)"]); cmd(["EXEC"]) }
-        }
-        _ = try o.pipe(Data(s.utf8))
     }
 
     // MARK: live servers
@@ -511,4 +470,48 @@ final class BackupTests: XCTestCase {
         XCTAssertEqual(Set(tree(repo).keys.filter { $0.hasPrefix("snapshots/") }), Set(after.map { "snapshots/\($0).rdb" }))
         try assertVerifies(repo, "pruned")
     }
+}
+
+/// Shared by the backup and restore tests.
+extension XCTestCase {
+
+    @discardableResult
+    func backup(_ args: [String], env: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
+        let r = try runProcess(strataPath, ["backup"] + args, env: env)
+        return (r.status, String(decoding: r.out, as: UTF8.self), r.err)
+    }
+
+    func listJSON(_ repo: String) throws -> [String: Any] {
+        let r = try backup(["list", "--repo", repo, "--json"])
+        XCTAssertEqual(r.status, 0, r.err)
+        return (try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]) ?? [:]
+    }
+
+    func snapshotIDs(_ repo: String) throws -> [String] {
+        ((try listJSON(repo)["snapshots"] as? [[String: Any]]) ?? []).compactMap { $0["id"] as? String }
+    }
+
+    func assertVerifies(_ repo: String, _ context: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = try backup(["verify", "--repo", repo, "--json"])
+        XCTAssertEqual(r.status, 0, "\(context): verify: \(r.out) \(r.err)", file: file, line: line)
+    }
+
+    /// A mixed burst of writes of every type, in several databases, with TTLs and a MULTI block.
+    func burst(_ o: RedisOracle, _ n: Int, tag: String) throws {
+        var s = ""
+        func cmd(_ a: [String]) { s += "*\(a.count)\r\n" + a.map { "$\($0.utf8.count)\r\n\($0)\r\n" }.joined() }
+        for i in 0..<n {
+            cmd(["SELECT", String(i % 3)])
+            cmd(["SET", "s:\(tag):\(i)", "v\(i)"])
+            cmd(["RPUSH", "l:\(i % 7)", "\(tag)\(i)"])
+            cmd(["SADD", "set:\(i % 5)", "\(tag)\(i)"])
+            cmd(["ZADD", "z:\(i % 4)", "\(i)", "\(tag)\(i)"])
+            cmd(["HSET", "h:\(i % 6)", "\(tag)\(i)", "\(i)"])
+            cmd(["XADD", "x:\(i % 2)", "*", "f", "\(tag)\(i)"])
+            if i % 10 == 0 { cmd(["EXPIRE", "s:\(tag):\(i)", "100000"]) }
+            if i % 25 == 0 { cmd(["MULTI"]); cmd(["INCR", "ctr"]); cmd(["DEL", "s:\(tag):\(i / 2)"]); cmd(["EXEC"]) }
+        }
+        _ = try o.pipe(Data(s.utf8))
+    }
+
 }
