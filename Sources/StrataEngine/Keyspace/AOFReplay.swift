@@ -13,6 +13,7 @@ public final class AOFReplay {
     /// Libraries in load order: name and the code as given to FUNCTION LOAD.
     public private(set) var functions: [(name: Bytes, code: Bytes)] = []
     public private(set) var commands = 0
+    private var rdbDB = 0
     public private(set) var rdbKeys = 0
     public private(set) var transactions = 0
     /// Commands of a trailing MULTI block that was never closed (dropped).
@@ -52,6 +53,13 @@ public final class AOFReplay {
                 rdbKeys += 1
             case .function(let code):
                 try addFunction(code, where: "\(file) (RDB part)")
+            case .selectDB(let n):
+                rdbDB = n
+            case .resizeDB(let keys, let expires):
+                if rdbDB < engine.databases.count, keys < 1 << 32 {
+                    engine.databases[rdbDB].dict.reserve(Int(keys))
+                    engine.databases[rdbDB].expires.reserve(Int(min(expires, keys)))
+                }
             default: break
             }
         case .command(let args, let ts, let file, let offset):

@@ -17,12 +17,19 @@ extension Engine {
     public func load(from reader: RDBReader, keepExpired: Bool = false) throws -> LoadReport {
         var report = LoadReport()
         let now = clock()
+        var currentDB = 0
         while let ev = try reader.next() {
             switch ev {
             case .entry(let e):
                 try load(entry: e, now: now, keepExpired: keepExpired, report: &report)
             case .function(let code): report.functions.append(code)
             case .aux(let k, let v): report.aux.append((k, v))
+            case .selectDB(let n): currentDB = n
+            case .resizeDB(let keys, let expires):
+                if currentDB < databases.count, keys < 1 << 32 {
+                    databases[currentDB].dict.reserve(Int(keys))
+                    databases[currentDB].expires.reserve(Int(min(expires, keys)))
+                }
             default: break
             }
         }
@@ -58,9 +65,10 @@ extension Engine {
             try writer.writeSelectDB(db.id)
             try writer.writeResizeDB(keys: UInt64(db.count), expires: UInt64(db.expires.count))
             var failure: Error?
+            let anyExpires = db.expires.count > 0
             db.dict.forEach { k, v in
                 guard failure == nil else { return }
-                do { try writer.writeEntry(key: k, value: v.rdbValue, expireMs: db.expires[k]) } catch { failure = error }
+                do { try writer.writeEntry(key: k, value: v.rdbValue, expireMs: anyExpires ? db.expires[k] : nil) } catch { failure = error }
             }
             if let failure { throw failure }
         }

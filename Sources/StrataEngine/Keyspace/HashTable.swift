@@ -99,6 +99,14 @@ public final class HashTable<Value> {
         if used0 >= table0.count { resize(to: used0 + 1) }
     }
 
+    /// Makes room for `n` entries up front (an RDB's RESIZEDB hint, as Redis's dictExpand):
+    /// loading then never rehashes.
+    public func reserve(_ n: Int) {
+        guard n > 0, rehashIndex < 0 else { return }
+        entries.reserveCapacity(n)
+        if table0.count < n { resize(to: n) }
+    }
+
     /// Shrinks a table that fell below 10% full (Redis's `htNeedsResize`), called from the cron.
     public func shrinkIfNeeded() {
         guard rehashIndex < 0, table0.count > 4, used0 * 100 / table0.count < 10 else { return }

@@ -85,9 +85,20 @@ public enum LZF {
     /// bytes (Redis only stores LZF when it saves at least 4 bytes).
     public static func compress(_ input: UnsafeRawBufferPointer, maxOutput: Int) -> [UInt8]? {
         let n = input.count
-        guard n > 0, maxOutput > 0, let ip = input.baseAddress else { return nil }
-        let hlog = 14
-        var htab = [Int32](repeating: -1, count: 1 << hlog)
+        guard n > 0, maxOutput > 0, input.baseAddress != nil else { return nil }
+        // The hash table is sized to the input (a 64 KB table cleared for every 100-byte value
+        // was most of the cost of writing an RDB); on the stack, not the heap.
+        var hlog = 8
+        while hlog < 14 && (1 << hlog) < n { hlog += 1 }
+        return withUnsafeTemporaryAllocation(of: Int32.self, capacity: 1 << hlog) { htab in
+            htab.initialize(repeating: -1)
+            return compress(input, maxOutput: maxOutput, htab: htab, hlog: hlog)
+        }
+    }
+
+    private static func compress(_ input: UnsafeRawBufferPointer, maxOutput: Int, htab: UnsafeMutableBufferPointer<Int32>, hlog: Int) -> [UInt8]? {
+        let n = input.count
+        let ip = input.baseAddress!
         var out = [UInt8]()
         out.reserveCapacity(maxOutput + 1)
         var litStart = 0      // start of the pending literal run
