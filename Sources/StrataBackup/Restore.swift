@@ -277,11 +277,13 @@ public enum Restore {
             }
             return true
         }
+        var more = true
         if let b = w.plan.base {
+            // A single AOF file is its own base: its commands stop at t too.
             try check(b)
-            _ = try feed(b, stopAfter: nil)
+            more = try feed(b, stopAfter: w.plan.timestamps ? t : nil)
         }
-        partLoop: for p in w.plan.parts {
+        partLoop: for p in w.plan.parts where more {
             // An increment holds only commands after its span's start: one starting at or after
             // t (and, without #TS, one ending after t) is not needed, and is not even read.
             if let span = p.span, span.0 >= t || (!w.plan.timestamps && span.1 > t) { break }

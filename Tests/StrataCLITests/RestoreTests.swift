@@ -128,6 +128,29 @@ final class RestoreTests: XCTestCase {
         XCTAssertEqual(try strataRun(["restore", repo, "--at", String(afterGap), "-o", base + "/gap-after"]).status, 0)
     }
 
+    /// A single AOF file with #TS annotations: restorable to each annotated second.
+    func testSingleAOFFileWithTimestamps() throws {
+        let d = makeTempDir()
+        func cmd(_ a: [String]) -> String { "*\(a.count)\r\n" + a.map { "$\($0.utf8.count)\r\n\($0)\r\n" }.joined() }
+        let text = "#TS:1795500000\r\n" + cmd(["SET", "a", "1"]) + "#TS:1795500010\r\n" + cmd(["MULTI"]) + cmd(["SET", "b", "2"]) + cmd(["DEL", "a"]) + cmd(["EXEC"])
+            + "#TS:1795500020\r\n" + cmd(["SET", "c", "3"])
+        try text.write(toFile: d + "/appendonly.aof", atomically: true, encoding: .utf8)
+        func keys(_ at: String) throws -> Set<String> {
+            let out = d + "/out-\(at)"
+            let r = try strataRun(["restore", d + "/appendonly.aof", "--at", at, "-o", out])
+            XCTAssertEqual(r.status, 0, r.err)
+            let k = try runProcess(strataPath, ["rdb", "dump", out + "/dump.rdb", "--format", "keys"])
+            return Set(String(decoding: k.out, as: UTF8.self).split(separator: "\n").map(String.init))
+        }
+        XCTAssertEqual(try keys("1795500000"), ["a"])
+        XCTAssertEqual(try keys("1795500009"), ["a"])
+        XCTAssertEqual(try keys("1795500010"), ["b"], "the MULTI block is applied whole")
+        XCTAssertEqual(try keys("1795500020"), ["b", "c"])
+        let r = try strataRun(["restore", d + "/appendonly.aof", "--at", "1795499999", "-o", d + "/early"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.err.contains("before the oldest"), r.err)
+    }
+
     /// Expiry is judged at the target second, and --ttl-from now restarts the TTL left then.
     func testExpiryJudgedAtTheTargetTime() throws {
         let base = makeTempDir()
