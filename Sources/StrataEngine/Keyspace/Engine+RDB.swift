@@ -46,10 +46,10 @@ extension Engine {
         if e.value.isEmptyCollection { report.emptySkipped += 1; return }
         if let x = e.expireMs, x < now, !keepExpired { report.expiredSkipped += 1; return }
         let db = databases[e.db]
-        if db.dict[e.key] != nil {
+        // One lookup: set says whether the key was new (a duplicate fails the whole load).
+        if !db.dict.set(e.key, Value.from(e.value, limits: limits)) {
             throw FormatError(offset: e.offset, "duplicate key \(RDBReader.printable(e.key)) in db \(e.db)")
         }
-        db.dict.set(e.key, Value.from(e.value, limits: limits))
         if let x = e.expireMs { db.expires.set(e.key, x) }
         report.keys += 1
     }
@@ -66,7 +66,7 @@ extension Engine {
             try writer.writeResizeDB(keys: UInt64(db.count), expires: UInt64(db.expires.count))
             var failure: Error?
             let anyExpires = db.expires.count > 0
-            db.dict.forEach { k, v in
+            db.dict.forEachInStorageOrder { k, v in
                 guard failure == nil else { return }
                 do { try writer.writeEntry(key: k, value: v.rdbValue, expireMs: anyExpires ? db.expires[k] : nil) } catch { failure = error }
             }
