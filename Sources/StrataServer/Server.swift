@@ -24,6 +24,13 @@ public final class Server {
     private var lastSave: Int64
     private var lastSaveOK = true
     private var childPID: pid_t = 0
+    /// The append-only file (appendonly yes).
+    private var aof: AppendOnlyFile?
+    /// What the running child writes: nil an RDB, else an AOF rewrite's temp base and name.
+    private var aofRewrite: (tempBase: String, baseName: String)?
+    private var aofRewriteScheduled = false
+    private var aofRewrites = 0
+    private var aofLastRewriteOK = true
     private var childStarted: Int64 = 0
     private var commandsProcessed = 0
     private var connectionsReceived = 0
@@ -141,12 +148,10 @@ public final class Server {
             log("warning", "Can't chdir to '\(dir)': \(String(cString: strerror(errno)))")
             return 1
         }
-        if config.bool("appendonly") {
-            log("warning", "appendonly yes: strata serve does not write an AOF yet; refusing to start rather than serve without the durability asked for (use --appendonly no, or strata aof rewrite --layout file to keep an RDB)")
-            return 1
-        }
         do {
-            if let load = initialData {
+            if config.bool("appendonly") {
+                try startAOF()
+            } else if let load = initialData {
                 // serve --from-backup: the dataset comes from a restore, not from dir.
                 let (functions, line) = try load(engine)
                 functionLibraries = functions
@@ -183,6 +188,60 @@ public final class Server {
     }
 
     public static let version = "7.0.15"
+
+    /// appendonly yes: load the appendonlydir (as Redis 7.0: the dump file is not read), create
+    /// a base when there is no AOF, open the last incr file and send every write to it.
+    private func startAOF() throws {
+        let a = AppendOnlyFile(dir: config.string("appenddirname"), prefix: config.string("appendfilename")) { [unowned self] l, m in self.log(l, m) }
+        a.fsyncPolicy = config.string("appendfsync").lowercased()
+        a.timestamps = config.bool("aof-timestamp-enabled")
+        let t0 = EventLoop.nowMs()
+        if let load = initialData {
+            if access(a.manifestPath, F_OK) == 0 {
+                throw ServerError("--from-backup with appendonly yes: \(config.string("dir"))/\(a.manifestPath) already holds an AOF; restoring over it would mix two datasets (use an empty dir)")
+            }
+            let (functions, line) = try load(engine)
+            functionLibraries = functions
+            log("notice", line)
+        } else {
+            let (functions, existed) = try a.load(into: engine, loadTruncated: config.bool("aof-load-truncated"))
+            functionLibraries = functions
+            if existed {
+                var keys = 0
+                for db in engine.databases { keys += db.count }
+                log("notice", "DB loaded from append only file: \(String(format3ms: EventLoop.nowMs() - t0)) seconds (\(keys) keys)")
+            }
+        }
+        try a.open(engine: engine, functions: functionLibraries)
+        aof = a
+        engine.propagate = { [unowned self] args, db in self.aof?.feed(args, db: db, now: Engine.systemClock()) }
+    }
+
+    /// BGREWRITEAOF: a new incr file takes the writes, a forked child writes the new base.
+    private func backgroundRewriteAOF() -> Bool {
+        guard let aof else { return false }
+        let names: (tempBase: String, baseName: String)
+        do { names = try aof.startRewrite(now: Engine.systemClock()) } catch {
+            log("warning", "Can't rewrite the append only file: \(error)")
+            aofLastRewriteOK = false
+            return false
+        }
+        let pid = fork()
+        if pid < 0 {
+            log("warning", "Can't rewrite append only file in background: fork: \(String(cString: strerror(errno)))")
+            aofLastRewriteOK = false
+            return false
+        }
+        if pid == 0 {
+            do { try AppendOnlyFile.writeBase(engine: engine, functions: functionLibraries, to: names.tempBase); _exit(0) } catch { _exit(1) }
+        }
+        childPID = pid
+        childStarted = Engine.systemClock() / 1000
+        aofRewrite = names
+        aofRewriteScheduled = false
+        log("notice", "Background append only file rewriting started by pid \(pid)")
+        return true
+    }
 
     private func loadData() throws {
         let file = config.string("dbfilename")
@@ -385,6 +444,8 @@ public final class Server {
     private func reply(_ c: Client, _ r: Reply) { r.write(into: &c.out) }
 
     private func flush(_ c: Client) {
+        // The AOF reaches the file (and the disk, with appendfsync always) before any reply.
+        aof?.flush(now: Engine.systemClock())
         while !c.out.isEmpty {
             let n = c.out.withUnsafeBytes { write(c.fd, $0.baseAddress, $0.count) }
             if n < 0 {
@@ -424,7 +485,7 @@ public final class Server {
     /// Commands the server handles itself (everything else goes to the engine).
     private static let serverCommands: Set<String> = ["function", "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "publish", "pubsub", "ping",
         "quit", "auth", "hello", "multi", "discard", "exec", "client", "info",
-        "config", "save", "bgsave", "lastsave", "time", "shutdown", "command", "debug", "watch", "unwatch", "reset"]
+        "config", "save", "bgsave", "bgrewriteaof", "lastsave", "time", "shutdown", "command", "debug", "watch", "unwatch", "reset"]
     private static let serverCommandBytes: [[UInt8]] = serverCommands.map { Array($0.utf8) }
 
     /// True when `name` (any case) is a server command: bytes compared with ASCII case folding,
@@ -444,6 +505,17 @@ public final class Server {
     }
 
     private func process(_ c: Client, _ argv: [Bytes]) {
+        if let aof {
+            // What one command propagates goes to the AOF together (MULTI/EXEC when several).
+            aof.beginCall()
+            processCommand(c, argv)
+            aof.endCall(now: Engine.systemClock())
+            return
+        }
+        processCommand(c, argv)
+    }
+
+    private func processCommand(_ c: Client, _ argv: [Bytes]) {
         commandsProcessed += 1
         // The fast path: an authenticated client outside MULTI, no renamed commands, an engine command.
         if c.authenticated && c.multi == nil && c.subscriptionCount == 0 && renamed.isEmpty && disabled.isEmpty && !Server.maybeServerCommand(argv[0]) {
@@ -840,6 +912,7 @@ public final class Server {
             if c.multiError { return .error("EXECABORT Transaction discarded because of previous errors.") }
             if c.dirtyCAS { return .array(nil) }
             self.unwatchAll(c)   // the transaction's own writes do not abort it
+            self.aof?.beginCall(transaction: true)
             c.executingTransaction = true
             defer { c.executingTransaction = false }
             return .array(q.map { self.execute(c, Server.lower($0[0]), $0) })
@@ -884,6 +957,16 @@ public final class Server {
         case "bgsave": return { [unowned self] _, _ in
             if self.childPID != 0 { return .error("ERR Background save already in progress") }
             return self.backgroundSave() ? .status("Background saving started") : .error("ERR Background save failed")
+        }
+        case "bgrewriteaof": return { [unowned self] _, a in
+            if a.count != 1 { return .error("ERR wrong number of arguments for 'bgrewriteaof' command") }
+            guard self.aof != nil else { return .error("ERR strata serve rewrites the AOF only with appendonly yes (strata aof rewrite compacts files offline)") }
+            if self.aofRewrite != nil { return .error("ERR Background append only file rewriting already in progress") }
+            if self.childPID != 0 {
+                self.aofRewriteScheduled = true
+                return .status("Background append only file rewriting scheduled")
+            }
+            return self.backgroundRewriteAOF() ? .status("Background append only file rewriting started") : .error("ERR Can't execute an AOF background rewriting. Please check the server logs for more information.")
         }
         case "lastsave": return { [unowned self] _, _ in .integer(self.lastSave) }
         case "time": return { _, _ in
@@ -1006,6 +1089,8 @@ public final class Server {
             }
             config = copy
             queryBufferLimit = config.bytes("client-query-buffer-limit")
+            aof?.fsyncPolicy = config.string("appendfsync").lowercased()
+            aof?.timestamps = config.bool("aof-timestamp-enabled")
             return .ok
         case "resetstat":
             commandsProcessed = 0; connectionsReceived = 0
@@ -1090,6 +1175,26 @@ public final class Server {
         childPID = 0
         let exited = (status & 0x7f) == 0
         let code = (status >> 8) & 0xff
+        if let rw = aofRewrite, let aof {
+            aofRewrite = nil
+            if exited && code == 0 {
+                do {
+                    try aof.finishRewrite(tempBase: rw.tempBase, baseName: rw.baseName, keepHistory: config.bool("aof-disable-auto-gc"))
+                    aofRewrites += 1
+                    aofLastRewriteOK = true
+                    log("notice", "Background AOF rewrite finished successfully")
+                } catch {
+                    aof.abortRewrite(tempBase: rw.tempBase)
+                    aofLastRewriteOK = false
+                    log("warning", "Background AOF rewrite failed: \(error)")
+                }
+            } else {
+                aof.abortRewrite(tempBase: rw.tempBase)
+                aofLastRewriteOK = false
+                log("warning", "Background AOF rewrite terminated with error")
+            }
+            return
+        }
         if exited && code == 0 {
             dirty -= savedDirtyAtFork
             lastSave = childStarted
@@ -1116,6 +1221,18 @@ public final class Server {
         engine.activeExpireCycle(budgetMicroseconds: 1000 * 25 / max(1, config.int("hz")))
         engine.cron()
         reapChild()
+        if let aof {
+            aof.cron(now: Engine.systemClock())
+            if childPID == 0 {
+                let perc = config.int("auto-aof-rewrite-percentage")
+                let base = max(aof.baseSize, 1)
+                let size = aof.baseSize + aof.incrSize
+                if aofRewriteScheduled || (perc > 0 && size >= config.bytes("auto-aof-rewrite-min-size") && (size - base) * 100 / base >= perc) {
+                    if !aofRewriteScheduled { log("notice", "Starting automatic rewriting of AOF on \((size - base) * 100 / base)% growth") }
+                    _ = backgroundRewriteAOF()
+                }
+            }
+        }
         let now = Engine.systemClock() / 1000
         if childPID == 0 {
             for p in config.savePoints where dirty >= p.changes && now - lastSave >= Int64(p.seconds) {
@@ -1133,6 +1250,11 @@ public final class Server {
 
     private func finalShutdown() -> Int32 {
         if childPID != 0 { kill(childPID, SIGUSR1); var s: Int32 = 0; waitpid(childPID, &s, 0) }
+        if let rw = aofRewrite { aof?.abortRewrite(tempBase: rw.tempBase) }
+        if let aof {
+            log("notice", "Calling fsync() on the AOF file.")
+            aof.close(now: Engine.systemClock())
+        }
         for c in clients.values { closeClient(c) }
         for l in listeners { close(l) }
         if let p = unixSocketPath { unlink(p) }
@@ -1163,8 +1285,11 @@ public final class Server {
                        ("maxmemory_policy", config.string("maxmemory-policy"))])
         add("Persistence", [("loading", "0"), ("rdb_changes_since_last_save", "\(dirty)"),
                             ("rdb_bgsave_in_progress", childPID != 0 ? "1" : "0"), ("rdb_last_save_time", "\(lastSave)"),
-                            ("rdb_last_bgsave_status", lastSaveOK ? "ok" : "err"), ("aof_enabled", "0"),
-                            ("aof_rewrite_in_progress", "0"), ("aof_rewrite_scheduled", "0")])
+                            ("rdb_last_bgsave_status", lastSaveOK ? "ok" : "err"), ("aof_enabled", aof != nil ? "1" : "0"),
+                            ("aof_rewrite_in_progress", aofRewrite != nil ? "1" : "0"), ("aof_rewrite_scheduled", aofRewriteScheduled ? "1" : "0"),
+                            ("aof_rewrites", "\(aofRewrites)"), ("aof_last_bgrewrite_status", aofLastRewriteOK ? "ok" : "err"),
+                            ("aof_last_write_status", aof?.lastWriteError == nil ? "ok" : "err")]
+                            + (aof.map { [("aof_current_size", "\($0.baseSize + $0.incrSize)"), ("aof_base_size", "\($0.baseSize)")] } ?? []))
         add("Stats", [("total_connections_received", "\(connectionsReceived)"), ("total_commands_processed", "\(commandsProcessed)")])
         add("Replication", [("role", "master"), ("connected_slaves", "0")])
         add("CPU", [("used_cpu_sys", "\(Double(ru.ru_stime.tv_sec) + Double(ru.ru_stime.tv_usec) / 1e6)"),

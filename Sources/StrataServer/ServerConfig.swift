@@ -105,7 +105,8 @@ public struct ServerConfig: Sendable {
         "hash-max-ziplist-entries", "hash-max-ziplist-value", "zset-max-listpack-entries",
         "zset-max-listpack-value", "zset-max-ziplist-entries", "zset-max-ziplist-value",
         "set-max-intset-entries", "hll-sparse-max-bytes", "tcp-backlog", "rdbcompression", "rdbchecksum",
-        "unixsocket", "unixsocketperm",
+        "unixsocket", "unixsocketperm", "appendfsync", "aof-timestamp-enabled", "aof-load-truncated",
+        "auto-aof-rewrite-percentage", "auto-aof-rewrite-min-size", "aof-disable-auto-gc",
     ]
 
     static let booleans: Set<String> = [

@@ -1,0 +1,293 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import StrataFormats
+import StrataEngine
+
+/// The server's append-only file, as Redis 7.0 keeps it: a directory (`appenddirname`) with a
+/// base file, incr files and a manifest (`appendfilename.manifest`), written through temp →
+/// fsync → rename → fsync(dir). Every write the engine propagates is appended to the last incr
+/// file: `#TS:` (with `aof-timestamp-enabled`) before the first command of each new second,
+/// SELECT when the database changes, MULTI/EXEC around a transaction or a command that
+/// propagated several. The buffer reaches the file before any client sees a reply; `appendfsync
+/// always` also fsyncs then, `everysec` from the cron, `no` leaves it to the kernel.
+final class AppendOnlyFile {
+    let dir: String
+    let prefix: String
+    private(set) var manifest: AOFManifest
+    private var fd: Int32 = -1
+    private var buffer: [UInt8] = []
+    private var selectedDB = -1
+    private var lastTimestamp: Int64 = 0
+    var fsyncPolicy = "everysec"
+    var timestamps = false
+    private var lastFsync: Int64 = 0
+    private var unsynced = false
+    /// Commands propagated by the current top-level command (wrapped in MULTI/EXEC if several).
+    private var call: [([UInt8], Int, [[UInt8]])]?
+    private var inTransaction = false
+    /// Bytes in the current incr file and at the last rewrite (for auto-aof-rewrite).
+    private(set) var incrSize = 0
+    private(set) var baseSize = 0
+    private(set) var lastWriteError: String?
+    let log: (String, String) -> Void
+
+    var manifestPath: String { dir + "/" + prefix + ".manifest" }
+
+    init(dir: String, prefix: String, log: @escaping (String, String) -> Void) {
+        self.dir = dir
+        self.prefix = prefix
+        self.log = log
+        manifest = AOFManifest(entries: [])
+    }
+
+    // MARK: loading
+
+    /// Loads the directory into `engine` as Redis 7.0 does at startup; returns function libraries
+    /// and whether anything existed. A truncated last file is cut at its last complete command
+    /// when `loadTruncated` (Redis's aof-load-truncated), otherwise startup stops.
+    func load(into engine: Engine, loadTruncated: Bool) throws -> (functions: [[UInt8]], existed: Bool) {
+        guard access(manifestPath, F_OK) == 0 else { return ([], false) }
+        do { manifest = try AOFManifest.parse(try FileIO.readFile(manifestPath)) } catch {
+            throw ServerError("Bad AOF manifest \(manifestPath): \(error)")
+        }
+        let files = ([manifest.base].compactMap { $0 } + manifest.incrs).map { String(decoding: $0.file, as: UTF8.self) }
+        for f in files where access(dir + "/" + f, F_OK) != 0 {
+            throw ServerError("Unable to obtain the AOF file \(f) length. stat: No such file or directory")
+        }
+        // Only the last file may end early (a crash mid-write); check it before loading.
+        if let last = manifest.incrs.last {
+            let name = String(decoding: last.file, as: UTF8.self)
+            let path = dir + "/" + name
+            let (cfd, size) = try FileIO.openForReading(path)
+            defer { Glibc.close(cfd) }
+            var sc = AOFScanner()
+            var buf = [UInt8](repeating: 0, count: 1 << 20)
+            var off = 0
+            while off < (size ?? 0) && !sc.finished {
+                let r = buf.withUnsafeMutableBytes { pread(cfd, $0.baseAddress, $0.count, off_t(off)) }
+                if r <= 0 { break }
+                buf.withUnsafeBytes { sc.feed(UnsafeRawBufferPointer(rebasing: $0[0..<r])) }
+                off += r
+            }
+            sc.finish()
+            if let f = sc.failure {
+                if f == .corrupt {
+                    throw ServerError("Bad file format reading the append only file \(name) at offset \(sc.badByteOffset ?? sc.okUpTo): make a backup of your AOF file, then use strata aof check --fix <manifest>")
+                }
+                guard loadTruncated else {
+                    throw ServerError("Unexpected end of file reading the append only file \(name) at offset \(sc.okUpTo) (aof-load-truncated is no): use strata aof check --fix <manifest>")
+                }
+                log("warning", "!!! Warning: short read while loading the AOF file \(name)!!!")
+                log("warning", "!!! Truncating the AOF \(name) at offset \(sc.okUpTo) !!!")
+                if truncate(path, off_t(sc.okUpTo)) != 0 { throw ServerError("Error truncating the AOF file \(name): \(String(cString: strerror(errno)))") }
+                log("warning", "AOF \(name) loaded anyway because aof-load-truncated is enabled")
+            }
+        }
+        let reader = try AOFReader(path: manifestPath)
+        let replay = AOFReplay(engine: engine)
+        do {
+            while let item = try reader.next() { try replay.apply(item) }
+        } catch let e as AOFReplay.ReplayError {
+            throw ServerError("Error loading the AOF: \(e.description)")
+        } catch let e as FormatError {
+            throw ServerError("Bad file format reading the append only file at offset \(e.offset): \(e.message)")
+        }
+        replay.finish()
+        if let b = manifest.base { baseSize = fileSize(dir + "/" + String(decoding: b.file, as: UTF8.self)) }
+        return (replay.functions.map(\.code), true)
+    }
+
+    // MARK: opening
+
+    /// Creates the directory, a base when there is none (the current dataset), opens the last
+    /// incr file for appending (creating it), and persists the manifest.
+    func open(engine: Engine, functions: [[UInt8]]) throws {
+        if mkdir(dir, 0o755) != 0 && errno != EEXIST { throw ServerError("Can't open or create append-only dir \(dir): \(String(cString: strerror(errno)))") }
+        if manifest.base == nil && manifest.incrs.isEmpty {
+            let name = "\(prefix).1.base.rdb"
+            try AppendOnlyFile.writeBase(engine: engine, functions: functions, to: dir + "/" + name)
+            manifest.entries.insert(.init(file: Array(name.utf8), seq: 1, type: .base), at: 0)
+            baseSize = fileSize(dir + "/" + name)
+            log("notice", "Creating AOF base file \(name) on server start")
+        }
+        if manifest.incrs.isEmpty {
+            let name = "\(prefix).1.incr.aof"
+            manifest.entries.append(.init(file: Array(name.utf8), seq: 1, type: .incr))
+            log("notice", "Creating AOF incr file \(name) on server start")
+        }
+        try openLastIncr()
+        try persistManifest()
+    }
+
+    private func openLastIncr() throws {
+        let name = String(decoding: manifest.incrs.last!.file, as: UTF8.self)
+        let f = Glibc.open(dir + "/" + name, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        if f < 0 { throw ServerError("Can't open the append-only file \(name): \(String(cString: strerror(errno)))") }
+        if fd >= 0 { Glibc.close(fd) }
+        fd = f
+        incrSize = fileSize(dir + "/" + name)
+        selectedDB = -1
+    }
+
+    func persistManifest() throws {
+        let f = try AtomicFile(path: manifestPath)
+        do {
+            let bytes = manifest.serialized()
+            try bytes.withUnsafeBytes { try FileIO.writeAll(f.fd, $0) }
+            try f.commit()
+        } catch { f.abandon(); throw ServerError("Can't persist the AOF manifest: \(error)") }
+    }
+
+    /// The dataset as an AOF base: an RDB with the `aof-base` aux field (Redis's default
+    /// preamble form; `aof-use-rdb-preamble no` is not built, so bases are always RDB).
+    static func writeBase(engine: Engine, functions: [[UInt8]], to path: String) throws {
+        let f = try AtomicFile(path: path)
+        do {
+            let sink = ByteSink(fileDescriptor: f.fd)
+            let writer = RDBWriter(sink: sink, target: Engine.dumpTarget)
+            try engine.save(to: writer, functions: functions, aux: [(Array("aof-base".utf8), Array("1".utf8))])
+            try sink.flush()
+            try f.commit()
+        } catch { f.abandon(); throw error }
+    }
+
+    // MARK: writing
+
+    static func resp(_ args: [[UInt8]], into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "*")); out += Array(String(args.count).utf8); out += [13, 10]
+        for a in args {
+            out.append(UInt8(ascii: "$")); out += Array(String(a.count).utf8); out += [13, 10]
+            out += a; out += [13, 10]
+        }
+    }
+
+    /// Starts a top-level command (or EXEC): what it propagates is held until `endCall`.
+    func beginCall(transaction: Bool = false) {
+        if call == nil { call = []; inTransaction = transaction } else if transaction { inTransaction = true }
+    }
+
+    /// A propagated write (from the engine's propagate hook, or the cron's expiry).
+    func feed(_ args: [[UInt8]], db: Int, now: Int64) {
+        if call != nil { call!.append((args.first ?? [], db, args)); return }
+        emit([(args, db)], wrap: false, now: now)
+    }
+
+    func endCall(now: Int64) {
+        guard let c = call else { return }
+        call = nil
+        let wrap = inTransaction || c.count > 1
+        inTransaction = false
+        if !c.isEmpty { emit(c.map { ($0.2, $0.1) }, wrap: wrap, now: now) }
+    }
+
+    private func emit(_ cmds: [([[UInt8]], Int)], wrap: Bool, now: Int64) {
+        if timestamps && now / 1000 > lastTimestamp {
+            lastTimestamp = now / 1000
+            buffer += Array("#TS:\(lastTimestamp)\r\n".utf8)
+        }
+        func select(_ db: Int) {
+            if db != selectedDB {
+                AppendOnlyFile.resp([Array("SELECT".utf8), Array(String(db).utf8)], into: &buffer)
+                selectedDB = db
+            }
+        }
+        if wrap {
+            select(cmds[0].1)
+            AppendOnlyFile.resp([Array("MULTI".utf8)], into: &buffer)
+        }
+        for (args, db) in cmds {
+            select(db)
+            AppendOnlyFile.resp(args, into: &buffer)
+        }
+        if wrap { AppendOnlyFile.resp([Array("EXEC".utf8)], into: &buffer) }
+    }
+
+    /// Writes the buffer (before replies go out); fsyncs with `appendfsync always`.
+    func flush(now: Int64) {
+        guard !buffer.isEmpty, fd >= 0 else { return }
+        do {
+            try buffer.withUnsafeBytes { try FileIO.writeAll(fd, $0) }
+            incrSize += buffer.count
+            buffer.removeAll(keepingCapacity: true)
+            unsynced = true
+            lastWriteError = nil
+        } catch {
+            // Redis stops accepting writes on a failed AOF write; here the error is logged and
+            // the buffer kept for the next attempt.
+            if lastWriteError == nil { log("warning", "Error writing to the AOF file: \(error)") }
+            lastWriteError = "\(error)"
+            return
+        }
+        if fsyncPolicy == "always" { sync(now: now) }
+    }
+
+    func sync(now: Int64) {
+        guard unsynced, fd >= 0 else { return }
+        if fdatasync(fd) != 0 { log("warning", "fsync of the AOF failed: \(String(cString: strerror(errno)))") }
+        unsynced = false
+        lastFsync = now
+    }
+
+    /// The cron's part: `everysec` fsync.
+    func cron(now: Int64) {
+        flush(now: now)
+        if fsyncPolicy == "everysec" && now - lastFsync >= 1000 { sync(now: now) }
+    }
+
+    // MARK: rewriting
+
+    /// BGREWRITEAOF, step 1 (before the fork): a new incr file takes the writes from now on; the
+    /// manifest lists both incr files until the rewrite is done.
+    func startRewrite(now: Int64) throws -> (tempBase: String, baseName: String) {
+        flush(now: now)
+        sync(now: now)
+        let nextIncr = (manifest.incrs.last?.seq ?? 0) + 1
+        let name = "\(prefix).\(nextIncr).incr.aof"
+        manifest.entries.append(.init(file: Array(name.utf8), seq: nextIncr, type: .incr))
+        try persistManifest()
+        try openLastIncr()
+        let nextBase = (manifest.base?.seq ?? 0) + 1
+        return ("temp-rewriteaof-bg-\(getpid()).aof", "\(prefix).\(nextBase).base")
+    }
+
+    /// Step 2 (the child finished): the new base replaces the old one and every incr file but
+    /// the current one; they become history and are deleted (unless aof-disable-auto-gc).
+    func finishRewrite(tempBase: String, baseName: String, keepHistory: Bool) throws {
+        let finalName = baseName + ".rdb"
+        if rename(tempBase, dir + "/" + finalName) != 0 {
+            throw ServerError("Error trying to rename the temporary AOF base file \(tempBase) into \(finalName): \(String(cString: strerror(errno)))")
+        }
+        let current = manifest.incrs.last!
+        var history = [AOFManifest.Entry]()
+        var entries = [AOFManifest.Entry]()
+        entries.append(.init(file: Array(finalName.utf8), seq: (manifest.base?.seq ?? 0) + 1, type: .base))
+        for e in manifest.entries {
+            if e.type == .incr && e.seq == current.seq { continue }
+            if e.type == .history { history.append(e); continue }
+            history.append(.init(file: e.file, seq: e.seq, type: .history))
+        }
+        manifest.entries = entries + (keepHistory ? history : []) + [current]
+        try persistManifest()
+        baseSize = fileSize(dir + "/" + finalName)
+        if !keepHistory {
+            for h in history { unlink(dir + "/" + String(decoding: h.file, as: UTF8.self)) }
+        }
+        let dfd = Glibc.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 { fsync(dfd); Glibc.close(dfd) }
+    }
+
+    /// A failed rewrite: the manifest keeps several incr files (all loaded in order).
+    func abortRewrite(tempBase: String) { unlink(tempBase) }
+
+    func close(now: Int64) {
+        flush(now: now)
+        sync(now: now)
+        if fd >= 0 { Glibc.close(fd); fd = -1 }
+    }
+}
+
+private func fileSize(_ path: String) -> Int {
+    var st = stat()
+    return stat(path, &st) == 0 ? Int(st.st_size) : 0
+}
