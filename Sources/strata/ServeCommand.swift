@@ -7,10 +7,13 @@ import StrataBackup
 
 let serveHelp = """
 Usage: strata serve [CONFIG_FILE] [--DIRECTIVE VALUE ...]
+       strata serve --from-backup SOURCE [--at TIME] [CONFIG_FILE] [--DIRECTIVE VALUE ...]
 
-Serve the data directory (its dbfilename) to Redis clients, as redis-server does: the same
-configuration file format and precedence (directives on the command line after the file),
-the same defaults (127.0.0.1:6379, protected mode, the current directory). See strata-serve(1).
+Serve the data directory (its dbfilename, or its appendonlydir with appendonly yes) to Redis
+clients, as redis-server does: the same configuration file format and precedence (directives on
+the command line after the file), the same defaults (127.0.0.1:6379, protected mode, the current
+directory). --from-backup restores SOURCE (a backup repository, an appendonlydir or an AOF file)
+as of TIME in memory and serves that instead. See strata-serve(1), strata-restore(1).
 
 """
 
