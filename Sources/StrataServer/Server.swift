@@ -564,16 +564,73 @@ public final class Server {
     }
 
     private func execute(_ c: Client, _ name: String, _ args: [Bytes]) -> Reply {
-        if let handler = serverCommand(name) { return handler(c, args) }
-        if name == "debug" && !config.bool("enable-debug-command") {
-            return .error("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.")
+        if name == "debug" {
+            if !config.bool("enable-debug-command") {
+                return .error("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.")
+            }
+            if let r = debugCommand(c, args) { return r }
+            return engine.execute(args, client: &c.state)
         }
+        if let handler = serverCommand(name) { return handler(c, args) }
         if Server.blockingCommands.contains(name) { return blockingCommand(c, name, args) }
         if name == "xread" || name == "xreadgroup", let r = blockingStreamRead(c, args) { return r }
         let before = engine.dirty
         let r = watchers.isEmpty ? engine.execute(args, client: &c.state) : runWatched(c, name, args)
         if engine.dirty != before && !blockedClients.isEmpty { serveBlocked() }
         return r
+    }
+
+    // MARK: DEBUG
+
+    private var activeExpireEnabled = true
+
+    /// The DEBUG subcommands that need the server (persistence, the cron); nil: the engine's.
+    private func debugCommand(_ c: Client, _ a: [Bytes]) -> Reply? {
+        guard a.count >= 2 else { return .error("ERR wrong number of arguments for 'debug' command") }
+        switch Server.lower(a[1]) {
+        case "reload":
+            // Save (unless NOSAVE), empty the dataset, load the dump back: what a restart does.
+            let opts = a.dropFirst(2).map { Server.lower($0) }
+            if !opts.contains("nosave") {
+                do { try writeRDB(to: config.string("dbfilename")) } catch { return .error("ERR Error trying to save the DB: \(error)") }
+            }
+            if !opts.contains("noflush") { for db in engine.databases { db.dict.removeAll(); db.expires.removeAll() } }
+            do { try loadData() } catch { return .error("ERR Error trying to load the RDB dump: \(error)") }
+            log("notice", "DB reloaded by DEBUG RELOAD")
+            return .ok
+        case "loadaof":
+            guard let aof else { return .error("ERR DEBUG LOADAOF needs appendonly yes") }
+            aof.flush(now: Engine.systemClock())
+            aof.sync(now: Engine.systemClock())
+            for db in engine.databases { db.dict.removeAll(); db.expires.removeAll() }
+            engine.propagate = nil
+            defer { engine.propagate = { [unowned self] args, db in self.aof?.feed(args, db: db, now: Engine.systemClock()) } }
+            do {
+                let (functions, _) = try aof.load(into: engine, loadTruncated: config.bool("aof-load-truncated"))
+                functionLibraries = functions
+            } catch { return .error("ERR Error loading the AOF: \(error)") }
+            log("notice", "Append Only File loaded by DEBUG LOADAOF")
+            return .ok
+        case "sleep":
+            guard a.count == 3, let secs = Double(String(decoding: a[2], as: UTF8.self)) else { return .error("ERR wrong number of arguments for 'debug|sleep' command") }
+            usleep(useconds_t(max(0, secs) * 1_000_000))
+            return .ok
+        case "set-active-expire":
+            guard a.count == 3 else { return .error("ERR wrong number of arguments for 'debug|set-active-expire' command") }
+            activeExpireEnabled = String(decoding: a[2], as: UTF8.self) != "0"
+            return .ok
+        case "change-repl-id":
+            return .ok
+        case "object":
+            guard a.count == 3 else { return .error("ERR wrong number of arguments for 'debug|object' command") }
+            let enc = engine.execute([Array("OBJECT".utf8), Array("ENCODING".utf8), a[2]], client: &c.state)
+            guard case .bulk(let e?) = enc else { return .error("ERR no such key") }
+            var length = 0
+            if case .bulk(let payload?) = engine.execute([Array("DUMP".utf8), a[2]], client: &c.state) { length = max(0, payload.count - 11) }
+            return .status("Value at:0x0 refcount:1 encoding:\(String(decoding: e, as: UTF8.self)) serializedlength:\(length) lru:0 lru_seconds_idle:0")
+        default:
+            return nil
+        }
     }
 
     // MARK: functions
@@ -1218,7 +1275,7 @@ public final class Server {
             return
         }
         expireBlocked()
-        engine.activeExpireCycle(budgetMicroseconds: 1000 * 25 / max(1, config.int("hz")))
+        if activeExpireEnabled { engine.activeExpireCycle(budgetMicroseconds: 1000 * 25 / max(1, config.int("hz"))) }
         engine.cron()
         reapChild()
         if let aof {
