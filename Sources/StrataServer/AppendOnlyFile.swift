@@ -23,9 +23,6 @@ final class AppendOnlyFile {
     var timestamps = false
     private var lastFsync: Int64 = 0
     private var unsynced = false
-    /// Commands propagated by the current top-level command (wrapped in MULTI/EXEC if several).
-    private var call: [([UInt8], Int, [[UInt8]])]?
-    private var inTransaction = false
     /// Bytes in the current incr file and at the last rewrite (for auto-aof-rewrite).
     private(set) var incrSize = 0
     private(set) var baseSize = 0
@@ -162,26 +159,8 @@ final class AppendOnlyFile {
         }
     }
 
-    /// Starts a top-level command (or EXEC): what it propagates is held until `endCall`.
-    func beginCall(transaction: Bool = false) {
-        if call == nil { call = []; inTransaction = transaction } else if transaction { inTransaction = true }
-    }
-
-    /// A propagated write (from the engine's propagate hook, or the cron's expiry).
-    func feed(_ args: [[UInt8]], db: Int, now: Int64) {
-        if call != nil { call!.append((args.first ?? [], db, args)); return }
-        emit([(args, db)], wrap: false, now: now)
-    }
-
-    func endCall(now: Int64) {
-        guard let c = call else { return }
-        call = nil
-        let wrap = inTransaction || c.count > 1
-        inTransaction = false
-        if !c.isEmpty { emit(c.map { ($0.2, $0.1) }, wrap: wrap, now: now) }
-    }
-
-    private func emit(_ cmds: [([[UInt8]], Int)], wrap: Bool, now: Int64) {
+    /// One group of propagated commands (one top-level command or transaction).
+    func emit(_ cmds: [([[UInt8]], Int)], wrap: Bool, now: Int64) {
         if timestamps && now / 1000 > lastTimestamp {
             lastTimestamp = now / 1000
             buffer += Array("#TS:\(lastTimestamp)\r\n".utf8)

@@ -63,6 +63,10 @@ public final class Server {
         var subscriptionCount: Int { channels.count + patterns.count }
         var lastInteraction: Int64
         let address: String
+        /// A replica (SYNC/PSYNC done): receives the write stream; its input gets no replies.
+        var isReplica = false
+        var replicaDB = -1
+        var rdbOnly = false
         init(fd: Int32, id: Int64, limits: RESPCommandReader.Limits, authenticated: Bool, now: Int64, address: String) {
             self.fd = fd; self.id = id
             reader = RESPCommandReader(limits: limits)
@@ -214,8 +218,86 @@ public final class Server {
         }
         try a.open(engine: engine, functions: functionLibraries)
         aof = a
-        engine.propagate = { [unowned self] args, db in self.aof?.feed(args, db: db, now: Engine.systemClock()) }
+        installPropagation()
     }
+
+    // MARK: propagation (AOF and replicas)
+
+    private var replicas: [Client] = []
+    /// The writes of the current top-level command, sent together when it ends.
+    private var pendingCall: [([Bytes], Int)]?
+    private var pendingTransaction = false
+
+    /// The engine reports writes only while someone listens (building them costs).
+    private func installPropagation() {
+        engine.propagate = (aof != nil || !replicas.isEmpty) ? { [unowned self] args, db in self.propagated(args, db) } : nil
+    }
+
+    private func propagated(_ args: [Bytes], _ db: Int) {
+        if pendingCall != nil { pendingCall!.append((args, db)); return }
+        emit([(args, db)], wrap: false)      // the cron's expiry, outside any command
+    }
+
+    private func beginCall(transaction: Bool = false) {
+        if pendingCall == nil { pendingCall = []; pendingTransaction = transaction } else if transaction { pendingTransaction = true }
+    }
+
+    private func endCall() {
+        guard let c = pendingCall else { return }
+        pendingCall = nil
+        let wrap = pendingTransaction || c.count > 1
+        pendingTransaction = false
+        if !c.isEmpty { emit(c, wrap: wrap) }
+    }
+
+    /// One command's writes to the AOF and to every replica (MULTI/EXEC when several, as Redis 7.0).
+    private func emit(_ cmds: [([Bytes], Int)], wrap: Bool) {
+        aof?.emit(cmds, wrap: wrap, now: Engine.systemClock())
+        guard !replicas.isEmpty else { return }
+        for r in replicas {
+            func select(_ db: Int) {
+                if db != r.replicaDB { AppendOnlyFile.resp([Array("SELECT".utf8), Array(String(db).utf8)], into: &r.out); r.replicaDB = db }
+            }
+            if wrap { select(cmds[0].1); AppendOnlyFile.resp([Array("MULTI".utf8)], into: &r.out) }
+            for (args, db) in cmds { select(db); AppendOnlyFile.resp(args, into: &r.out) }
+            if wrap { AppendOnlyFile.resp([Array("EXEC".utf8)], into: &r.out) }
+            flush(r)
+        }
+    }
+
+    /// SYNC / PSYNC: the dataset as an RDB (`$<length>` transfer), then the write stream.
+    private func startReplica(_ c: Client, psync: Bool) -> Reply {
+        if c.multi != nil { return .error("ERR Command not allowed inside a transaction") }
+        if c.isReplica { return .noReply }
+        let sink = ByteSink()
+        do {
+            let writer = RDBWriter(sink: sink, target: Engine.dumpTarget)
+            writer.compression = config.bool("rdbcompression")
+            try engine.save(to: writer, functions: functionLibraries)
+            try sink.flush()
+        } catch {
+            return .error("ERR can't produce the RDB for the replica: \(error)")
+        }
+        let rdb = sink.memory
+        if psync { c.out += Array("+FULLRESYNC \(replicationID) 0\r\n".utf8) }
+        c.out += Array("$\(rdb.count)\r\n".utf8)
+        c.out += rdb
+        log("notice", "Replica \(c.address) asks for synchronization; sent \(rdb.count) bytes of RDB\(c.rdbOnly ? " (rdb-only)" : "")")
+        if c.rdbOnly {
+            c.closeAfterReply = true
+        } else {
+            c.isReplica = true
+            c.replicaDB = -1
+            replicas.append(c)
+            installPropagation()
+        }
+        return .noReply
+    }
+
+    private lazy var replicationID: String = {
+        var rng = SystemRandomNumberGenerator()
+        return String((0..<40).map { _ in "0123456789abcdef".randomElement(using: &rng)! })
+    }()
 
     /// BGREWRITEAOF: a new incr file takes the writes, a forked child writes the new base.
     private func backgroundRewriteAOF() -> Bool {
@@ -461,6 +543,11 @@ public final class Server {
 
     private func closeClient(_ c: Client) {
         guard clients[c.fd] != nil else { return }
+        if c.isReplica {
+            replicas.removeAll { $0 === c }
+            installPropagation()
+            log("notice", "Connection with replica \(c.address) lost.")
+        }
         unwatchAll(c)
         if c.blocked != nil { blockedClients.removeAll { $0 === c }; c.blocked = nil }
         for ch in c.channels { removeSubscriber(&channelSubscribers, ch, c) }
@@ -485,7 +572,7 @@ public final class Server {
     /// Commands the server handles itself (everything else goes to the engine).
     private static let serverCommands: Set<String> = ["function", "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "publish", "pubsub", "ping",
         "quit", "auth", "hello", "multi", "discard", "exec", "client", "info",
-        "config", "save", "bgsave", "bgrewriteaof", "lastsave", "time", "shutdown", "command", "debug", "watch", "unwatch", "reset"]
+        "config", "save", "bgsave", "bgrewriteaof", "sync", "psync", "replconf", "lastsave", "time", "shutdown", "command", "debug", "watch", "unwatch", "reset"]
     private static let serverCommandBytes: [[UInt8]] = serverCommands.map { Array($0.utf8) }
 
     /// True when `name` (any case) is a server command: bytes compared with ASCII case folding,
@@ -505,11 +592,15 @@ public final class Server {
     }
 
     private func process(_ c: Client, _ argv: [Bytes]) {
-        if let aof {
-            // What one command propagates goes to the AOF together (MULTI/EXEC when several).
-            aof.beginCall()
+        if c.isReplica {
+            // A replica's REPLCONF ACK and the like get no reply, as in Redis.
+            return
+        }
+        if engine.propagate != nil {
+            // What one command propagates goes out together (MULTI/EXEC when several).
+            beginCall()
             processCommand(c, argv)
-            aof.endCall(now: Engine.systemClock())
+            endCall()
             return
         }
         processCommand(c, argv)
@@ -604,7 +695,7 @@ public final class Server {
             aof.sync(now: Engine.systemClock())
             for db in engine.databases { db.dict.removeAll(); db.expires.removeAll() }
             engine.propagate = nil
-            defer { engine.propagate = { [unowned self] args, db in self.aof?.feed(args, db: db, now: Engine.systemClock()) } }
+            defer { installPropagation() }
             do {
                 let (functions, _) = try aof.load(into: engine, loadTruncated: config.bool("aof-load-truncated"))
                 functionLibraries = functions
@@ -620,6 +711,26 @@ public final class Server {
             activeExpireEnabled = String(decoding: a[2], as: UTF8.self) != "0"
             return .ok
         case "change-repl-id":
+            return .ok
+        case "populate":
+            // DEBUG POPULATE count [prefix] [size]: prefix:N = "value:N" (zero-padded to size);
+            // existing keys are left alone; nothing is propagated (as in Redis).
+            guard a.count >= 3 && a.count <= 5, let n = Int(String(decoding: a[2], as: UTF8.self)), n >= 0 else {
+                return .error("ERR value is out of range, must be positive")
+            }
+            let prefix = a.count >= 4 ? String(decoding: a[3], as: UTF8.self) : "key"
+            let size = a.count == 5 ? Int(String(decoding: a[4], as: UTF8.self)) ?? -1 : 0
+            if size < 0 { return .error("ERR value is out of range, must be positive") }
+            let db = engine.databases[c.state.db]
+            engine.propagate = nil
+            defer { installPropagation() }
+            for i in 0..<n {
+                let key = Array("\(prefix):\(i)".utf8)
+                if db.dict[key] != nil { continue }
+                var v = Array("value:\(i)".utf8)
+                if size > 0 { v = Array(v.prefix(size)) + [UInt8](repeating: 0, count: max(0, size - v.count)) }
+                _ = engine.execute([Array("SET".utf8), key, v], client: &c.state)
+            }
             return .ok
         case "object":
             guard a.count == 3 else { return .error("ERR wrong number of arguments for 'debug|object' command") }
@@ -969,7 +1080,7 @@ public final class Server {
             if c.multiError { return .error("EXECABORT Transaction discarded because of previous errors.") }
             if c.dirtyCAS { return .array(nil) }
             self.unwatchAll(c)   // the transaction's own writes do not abort it
-            self.aof?.beginCall(transaction: true)
+            self.beginCall(transaction: true)
             c.executingTransaction = true
             defer { c.executingTransaction = false }
             return .array(q.map { self.execute(c, Server.lower($0[0]), $0) })
@@ -1014,6 +1125,11 @@ public final class Server {
         case "bgsave": return { [unowned self] _, _ in
             if self.childPID != 0 { return .error("ERR Background save already in progress") }
             return self.backgroundSave() ? .status("Background saving started") : .error("ERR Background save failed")
+        }
+        case "sync", "psync": return { [unowned self] c, _ in self.startReplica(c, psync: name == "psync") }
+        case "replconf": return { c, a in
+            if a.count >= 3 && Server.lower(a[1]) == "rdb-only" { c.rdbOnly = String(decoding: a[2], as: UTF8.self) == "1" }
+            return .ok
         }
         case "bgrewriteaof": return { [unowned self] _, a in
             if a.count != 1 { return .error("ERR wrong number of arguments for 'bgrewriteaof' command") }
@@ -1348,7 +1464,7 @@ public final class Server {
                             ("aof_last_write_status", aof?.lastWriteError == nil ? "ok" : "err")]
                             + (aof.map { [("aof_current_size", "\($0.baseSize + $0.incrSize)"), ("aof_base_size", "\($0.baseSize)")] } ?? []))
         add("Stats", [("total_connections_received", "\(connectionsReceived)"), ("total_commands_processed", "\(commandsProcessed)")])
-        add("Replication", [("role", "master"), ("connected_slaves", "0")])
+        add("Replication", [("role", "master"), ("connected_slaves", "\(replicas.count)"), ("master_replid", replicationID)])
         add("CPU", [("used_cpu_sys", "\(Double(ru.ru_stime.tv_sec) + Double(ru.ru_stime.tv_usec) / 1e6)"),
                     ("used_cpu_user", "\(Double(ru.ru_utime.tv_sec) + Double(ru.ru_utime.tv_usec) / 1e6)")])
         var ks = [(String, String)]()

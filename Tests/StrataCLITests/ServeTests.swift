@@ -396,4 +396,33 @@ final class ServeTests: XCTestCase {
         s.stop()
         XCTAssertGreaterThanOrEqual(kills, 20)
     }
+
+    /// strata serve as a master: a real redis-server replica does the full sync and then follows
+    /// the write stream (MULTI/EXEC, SELECT, expiry as PEXPIREAT) to the same digest, and
+    /// `strata backup create redis://...` takes a snapshot from it.
+    func testRedisReplicaFollowsStrata() throws {
+        let st = try startStrata()
+        defer { st.stop() }
+        try burst(st, 100, tag: "before")
+        let replica = try RedisOracle(extra: ["--replicaof", "127.0.0.1", "\(st.port)"])
+        defer { replica.stop() }
+        for _ in 0..<100 where !(try replica.cmd("info", "replication").contains("master_link_status:up")) { usleep(50_000) }
+        XCTAssertTrue(try replica.cmd("info", "replication").contains("master_link_status:up"))
+        XCTAssertTrue(try st.cmd("info", "replication").contains("connected_slaves:1"))
+        try burst(st, 100, tag: "after")
+        _ = try st.cmd("set", "ttl", "v", "ex", "500")
+        _ = try st.cmd("flushdb")   // db 0 of the last SELECT in the burst
+        let want = try st.cmd("debug", "digest")
+        var got = ""
+        for _ in 0..<100 {
+            got = try replica.cmd("debug", "digest")
+            if got == want { break }
+            usleep(50_000)
+        }
+        XCTAssertEqual(got, want, "the replica did not converge")
+        let repo = makeTempDir() + "/repo"
+        let r = try runProcess(strataPath, ["backup", "create", "redis://127.0.0.1:\(st.port)", "--repo", repo])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(try runProcess(strataPath, ["backup", "verify", "--repo", repo]).status, 0)
+    }
 }
