@@ -53,6 +53,8 @@ public final class Server {
         var multiError = false
         /// WATCHed keys, and whether one of them was touched since (EXEC then fails).
         var watched: [WatchKey] = []
+        /// Watched keys that were already logically expired when WATCHed (Redis's wk->expired).
+        var watchedExpired: Set<WatchKey> = []
         var dirtyCAS = false
         /// Set while a blocking command waits (its input is not read meanwhile, as in Redis).
         var blocked: BlockedCall?
@@ -245,7 +247,8 @@ public final class Server {
     private func endCall() {
         guard let c = pendingCall else { return }
         pendingCall = nil
-        let wrap = pendingTransaction || c.count > 1
+        // Redis 7.0 wraps only when one command (or EXEC) propagated several.
+        let wrap = c.count > 1
         pendingTransaction = false
         if !c.isEmpty { emit(c, wrap: wrap) }
     }
@@ -1000,12 +1003,54 @@ public final class Server {
             if watchers[w]?.isEmpty == true { watchers[w] = nil }
         }
         c.watched = []
+        c.watchedExpired = []
         c.dirtyCAS = false
     }
 
+    /// Present in the keyspace but past its TTL (not yet deleted).
+    private func logicallyExpired(_ db: Int, _ key: Bytes) -> Bool {
+        guard db < engine.databases.count else { return false }
+        let d = engine.databases[db]
+        guard d.expires.count > 0, let when = d.expires[key], d.dict[key] != nil else { return false }
+        return when < engine.clock()
+    }
+
+    /// Redis's touchWatchedKey: watchers become dirty, except those that watched the key when it
+    /// was already expired and now see it deleted (no logical change).
     private func touch(_ db: Int, _ key: Bytes) {
-        guard let list = watchers[WatchKey(db: db, key: ByteKey(key))] else { return }
-        for c in list { c.dirtyCAS = true }
+        let w = WatchKey(db: db, key: ByteKey(key))
+        guard let list = watchers[w] else { return }
+        for c in list {
+            if c.watchedExpired.contains(w) {
+                if db < engine.databases.count && engine.databases[db].dict[key] == nil { c.watchedExpired.remove(w) }
+                continue
+            }
+            c.dirtyCAS = true
+        }
+    }
+
+    /// Redis's touchAllWatchedKeysInDb for a database emptied (and, for SWAPDB, replaced by
+    /// another): computed before the command runs, applied if it succeeds.
+    private func watchedTouchesOnFlush(emptied: Int, replacedWith: Int?) -> [() -> Void] {
+        var out: [() -> Void] = []
+        guard emptied < engine.databases.count else { return out }
+        for (w, list) in watchers where w.db == emptied {
+            let k = w.key.bytes
+            let inEmptied = engine.databases[emptied].dict[k] != nil
+            let inReplacement = replacedWith.map { $0 < engine.databases.count && engine.databases[$0].dict[k] != nil } ?? false
+            guard inEmptied || inReplacement else { continue }
+            let replacementExpired = replacedWith.map { logicallyExpired($0, k) } ?? false
+            for c in list {
+                if c.watchedExpired.contains(w) {
+                    if !inReplacement { out.append { c.watchedExpired.remove(w) }; continue }
+                    if replacementExpired { continue }
+                } else if !inEmptied && replacementExpired {
+                    out.append { c.watchedExpired.insert(w) }; continue
+                }
+                out.append { c.dirtyCAS = true }
+            }
+        }
+        return out
     }
 
     /// Runs a command while some client WATCHes keys, and marks the watchers of every key a
@@ -1013,30 +1058,27 @@ public final class Server {
     /// databases that existed.
     private func runWatched(_ c: Client, _ name: String, _ args: [Bytes]) -> Reply {
         let db = c.state.db
-        guard let cmd = CommandTable.shared.lookup(name), cmd.flags.contains(.write) else {
-            return engine.execute(args, client: &c.state)
+        guard let cmd = CommandTable.shared.lookup(name) else { return engine.execute(args, client: &c.state) }
+        guard cmd.flags.contains(.write) else {
+            // A read that found its key expired deleted it: that touches the key (as in Redis).
+            let before = engine.dirty
+            let r = engine.execute(args, client: &c.state)
+            if engine.dirty != before { for k in cmd.keys(args) where engine.databases[db].dict[k] == nil { touch(db, k) } }
+            return r
         }
-        // Whole databases: the watched keys that exist now are the ones a flush or swap touches.
-        var existing: [WatchKey] = []
-        if name == "flushdb" || name == "flushall" || name == "swapdb" {
-            var dbs: Set<Int> = name == "flushall" ? Set(0..<engine.databases.count) : [db]
-            if name == "swapdb", args.count == 3, let a = Int(String(decoding: args[1], as: UTF8.self)), let b = Int(String(decoding: args[2], as: UTF8.self)) { dbs = [a, b] }
-            for w in watchers.keys where dbs.contains(w.db) && w.db < engine.databases.count {
-                if engine.databases[w.db].dict[w.key.bytes] != nil { existing.append(w) }
-            }
-            if name == "swapdb", dbs.count == 2 {
-                // A key existing in either database changes in both.
-                let pair = Array(dbs)
-                for w in watchers.keys where dbs.contains(w.db) {
-                    let other = w.db == pair[0] ? pair[1] : pair[0]
-                    if other < engine.databases.count, engine.databases[other].dict[w.key.bytes] != nil { existing.append(w) }
-                }
-            }
+        // Whole databases: what a flush or swap does to the watched keys, decided beforehand.
+        var wholeDB: [() -> Void] = []
+        if name == "flushdb" || name == "flushall" {
+            for d in (name == "flushall" ? Array(0..<engine.databases.count) : [db]) { wholeDB += watchedTouchesOnFlush(emptied: d, replacedWith: nil) }
+        } else if name == "swapdb", args.count == 3, let a = Int(String(decoding: args[1], as: UTF8.self)), let b = Int(String(decoding: args[2], as: UTF8.self)), a != b {
+            wholeDB += watchedTouchesOnFlush(emptied: a, replacedWith: b)
+            wholeDB += watchedTouchesOnFlush(emptied: b, replacedWith: a)
         }
         let before = engine.dirty
         let r = engine.execute(args, client: &c.state)
-        guard engine.dirty != before || !existing.isEmpty else { return r }
-        for w in existing { for x in watchers[w] ?? [] { x.dirtyCAS = true } }
+        if case .error = r { return r }
+        for f in wholeDB { f() }
+        guard engine.dirty != before else { return r }
         var keys = cmd.keys(args)
         // Keys the declared positions do not cover (only these commands pay for lowercasing
         // their arguments).
@@ -1078,6 +1120,8 @@ public final class Server {
             c.multi = nil
             defer { self.unwatchAll(c) }
             if c.multiError { return .error("EXECABORT Transaction discarded because of previous errors.") }
+            // A watched key that expired since WATCH fails the transaction (isWatchedKeyExpired).
+            if c.watched.contains(where: { !c.watchedExpired.contains($0) && self.logicallyExpired($0.db, $0.key.bytes) }) { c.dirtyCAS = true }
             if c.dirtyCAS { return .array(nil) }
             self.unwatchAll(c)   // the transaction's own writes do not abort it
             self.beginCall(transaction: true)
@@ -1092,6 +1136,7 @@ public final class Server {
                 let w = WatchKey(db: c.state.db, key: ByteKey(k))
                 if c.watched.contains(w) { continue }
                 c.watched.append(w)
+                if self.logicallyExpired(w.db, k) { c.watchedExpired.insert(w) }
                 self.watchers[w, default: []].append(c)
             }
             return .ok
@@ -1391,7 +1436,12 @@ public final class Server {
             return
         }
         expireBlocked()
-        if activeExpireEnabled { engine.activeExpireCycle(budgetMicroseconds: 1000 * 25 / max(1, config.int("hz"))) }
+        if activeExpireEnabled {
+            // Watched keys the cycle deletes are touched (EXEC of their watchers fails).
+            let watchedLive = watchers.keys.filter { $0.db < engine.databases.count && engine.databases[$0.db].dict[$0.key.bytes] != nil }
+            engine.activeExpireCycle(budgetMicroseconds: 1000 * 25 / max(1, config.int("hz")))
+            for w in watchedLive where engine.databases[w.db].dict[w.key.bytes] == nil { touch(w.db, w.key.bytes) }
+        }
         engine.cron()
         reapChild()
         if let aof {
