@@ -8,8 +8,8 @@ import StrataEngine
 /// base file, incr files and a manifest (`appendfilename.manifest`), written through temp →
 /// fsync → rename → fsync(dir). Every write the engine propagates is appended to the last incr
 /// file: `#TS:` (with `aof-timestamp-enabled`) before the first command of each new second,
-/// SELECT when the database changes, MULTI/EXEC around a transaction or a command that
-/// propagated several. The buffer reaches the file before any client sees a reply; `appendfsync
+/// SELECT when the database changes, MULTI/EXEC around what one command (or EXEC) propagated
+/// when that is several commands, as Redis 7.0 does. The buffer reaches the file before any client sees a reply; `appendfsync
 /// always` also fsyncs then, `everysec` from the cron, `no` leaves it to the kernel.
 final class AppendOnlyFile {
     let dir: String
