@@ -44,6 +44,15 @@ final class AppendOnlyFile {
     /// and whether anything existed. A truncated last file is cut at its last complete command
     /// when `loadTruncated` (Redis's aof-load-truncated), otherwise startup stops.
     func load(into engine: Engine, loadTruncated: Bool) throws -> (functions: [[UInt8]], existed: Bool) {
+        if access(manifestPath, F_OK) != 0 && access(prefix, F_OK) == 0 {
+            // A Redis 6 single-file AOF in dir: moved into the directory as its base (Redis 7.0's
+            // aofUpgradePrepare), then loaded like any other.
+            if mkdir(dir, 0o755) != 0 && errno != EEXIST { throw ServerError("Can't create the append-only dir \(dir): \(String(cString: strerror(errno)))") }
+            manifest = AOFManifest(entries: [.init(file: Array(prefix.utf8), seq: 1, type: .base)])
+            if rename(prefix, dir + "/" + prefix) != 0 { throw ServerError("Error moving \(prefix) into \(dir): \(String(cString: strerror(errno)))") }
+            try persistManifest()
+            log("notice", "Successfully migrated an old-style AOF into the AOF directory")
+        }
         guard access(manifestPath, F_OK) == 0 else { return ([], false) }
         do { manifest = try AOFManifest.parse(try FileIO.readFile(manifestPath)) } catch {
             throw ServerError("Bad AOF manifest \(manifestPath): \(error)")
@@ -254,6 +263,26 @@ final class AppendOnlyFile {
         }
         let dfd = Glibc.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dfd >= 0 { fsync(dfd); Glibc.close(dfd) }
+    }
+
+    /// CONFIG SET appendonly yes on a running server: a new base from the current dataset (the
+    /// files of an earlier AOF period become history and go), a new incr file, the manifest.
+    /// Written synchronously (Redis forks for this).
+    func startFresh(engine: Engine, functions: [[UInt8]], keepHistory: Bool) throws {
+        if access(manifestPath, F_OK) == 0, let m = try? AOFManifest.parse(try FileIO.readFile(manifestPath)) { manifest = m }
+        if mkdir(dir, 0o755) != 0 && errno != EEXIST { throw ServerError("Can't open or create append-only dir \(dir): \(String(cString: strerror(errno)))") }
+        let baseSeq = (manifest.base?.seq ?? 0) + 1
+        let incrSeq = (manifest.incrs.map(\.seq).max() ?? 0) + 1
+        let baseName = "\(prefix).\(baseSeq).base.rdb", incrName = "\(prefix).\(incrSeq).incr.aof"
+        try AppendOnlyFile.writeBase(engine: engine, functions: functions, to: dir + "/" + baseName)
+        let old = manifest.entries
+        manifest.entries = [.init(file: Array(baseName.utf8), seq: baseSeq, type: .base)]
+            + (keepHistory ? old.map { .init(file: $0.file, seq: $0.seq, type: .history) } : [])
+            + [.init(file: Array(incrName.utf8), seq: incrSeq, type: .incr)]
+        try openLastIncr()
+        try persistManifest()
+        baseSize = fileSize(dir + "/" + baseName)
+        if !keepHistory { for e in old { unlink(dir + "/" + String(decoding: e.file, as: UTF8.self)) } }
     }
 
     /// A failed rewrite: the manifest keeps several incr files (all loaded in order).

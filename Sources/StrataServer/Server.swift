@@ -223,6 +223,29 @@ public final class Server {
         installPropagation()
     }
 
+    /// CONFIG SET appendonly: on writes a fresh base now and starts appending; off stops
+    /// appending (the files stay). Returns an error reply, or nil.
+    private func switchAppendOnly(on: Bool) -> Reply? {
+        if !on {
+            aof?.close(now: Engine.systemClock())
+            aof = nil
+            installPropagation()
+            log("notice", "Background append only file rewriting stopped: AOF turned off")
+            return nil
+        }
+        if childPID != 0 { return .error("ERR CONFIG SET failed (possibly related to argument 'appendonly') - a background save or rewrite is running; try again when it ends") }
+        let a = AppendOnlyFile(dir: config.string("appenddirname"), prefix: config.string("appendfilename")) { [unowned self] l, m in self.log(l, m) }
+        a.fsyncPolicy = config.string("appendfsync").lowercased()
+        a.timestamps = config.bool("aof-timestamp-enabled")
+        do { try a.startFresh(engine: engine, functions: functionLibraries, keepHistory: config.bool("aof-disable-auto-gc")) } catch {
+            return .error("ERR CONFIG SET failed (possibly related to argument 'appendonly') - \(error)")
+        }
+        aof = a
+        installPropagation()
+        log("notice", "AOF turned on: wrote a new base from the current dataset")
+        return nil
+    }
+
     // MARK: propagation (AOF and replicas)
 
     private var replicas: [Client] = []
@@ -1290,7 +1313,7 @@ public final class Server {
             var copy = config
             for i in stride(from: 2, to: a.count, by: 2) {
                 let name = Server.lower(a[i]), value = String(decoding: a[i + 1], as: UTF8.self)
-                if ["port", "bind", "databases", "daemonize", "appendonly", "logfile", "pidfile", "unixsocket"].contains(name) {
+                if ["port", "bind", "databases", "daemonize", "logfile", "pidfile", "unixsocket"].contains(name) {
                     return .error("ERR CONFIG SET failed (possibly related to argument '\(name)') - can't set immutable config")
                 }
                 do {
@@ -1305,8 +1328,12 @@ public final class Server {
                     return .error("ERR CONFIG SET failed (possibly related to argument 'dir') - No such file or directory")
                 }
             }
+            let wasOn = config.bool("appendonly")
             config = copy
             queryBufferLimit = config.bytes("client-query-buffer-limit")
+            if config.bool("appendonly") != wasOn {
+                if let r = switchAppendOnly(on: !wasOn) { try? config.set("appendonly", wasOn ? "yes" : "no"); return r }
+            }
             aof?.fsyncPolicy = config.string("appendfsync").lowercased()
             aof?.timestamps = config.bool("aof-timestamp-enabled")
             return .ok

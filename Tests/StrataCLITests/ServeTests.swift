@@ -425,4 +425,45 @@ final class ServeTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.err)
         XCTAssertEqual(try runProcess(strataPath, ["backup", "verify", "--repo", repo]).status, 0)
     }
+
+    /// CONFIG SET appendonly yes/no on a running server, and a Redis 6 single-file AOF upgraded
+    /// at startup as Redis 7.0 does it; redis-server loads both results with the same digest.
+    func testAppendonlyAtRuntimeAndLegacyUpgrade() throws {
+        let d = makeTempDir()
+        let st = try startStrata(dir: d)
+        try burst(st, 50, tag: "off")
+        XCTAssertEqual(try st.cmd("config", "set", "appendonly", "yes"), "OK")
+        try burst(st, 50, tag: "on")
+        XCTAssertEqual(try st.cmd("config", "set", "appendonly", "no"), "OK")
+        _ = try st.cmd("set", "lost-when-off", "1")
+        XCTAssertEqual(try st.cmd("config", "set", "appendonly", "yes"), "OK")
+        try burst(st, 20, tag: "again")
+        let digest = try st.cmd("debug", "digest")
+        st.stop()
+        let copy = makeTempDir()
+        try FileManager.default.copyItem(atPath: d + "/appendonlydir", toPath: copy + "/appendonlydir")
+        let r = try RedisOracle(dir: copy, extra: ["--appendonly", "yes"])
+        XCTAssertEqual(try r.cmd("debug", "digest"), digest)
+        r.stop()
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: d + "/appendonlydir").sorted(),
+                       ["appendonly.aof.2.base.rdb", "appendonly.aof.2.incr.aof", "appendonly.aof.manifest"])
+        // A legacy appendonly.aof (with an RDB preamble, as Redis 6 wrote it).
+        let legacy = makeTempDir()
+        let src = try RedisOracle(dir: legacy)
+        try burst(src, 40, tag: "legacy")
+        let want = try src.cmd("debug", "digest")
+        _ = try src.cmd("save")
+        src.stop()
+        let rdb = try Data(contentsOf: URL(fileURLWithPath: legacy + "/dump.rdb"))
+        let tail = Data("*3\r\n$3\r\nSET\r\n$4\r\ntail\r\n$1\r\n1\r\n".utf8)
+        let a = makeTempDir(), b = makeTempDir()
+        for dir in [a, b] { try (rdb + tail).write(to: URL(fileURLWithPath: dir + "/appendonly.aof")) }
+        let s2 = try startStrata(dir: a, extra: ["--appendonly", "yes"])
+        let r2 = try RedisOracle(dir: b, extra: ["--appendonly", "yes"])
+        XCTAssertEqual(try s2.cmd("debug", "digest"), try r2.cmd("debug", "digest"))
+        XCTAssertNotEqual(try s2.cmd("debug", "digest"), want, "the tail command is there too")
+        XCTAssertEqual(try s2.cmd("get", "tail"), "1")
+        s2.stop(); r2.stop()
+        XCTAssertTrue(FileManager.default.fileExists(atPath: a + "/appendonlydir/appendonly.aof.manifest"))
+    }
 }
