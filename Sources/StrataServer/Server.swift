@@ -598,7 +598,7 @@ public final class Server {
     /// Commands the server handles itself (everything else goes to the engine).
     private static let serverCommands: Set<String> = ["function", "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "publish", "pubsub", "ping",
         "quit", "auth", "hello", "multi", "discard", "exec", "client", "info",
-        "config", "save", "bgsave", "bgrewriteaof", "sync", "psync", "replconf", "lastsave", "time", "shutdown", "command", "debug", "watch", "unwatch", "reset"]
+        "config", "save", "bgsave", "bgrewriteaof", "sync", "psync", "replconf", "slowlog", "lastsave", "time", "shutdown", "command", "debug", "watch", "unwatch", "reset"]
     private static let serverCommandBytes: [[UInt8]] = serverCommands.map { Array($0.utf8) }
 
     /// True when `name` (any case) is a server command: bytes compared with ASCII case folding,
@@ -622,14 +622,90 @@ public final class Server {
             // A replica's REPLCONF ACK and the like get no reply, as in Redis.
             return
         }
+        let t0 = slowlogThreshold >= 0 ? Server.microseconds() : 0
         if engine.propagate != nil {
             // What one command propagates goes out together (MULTI/EXEC when several).
             beginCall()
             processCommand(c, argv)
             endCall()
-            return
+        } else {
+            processCommand(c, argv)
         }
-        processCommand(c, argv)
+        if slowlogThreshold >= 0 {
+            let took = Server.microseconds() - t0
+            if took >= slowlogThreshold && c.blocked == nil { slowlogAdd(c, argv, took) }
+        }
+    }
+
+    // MARK: SLOWLOG
+
+    private struct SlowlogEntry { let id: Int64; let time: Int64; let micros: Int64; let args: [Bytes]; let addr: String; let name: Bytes }
+    private var slowlog: [SlowlogEntry] = []     // newest first
+    private var slowlogNextID: Int64 = 0
+    private lazy var slowlogThreshold: Int64 = Int64(config.int("slowlog-log-slower-than"))
+
+    static func microseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+    }
+
+    /// Redis's slowlogCreateEntry: at most 32 arguments (the last says how many more), each at
+    /// most 128 bytes (with how many more).
+    private func slowlogAdd(_ c: Client, _ argv: [Bytes], _ micros: Int64) {
+        let name = Server.lower(argv[0])
+        if name == "exec" { return }
+        // Secrets are redacted as Redis does (AUTH's arguments, HELLO's AUTH user and password,
+        // CONFIG SET of requirepass/masterauth).
+        var argv = argv
+        let redacted = Array("(redacted)".utf8)
+        if name == "auth" { for i in 1..<argv.count { argv[i] = redacted } }
+        if name == "hello", let i = argv.firstIndex(where: { Server.lower($0) == "auth" }), i + 2 < argv.count { argv[i + 1] = redacted; argv[i + 2] = redacted }
+        if name == "config", argv.count >= 4, Server.lower(argv[1]) == "set" {
+            for i in stride(from: 2, to: argv.count - 1, by: 2) where ["requirepass", "masterauth", "masteruser"].contains(Server.lower(argv[i])) { argv[i + 1] = redacted }
+        }
+        var args = [Bytes]()
+        let n = min(argv.count, 32)
+        for i in 0..<n {
+            if n == 32 && i == 31 && argv.count > 32 { args.append(Array("... (\(argv.count - 31) more arguments)".utf8)); break }
+            let a = argv[i]
+            args.append(a.count > 128 ? Array(a.prefix(128)) + Array("... (\(a.count - 128) more bytes)".utf8) : a)
+        }
+        slowlog.insert(SlowlogEntry(id: slowlogNextID, time: Engine.systemClock() / 1000, micros: micros, args: args, addr: c.address, name: c.name), at: 0)
+        slowlogNextID += 1
+        let maxLen = max(0, config.int("slowlog-max-len"))
+        if slowlog.count > maxLen { slowlog.removeLast(slowlog.count - maxLen) }
+    }
+
+    private func slowlogCommand(_ a: [Bytes]) -> Reply {
+        let sub = a.count > 1 ? Server.lower(a[1]) : ""
+        switch sub {
+        case "get":
+            guard a.count <= 3 else { return .error("ERR wrong number of arguments for 'slowlog|get' command") }
+            var count = 10
+            if a.count == 3 {
+                guard let v = Int(String(decoding: a[2], as: UTF8.self)), v >= -1 else { return .error("ERR count should be greater than or equal to -1") }
+                count = v == -1 ? slowlog.count : v
+            }
+            return .array(slowlog.prefix(count).map { e in
+                .array([.integer(e.id), .integer(e.time), .integer(e.micros), .array(e.args.map { .bulk($0) }),
+                        .bulk(Array(e.addr.utf8)), .bulk(e.name)])
+            })
+        case "len":
+            return a.count == 2 ? .integer(Int64(slowlog.count)) : .error("ERR wrong number of arguments for 'slowlog|len' command")
+        case "reset":
+            guard a.count == 2 else { return .error("ERR wrong number of arguments for 'slowlog|reset' command") }
+            slowlog.removeAll()
+            return .ok
+        case "help":
+            return .array(["SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "GET [<count>]",
+                           "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+                           "    Entries are made of:", "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+                           "    client name", "LEN", "    Return the length of the slowlog.", "RESET", "    Reset the slowlog.", "HELP",
+                           "    Prints this help."].map { .status($0) })
+        default:
+            return .error("ERR unknown subcommand or wrong number of arguments for '\(sub)'. Try SLOWLOG HELP.")
+        }
     }
 
     private func processCommand(_ c: Client, _ argv: [Bytes]) {
@@ -1150,7 +1226,16 @@ public final class Server {
             self.beginCall(transaction: true)
             c.executingTransaction = true
             defer { c.executingTransaction = false }
-            return .array(q.map { self.execute(c, Server.lower($0[0]), $0) })
+            // Each queued command is timed (and slow-logged) on its own; EXEC itself is not.
+            return .array(q.map { args in
+                let t0 = self.slowlogThreshold >= 0 ? Server.microseconds() : 0
+                let r = self.execute(c, Server.lower(args[0]), args)
+                if self.slowlogThreshold >= 0 {
+                    let took = Server.microseconds() - t0
+                    if took >= self.slowlogThreshold { self.slowlogAdd(c, args, took) }
+                }
+                return r
+            })
         }
         case "watch": return { [unowned self] c, a in
             if a.count < 2 { return .error("ERR wrong number of arguments for 'watch' command") }
@@ -1194,6 +1279,7 @@ public final class Server {
             if self.childPID != 0 { return .error("ERR Background save already in progress") }
             return self.backgroundSave() ? .status("Background saving started") : .error("ERR Background save failed")
         }
+        case "slowlog": return { [unowned self] _, a in self.slowlogCommand(a) }
         case "sync", "psync": return { [unowned self] c, _ in self.startReplica(c, psync: name == "psync") }
         case "replconf": return { c, a in
             if a.count >= 3 && Server.lower(a[1]) == "rdb-only" { c.rdbOnly = String(decoding: a[2], as: UTF8.self) == "1" }
@@ -1334,6 +1420,7 @@ public final class Server {
             if config.bool("appendonly") != wasOn {
                 if let r = switchAppendOnly(on: !wasOn) { try? config.set("appendonly", wasOn ? "yes" : "no"); return r }
             }
+            slowlogThreshold = Int64(config.int("slowlog-log-slower-than"))
             aof?.fsyncPolicy = config.string("appendfsync").lowercased()
             aof?.timestamps = config.bool("aof-timestamp-enabled")
             return .ok

@@ -466,4 +466,27 @@ final class ServeTests: XCTestCase {
         s2.stop(); r2.stop()
         XCTAssertTrue(FileManager.default.fileExists(atPath: a + "/appendonlydir/appendonly.aof.manifest"))
     }
+
+    /// SLOWLOG records what Redis records: trimmed arguments, queued commands of EXEC, LEN/RESET.
+    func testSlowlogLikeRedis() throws {
+        let r = try RedisOracle(extra: ["--slowlog-log-slower-than", "0"])
+        let st = try startStrata(extra: ["--slowlog-log-slower-than", "0"])
+        defer { r.stop(); st.stop() }
+        var seen = [[String]]()
+        for o in [r, st] {
+            _ = try o.cmd("slowlog", "reset")
+            _ = try o.cmd(["sadd", "set"] + (3...33).map(String.init))
+            _ = try o.cmd("sadd", "set", "foo", String(repeating: "A", count: 129))
+            var lines = [try o.cmd("slowlog", "len")]
+            // The three newest entries without what differs between servers (ids, times,
+            // durations, client address): the arguments, in order.
+            let get = try o.cmd("slowlog", "get", "3")
+            lines += get.split(separator: "\n").map(String.init).filter { Int($0) == nil && !$0.hasPrefix("127.0.0.1:") && !$0.isEmpty }
+            _ = try o.cmd("slowlog", "reset")
+            lines.append(try o.cmd("slowlog", "len"))
+            seen.append(lines)
+        }
+        XCTAssertEqual(seen[1], seen[0])
+        XCTAssertTrue(seen[0].joined().contains("... (2 more arguments)"), "\(seen[0])")
+    }
 }

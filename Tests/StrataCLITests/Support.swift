@@ -113,6 +113,11 @@ final class RedisOracle {
 
     var log: String { (try? String(contentsOfFile: dir + "/server.log", encoding: .utf8)) ?? "" }
 
+    func cmd(_ args: [String]) throws -> String {
+        let r = try runProcess(cli, ["-p", "\(port)"] + args)
+        return String(decoding: r.out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     func cmd(_ args: String...) throws -> String {
         let r = try runProcess(cli, ["-p", "\(port)"] + args)
         return String(decoding: r.out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
