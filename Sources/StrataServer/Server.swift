@@ -67,6 +67,9 @@ public final class Server {
         let address: String
         /// A replica (SYNC/PSYNC done): receives the write stream; its input gets no replies.
         var isReplica = false
+        var isMonitor = false
+        /// When the output buffer first went over the soft limit (0: it is not over).
+        var softLimitSince: Int64 = 0
         var replicaDB = -1
         var rdbOnly = false
         init(fd: Int32, id: Int64, limits: RESPCommandReader.Limits, authenticated: Bool, now: Int64, address: String) {
@@ -557,7 +560,10 @@ public final class Server {
         while !c.out.isEmpty {
             let n = c.out.withUnsafeBytes { write(c.fd, $0.baseAddress, $0.count) }
             if n < 0 {
-                if errno == EAGAIN { loop.modify(c.fd, [.read, .write]); return }
+                if errno == EAGAIN {
+                    if enforceOutputLimits(c) { return }
+                    loop.modify(c.fd, [.read, .write]); return
+                }
                 if errno == EINTR { continue }
                 closeClient(c); return
             }
@@ -569,6 +575,7 @@ public final class Server {
 
     private func closeClient(_ c: Client) {
         guard clients[c.fd] != nil else { return }
+        if c.isMonitor { monitors.removeAll { $0 === c } }
         if c.isReplica {
             replicas.removeAll { $0 === c }
             installPropagation()
@@ -598,7 +605,7 @@ public final class Server {
     /// Commands the server handles itself (everything else goes to the engine).
     private static let serverCommands: Set<String> = ["function", "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "publish", "pubsub", "ping",
         "quit", "auth", "hello", "multi", "discard", "exec", "client", "info",
-        "config", "save", "bgsave", "bgrewriteaof", "sync", "psync", "replconf", "slowlog", "lastsave", "time", "shutdown", "command", "debug", "watch", "unwatch", "reset"]
+        "config", "save", "bgsave", "bgrewriteaof", "sync", "psync", "replconf", "slowlog", "monitor", "lastsave", "time", "shutdown", "command", "debug", "watch", "unwatch", "reset"]
     private static let serverCommandBytes: [[UInt8]] = serverCommands.map { Array($0.utf8) }
 
     /// True when `name` (any case) is a server command: bytes compared with ASCII case folding,
@@ -635,6 +642,79 @@ public final class Server {
             let took = Server.microseconds() - t0
             if took >= slowlogThreshold && c.blocked == nil { slowlogAdd(c, argv, took) }
         }
+        // A command queued by MULTI is shown when EXEC runs it, not now.
+        if !monitors.isEmpty && (c.multi == nil || Server.lower(argv[0]) == "multi") { feedMonitors(c, argv) }
+    }
+
+    // MARK: MONITOR
+
+    private var monitors: [Client] = []
+    private static let unmonitored: Set<String> = ["config", "debug", "save", "bgsave", "bgrewriteaof", "shutdown", "slowlog",
+                                                   "monitor", "sync", "psync", "replconf", "lastsave", "info", "client"]
+
+    /// `+<unix.micros> [<db> <addr>] "arg" ...`, each argument quoted as sdscatrepr does.
+    private func feedMonitors(_ c: Client, _ argv: [Bytes]) {
+        let name = Server.lower(argv[0])
+        if Server.unmonitored.contains(name) || c.isMonitor { return }
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        let micros = String(Int(ts.tv_nsec) / 1000)
+        var line = Array("+\(ts.tv_sec).\(String(repeating: "0", count: 6 - micros.count) + micros) [\(c.state.db) \(c.address == "/unixsocket:0" ? "unix:\(config.string("unixsocket"))" : c.address)]".utf8)
+        for (i, a) in argv.enumerated() {
+            line.append(32)
+            let redact = i > 0 && (name == "auth" || (name == "hello" && i >= 3 && argv.count > 2))
+            line += Server.repr(redact ? Array("(redacted)".utf8) : a)
+        }
+        line += [13, 10]
+        for m in monitors { m.out += line; flush(m) }
+    }
+
+    /// Redis's sdscatrepr: a double-quoted string with \\, \", \n, \r, \t, \a, \b and \xNN escapes.
+    static func repr(_ b: Bytes) -> Bytes {
+        var out: Bytes = [34]
+        let hex = Array("0123456789abcdef".utf8)
+        for ch in b {
+            switch ch {
+            case 92, 34: out += [92, ch]
+            case 10: out += [92, 110]
+            case 13: out += [92, 114]
+            case 9: out += [92, 116]
+            case 7: out += [92, 97]
+            case 8: out += [92, 98]
+            case 32...126: out.append(ch)
+            default: out += [92, 120, hex[Int(ch >> 4)], hex[Int(ch & 15)]]
+            }
+        }
+        out.append(34)
+        return out
+    }
+
+    // MARK: output buffer limits
+
+    /// `client-output-buffer-limit <class> <hard> <soft> <seconds>` for this client's class.
+    private func outputLimits(_ c: Client) -> (hard: Int, soft: Int, seconds: Int) {
+        let cls = c.isReplica ? "replica" : (c.subscriptionCount > 0 ? "pubsub" : "normal")
+        let defaults = ["normal": ["0", "0", "0"], "replica": ["256mb", "64mb", "60"], "pubsub": ["32mb", "8mb", "60"]]
+        let v = config.outputBufferLimits[cls] ?? defaults[cls]!
+        return (ServerConfig.memory(v[0]) ?? 0, ServerConfig.memory(v[1]) ?? 0, Int(v[2]) ?? 0)
+    }
+
+    /// Redis's checkClientOutputBufferLimits: over the hard limit, or over the soft limit for
+    /// longer than its seconds, the client is closed. Returns true when it was.
+    private func enforceOutputLimits(_ c: Client) -> Bool {
+        let (hard, soft, seconds) = outputLimits(c)
+        let used = c.out.count
+        var over = hard > 0 && used >= hard
+        if !over && soft > 0 && used >= soft {
+            let now = EventLoop.nowMs()
+            if c.softLimitSince == 0 { c.softLimitSince = now } else if now - c.softLimitSince > Int64(seconds) * 1000 { over = true }
+        } else if soft == 0 || used < soft {
+            c.softLimitSince = 0
+        }
+        guard over else { return false }
+        log("warning", "Client id=\(c.id) addr=\(c.address) name=\(String(decoding: c.name, as: UTF8.self)) scheduled to be closed ASAP for overcoming of output buffer limits.")
+        closeClient(c)
+        return true
     }
 
     // MARK: SLOWLOG
@@ -1230,6 +1310,7 @@ public final class Server {
             return .array(q.map { args in
                 let t0 = self.slowlogThreshold >= 0 ? Server.microseconds() : 0
                 let r = self.execute(c, Server.lower(args[0]), args)
+                if !self.monitors.isEmpty { self.feedMonitors(c, args) }
                 if self.slowlogThreshold >= 0 {
                     let took = Server.microseconds() - t0
                     if took >= self.slowlogThreshold { self.slowlogAdd(c, args, took) }
@@ -1280,6 +1361,12 @@ public final class Server {
             return self.backgroundSave() ? .status("Background saving started") : .error("ERR Background save failed")
         }
         case "slowlog": return { [unowned self] _, a in self.slowlogCommand(a) }
+        case "monitor": return { [unowned self] c, a in
+            if a.count != 1 { return .error("ERR wrong number of arguments for 'monitor' command") }
+            if c.multi != nil { return .error("ERR MONITOR inside MULTI is not allowed") }
+            if !c.isMonitor { c.isMonitor = true; self.monitors.append(c) }
+            return .ok
+        }
         case "sync", "psync": return { [unowned self] c, _ in self.startReplica(c, psync: name == "psync") }
         case "replconf": return { c, a in
             if a.count >= 3 && Server.lower(a[1]) == "rdb-only" { c.rdbOnly = String(decoding: a[2], as: UTF8.self) == "1" }

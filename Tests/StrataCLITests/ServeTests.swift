@@ -489,4 +489,64 @@ final class ServeTests: XCTestCase {
         XCTAssertEqual(seen[1], seen[0])
         XCTAssertTrue(seen[0].joined().contains("... (2 more arguments)"), "\(seen[0])")
     }
+
+    /// MONITOR shows what redis-server shows: executed commands with their db, queued ones when
+    /// EXEC runs them, arguments quoted as sdscatrepr, AUTH redacted.
+    func testMonitorLikeRedis() throws {
+        var outputs = [[String]]()
+        for server in ["redis", "strata"] {
+            let o = server == "redis" ? try RedisOracle() : try startStrata()
+            defer { o.stop() }
+            let out = makeTempDir() + "/monitor.txt"
+            FileManager.default.createFile(atPath: out, contents: nil)
+            let m = Process()
+            m.executableURL = URL(fileURLWithPath: o.cli)
+            m.arguments = ["-p", "\(o.port)", "monitor"]
+            m.standardOutput = FileHandle(forWritingAtPath: out)
+            try m.run()
+            usleep(300_000)
+            _ = try runProcess(o.cli, ["-p", "\(o.port)"], stdin: Data("SET a \"x\\ty\"\nMULTI\nINCR c\nSET b 2\nEXEC\nGET a\nAUTH foo\nSELECT 2\nRPUSH l \"\\x00\\xff\"\n".utf8))
+            usleep(300_000)
+            m.terminate(); m.waitUntilExit()
+            let lines = (try String(contentsOfFile: out, encoding: .utf8)).split(separator: "\n").map { line -> String in
+                // Drop the time and the client address: "[db addr]" -> "[db]".
+                guard let open = line.firstIndex(of: "["), let space = line[open...].firstIndex(of: " "), let close = line.firstIndex(of: "]") else { return String(line) }
+                return String(line[open..<space]) + String(line[close...])
+            }
+            outputs.append(lines.filter { !$0.contains("\"COMMAND\"") })
+        }
+        XCTAssertEqual(outputs[1], outputs[0])
+        XCTAssertTrue(outputs[0].contains("[2] \"RPUSH\" \"l\" \"\\x00\\xff\""), "\(outputs[0])")
+    }
+
+    /// A subscriber that stops reading is closed at the pubsub output-buffer limit, as by Redis;
+    /// other clients carry on.
+    func testOutputBufferLimitClosesASlowSubscriber() throws {
+        for server in ["redis", "strata"] {
+            let extra = ["--client-output-buffer-limit", "pubsub 256kb 0 0"]
+            let o = server == "redis" ? try RedisOracle(extra: extra) : try startStrata(extra: extra)
+            defer { o.stop() }
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var small: Int32 = 4096
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = in_port_t(UInt16(o.port).bigEndian)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            XCTAssertEqual(rc, 0)
+            defer { close(fd) }
+            let sub = Array("SUBSCRIBE ch\r\n".utf8)
+            _ = sub.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            usleep(200_000)
+            XCTAssertEqual(try o.cmd("pubsub", "numsub", "ch"), "ch\n1", server)
+            let payload = String(repeating: "x", count: 1000)
+            var pipe = ""
+            for _ in 0..<20000 { pipe += "*3\r\n$7\r\nPUBLISH\r\n$2\r\nch\r\n$1000\r\n\(payload)\r\n" }
+            _ = try o.pipe(Data(pipe.utf8))
+            usleep(200_000)
+            XCTAssertEqual(try o.cmd("pubsub", "numsub", "ch"), "ch\n0", "\(server): the subscriber was not closed")
+            XCTAssertEqual(try o.cmd("ping"), "PONG")
+        }
+    }
 }
