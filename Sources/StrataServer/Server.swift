@@ -894,6 +894,12 @@ public final class Server {
             return .ok
         case "change-repl-id":
             return .ok
+        case "quicklist-packed-threshold":
+            // Strata's lists have no packed/plain node split: the threshold changes no reply.
+            guard a.count == 3, ServerConfig.memory(String(decoding: a[2], as: UTF8.self)) != nil else {
+                return .error("ERR argument must be a memory value bigger than 1 and smaller than 4gb")
+            }
+            return .ok
         case "populate":
             // DEBUG POPULATE count [prefix] [size]: prefix:N = "value:N" (zero-padded to size);
             // existing keys are left alone; nothing is propagated (as in Redis).
