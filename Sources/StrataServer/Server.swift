@@ -68,6 +68,8 @@ public final class Server {
         /// A replica (SYNC/PSYNC done): receives the write stream; its input gets no replies.
         var isReplica = false
         var isMonitor = false
+        enum ReplyMode { case on, off, skipNext, skipThis }
+        var replyMode = ReplyMode.on
         /// When the output buffer first went over the soft limit (0: it is not over).
         var softLimitSince: Int64 = 0
         var replicaDB = -1
@@ -605,7 +607,7 @@ public final class Server {
     /// Commands the server handles itself (everything else goes to the engine).
     private static let serverCommands: Set<String> = ["function", "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "publish", "pubsub", "ping",
         "quit", "auth", "hello", "multi", "discard", "exec", "client", "info",
-        "config", "save", "bgsave", "bgrewriteaof", "sync", "psync", "replconf", "slowlog", "monitor", "lastsave", "time", "shutdown", "command", "debug", "watch", "unwatch", "reset"]
+        "config", "save", "bgsave", "bgrewriteaof", "sync", "psync", "replconf", "slowlog", "monitor", "wait", "latency", "lastsave", "time", "shutdown", "command", "debug", "watch", "unwatch", "reset"]
     private static let serverCommandBytes: [[UInt8]] = serverCommands.map { Array($0.utf8) }
 
     /// True when `name` (any case) is a server command: bytes compared with ASCII case folding,
@@ -630,6 +632,16 @@ public final class Server {
             return
         }
         let t0 = slowlogThreshold >= 0 ? Server.microseconds() : 0
+        // CLIENT REPLY OFF|SKIP: the command runs, its reply is dropped.
+        let mark = c.out.count
+        if c.replyMode == .skipNext { c.replyMode = .skipThis }
+        defer {
+            switch c.replyMode {
+            case .off: if c.out.count > mark { c.out.removeSubrange(mark...) }
+            case .skipThis: if c.out.count > mark { c.out.removeSubrange(mark...) }; c.replyMode = .on
+            default: break
+            }
+        }
         if engine.propagate != nil {
             // What one command propagates goes out together (MULTI/EXEC when several).
             beginCall()
@@ -641,9 +653,108 @@ public final class Server {
         if slowlogThreshold >= 0 {
             let took = Server.microseconds() - t0
             if took >= slowlogThreshold && c.blocked == nil { slowlogAdd(c, argv, took) }
+            let lt = config.int("latency-monitor-threshold")
+            if lt > 0 && took / 1000 >= Int64(lt) { latencyRecord("command", took / 1000) }
         }
         // A command queued by MULTI is shown when EXEC runs it, not now.
         if !monitors.isEmpty && (c.multi == nil || Server.lower(argv[0]) == "multi") { feedMonitors(c, argv) }
+    }
+
+    // MARK: COMMAND, LATENCY
+
+    /// The names the server answers besides the engine's commands.
+    private static let serverCommandInfo: [(String, Int, [String])] = [
+        ("auth", -2, ["noscript", "loading", "stale", "fast", "no_auth"]), ("hello", -1, ["noscript", "loading", "stale", "fast", "no_auth"]),
+        ("multi", 1, ["noscript", "loading", "stale", "fast"]), ("exec", 1, ["noscript", "loading", "stale", "skip_slowlog"]),
+        ("discard", 1, ["noscript", "loading", "stale", "fast"]), ("watch", -2, ["noscript", "loading", "stale", "fast"]),
+        ("unwatch", 1, ["noscript", "loading", "stale", "fast"]), ("subscribe", -2, ["pubsub", "noscript", "loading", "stale"]),
+        ("psubscribe", -2, ["pubsub", "noscript", "loading", "stale"]), ("unsubscribe", -1, ["pubsub", "noscript", "loading", "stale"]),
+        ("punsubscribe", -1, ["pubsub", "noscript", "loading", "stale"]), ("publish", 3, ["pubsub", "loading", "stale", "fast"]),
+        ("pubsub", -2, []), ("client", -2, []), ("info", -1, ["loading", "stale"]), ("config", -2, []),
+        ("save", 1, ["admin", "noscript"]), ("bgsave", -1, ["admin", "noscript"]), ("bgrewriteaof", 1, ["admin", "noscript"]),
+        ("lastsave", 1, ["loading", "stale", "fast"]), ("time", 1, ["loading", "stale", "fast"]), ("shutdown", -1, ["admin", "noscript", "loading", "stale"]),
+        ("command", -1, ["loading", "stale"]), ("slowlog", -2, []), ("monitor", 1, ["admin", "noscript", "loading", "stale"]),
+        ("sync", 1, ["admin", "noscript"]), ("psync", -3, ["admin", "noscript"]), ("replconf", -1, ["admin", "noscript", "loading", "stale"]),
+        ("wait", 3, ["noscript"]), ("latency", -2, []), ("function", -2, []), ("quit", -1, ["noscript", "loading", "stale", "fast"]),
+        ("reset", 1, ["noscript", "loading", "stale", "fast"]),
+    ]
+
+    private func commandInfo(_ name: String) -> Reply? {
+        if let cmd = CommandTable.shared.lookup(name) {
+            let flags = cmd.flags.map(\.rawValue).sorted().map { Reply.status($0) }
+            return .array([.bulk(Array(name.utf8)), .integer(Int64(cmd.arity)), .array(flags), .integer(Int64(cmd.firstKey)),
+                           .integer(Int64(cmd.lastKey)), .integer(Int64(cmd.keyStep)), .array([]), .array([]), .array([]), .array([])])
+        }
+        if let s = Server.serverCommandInfo.first(where: { $0.0 == name }) {
+            return .array([.bulk(Array(name.utf8)), .integer(Int64(s.1)), .array(s.2.map { .status($0) }), .integer(0), .integer(0), .integer(0),
+                           .array([]), .array([]), .array([]), .array([])])
+        }
+        return nil
+    }
+
+    private func commandCommand(_ a: [Bytes]) -> Reply {
+        let sub = a.count > 1 ? Server.lower(a[1]) : ""
+        let allNames = Array(CommandTable.shared.commands.keys) + Server.serverCommandInfo.map(\.0)
+        switch sub {
+        case "": return .array(allNames.sorted().compactMap { commandInfo($0) })
+        case "count": return .integer(Int64(Set(allNames).count))
+        case "list": return .array(Set(allNames).sorted().map { .bulk(Array($0.utf8)) })
+        case "info":
+            let names = a.count > 2 ? a.dropFirst(2).map { Server.lower($0) } : Set(allNames).sorted()
+            return .array(names.map { commandInfo($0) ?? .null })
+        case "docs":
+            // Docs are not kept: an empty answer (redis-cli then shows no hints).
+            return .array([])
+        case "getkeys":
+            guard a.count >= 3 else { return .error("ERR wrong number of arguments for 'command|getkeys' command") }
+            let args = Array(a.dropFirst(2))
+            guard let cmd = CommandTable.shared.lookup(Server.lower(args[0])) else { return .error("ERR Invalid command specified") }
+            if (cmd.arity > 0 && args.count != cmd.arity) || (cmd.arity < 0 && args.count < -cmd.arity) { return .error("ERR Invalid number of arguments specified for command") }
+            let keys = cmd.keys(args)
+            if keys.isEmpty { return .error("ERR The command has no key arguments") }
+            return .array(keys.map { .bulk($0) })
+        default:
+            return .error("ERR unknown subcommand '\(sub)'. Try COMMAND HELP.")
+        }
+    }
+
+    /// latency-monitor-threshold (ms, 0 = off): commands slower than it are recorded as the
+    /// "command" event, as Redis's latency monitor does.
+    private var latencyEvents: [String: (latest: Int64, latestMs: Int64, maxMs: Int64, history: [(Int64, Int64)])] = [:]
+
+    private func latencyCommand(_ a: [Bytes]) -> Reply {
+        let sub = a.count > 1 ? Server.lower(a[1]) : ""
+        switch sub {
+        case "latest":
+            return .array(latencyEvents.keys.sorted().map { k in
+                let e = latencyEvents[k]!
+                return .array([.bulk(Array(k.utf8)), .integer(e.latest), .integer(e.latestMs), .integer(e.maxMs)])
+            })
+        case "history":
+            guard a.count == 3 else { return .error("ERR wrong number of arguments for 'latency|history' command") }
+            let e = latencyEvents[String(decoding: a[2], as: UTF8.self)]
+            return .array((e?.history ?? []).map { .array([.integer($0.0), .integer($0.1)]) })
+        case "reset":
+            let names = a.count > 2 ? a.dropFirst(2).map { String(decoding: $0, as: UTF8.self) } : Array(latencyEvents.keys)
+            var n = 0
+            for k in names where latencyEvents.removeValue(forKey: k) != nil { n += 1 }
+            return .integer(Int64(n))
+        case "doctor":
+            return .bulk(Array((latencyEvents.isEmpty
+                ? "Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sleep a little more.\n"
+                : latencyEvents.keys.sorted().map { "\($0): latest \(latencyEvents[$0]!.latestMs) ms, max \(latencyEvents[$0]!.maxMs) ms\n" }.joined()).utf8))
+        default:
+            return .error("ERR unknown subcommand '\(sub)'. Try LATENCY HELP.")
+        }
+    }
+
+    private func latencyRecord(_ event: String, _ ms: Int64) {
+        let now = Engine.systemClock() / 1000
+        var e = latencyEvents[event] ?? (now, 0, 0, [])
+        e.latest = now; e.latestMs = ms; e.maxMs = max(e.maxMs, ms)
+        if e.history.last?.0 == now { e.history[e.history.count - 1].1 = max(e.history[e.history.count - 1].1, ms) } else { e.history.append((now, ms)) }
+        if e.history.count > 160 { e.history.removeFirst(e.history.count - 160) }
+        latencyEvents[event] = e
     }
 
     // MARK: MONITOR
@@ -1403,12 +1514,16 @@ public final class Server {
             self.loop.stopRequested = true
             return .noReply
         }
-        case "command": return { _, a in
-            let sub = a.count > 1 ? Server.lower(a[1]) : ""
-            if sub == "count" { return .integer(Int64(CommandTable.shared.commands.count)) }
-            if sub == "docs" || sub == "info" || sub == "list" || sub.isEmpty { return .array([]) }
-            return .error("ERR unknown subcommand '\(sub)'. Try COMMAND HELP.")
+        case "command": return { [unowned self] _, a in self.commandCommand(a) }
+        case "wait": return { [unowned self] _, a in
+            // No acknowledgements are tracked: the replicas whose stream is fully written count.
+            guard a.count == 3, let n = Int(String(decoding: a[1], as: UTF8.self)), Int(String(decoding: a[2], as: UTF8.self)) != nil else {
+                return .error("ERR wrong number of arguments for 'wait' command")
+            }
+            _ = n
+            return .integer(Int64(self.replicas.filter { $0.out.isEmpty }.count))
         }
+        case "latency": return { [unowned self] _, a in self.latencyCommand(a) }
         default: return nil
         }
     }
@@ -1466,6 +1581,41 @@ public final class Server {
                 "id=\(x.id) addr=\(x.address) laddr=- fd=\(x.fd) name=\(String(decoding: x.name, as: UTF8.self)) age=0 idle=\((now - x.lastInteraction) / 1000) flags=\(x.multi != nil ? "x" : "N") db=\(x.state.db) sub=0 psub=0 ssub=0 multi=\(x.multi.map { $0.count } ?? -1) qbuf=\(x.reader.pendingBytes) qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=\(x.out.count) tot-mem=0 events=r cmd=client|list user=default redir=-1 resp=2\n"
             }.joined()
             return .bulk(Array(text.utf8))
+        case "kill":
+            // CLIENT KILL addr (old form), or filters ID / ADDR / SKIPME yes|no.
+            var ids: Set<Int64>? = nil, addr: String? = nil, skipMe = true
+            if a.count == 3 {
+                addr = String(decoding: a[2], as: UTF8.self)
+                guard let victim = clients.values.first(where: { $0.address == addr }) else { return .error("ERR No such client") }
+                if victim === c { c.closeAfterReply = true } else { closeClient(victim) }
+                return .ok
+            }
+            guard a.count >= 4, a.count % 2 == 0 else { return .error("ERR syntax error") }
+            for i in stride(from: 2, to: a.count, by: 2) {
+                let v = String(decoding: a[i + 1], as: UTF8.self)
+                switch Server.lower(a[i]) {
+                case "id": guard let n = Int64(v) else { return .error("ERR client-id should be greater than 0") }; ids = [n]
+                case "addr": addr = v
+                case "skipme": skipMe = v.lowercased() != "no"
+                default: return .error("ERR syntax error")
+                }
+            }
+            let victims = clients.values.filter { x in (ids.map { $0.contains(x.id) } ?? true) && (addr.map { $0 == x.address } ?? true) && !(skipMe && x === c) }
+            for v in victims { if v === c { c.closeAfterReply = true } else { closeClient(v) } }
+            return .integer(Int64(victims.count))
+        case "reply":
+            guard a.count == 3 else { return .error("ERR wrong number of arguments for 'client|reply' command") }
+            switch Server.lower(a[2]) {
+            case "on": c.replyMode = .on; return .ok
+            case "off": c.replyMode = .off; return .noReply
+            case "skip": c.replyMode = .skipNext; return .noReply
+            default: return .error("ERR syntax error")
+            }
+        case "no-evict", "tracking":
+            guard a.count >= 3 else { return .error("ERR wrong number of arguments for 'client|\(Server.lower(a[1]))' command") }
+            let v = Server.lower(a[2])
+            if Server.lower(a[1]) == "tracking" && v == "on" { return .error("ERR client tracking is not supported by strata serve") }
+            return ["on", "off"].contains(v) ? .ok : .error("ERR syntax error")
         default:
             return .error("ERR unknown subcommand '\(String(decoding: a[1], as: UTF8.self))'. Try CLIENT HELP.")
         }
