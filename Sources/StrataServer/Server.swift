@@ -706,15 +706,34 @@ public final class Server {
             // Docs are not kept: an empty answer (redis-cli then shows no hints).
             return .array([])
         case "getkeys":
-            guard a.count >= 3 else { return .error("ERR wrong number of arguments for 'command|getkeys' command") }
+            guard a.count >= 4 else { return .error("ERR wrong number of arguments for 'command|getkeys' command") }
             let args = Array(a.dropFirst(2))
             guard let cmd = CommandTable.shared.lookup(Server.lower(args[0])) else { return .error("ERR Invalid command specified") }
             if (cmd.arity > 0 && args.count != cmd.arity) || (cmd.arity < 0 && args.count < -cmd.arity) { return .error("ERR Invalid number of arguments specified for command") }
-            let keys = cmd.keys(args)
+            let keys = Server.allKeys(Server.lower(args[0]), args, cmd)
             if keys.isEmpty { return .error("ERR The command has no key arguments") }
             return .array(keys.map { .bulk($0) })
         default:
             return .error("ERR unknown subcommand '\(sub)'. Try COMMAND HELP.")
+        }
+    }
+
+    /// Every key of a call, including those counted by a numkeys argument and XREAD's streams
+    /// (Redis's key specs), for COMMAND GETKEYS.
+    static func allKeys(_ name: String, _ args: [Bytes], _ cmd: Command) -> [Bytes] {
+        func numkeys(at i: Int) -> [Bytes] {
+            guard i < args.count, let n = Int(String(decoding: args[i], as: UTF8.self)), n > 0, i + n < args.count else { return [] }
+            return Array(args[(i + 1)...(i + n)])
+        }
+        switch name {
+        case "zunionstore", "zinterstore", "zdiffstore": return args.count > 1 ? [args[1]] + numkeys(at: 2) : []
+        case "zunion", "zinter", "zdiff", "zintercard", "sintercard", "lmpop", "zmpop": return numkeys(at: 1)
+        case "blmpop", "bzmpop": return numkeys(at: 2)
+        case "xread", "xreadgroup":
+            guard let s = args.firstIndex(where: { String(decoding: $0, as: UTF8.self).lowercased() == "streams" }) else { return [] }
+            let n = (args.count - s - 1) / 2
+            return Array(args[(s + 1)..<(s + 1 + n)])
+        default: return cmd.keys(args)
         }
     }
 

@@ -549,4 +549,37 @@ final class ServeTests: XCTestCase {
             XCTAssertEqual(try o.cmd("ping"), "PONG")
         }
     }
+
+    /// Byte-for-byte the same answers as redis-server for CLIENT REPLY, COMMAND GETKEYS, WAIT,
+    /// LATENCY and CLIENT KILL, sent inline over a raw connection.
+    func testClientReplyCommandGetkeysWaitLikeRedis() throws {
+        let script = "CLIENT REPLY SKIP\r\nSET x 1\r\nGET x\r\nCLIENT REPLY OFF\r\nSET y 2\r\nCLIENT REPLY ON\r\nGET y\r\n"
+            + "COMMAND GETKEYS MSET a 1 b 2\r\nCOMMAND GETKEYS ZUNIONSTORE d 2 k1 k2\r\nCOMMAND GETKEYS PING\r\nWAIT 0 0\r\nLATENCY LATEST\r\n"
+            + "LATENCY RESET\r\nCLIENT KILL ID 999999\r\nCLIENT NO-EVICT on\r\nPING\r\n"
+        var answers = [String]()
+        for server in ["redis", "strata"] {
+            let o = server == "redis" ? try RedisOracle() : try startStrata()
+            defer { o.stop() }
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = in_port_t(UInt16(o.port).bigEndian)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            defer { close(fd) }
+            var tv = timeval(tv_sec: 0, tv_usec: 400_000)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            _ = Array(script.utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            var got = [UInt8]()
+            var buf = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n <= 0 { break }
+                got += buf[0..<n]
+            }
+            answers.append(String(decoding: got, as: UTF8.self))
+        }
+        XCTAssertEqual(answers[1], answers[0])
+        XCTAssertTrue(answers[0].hasSuffix("+PONG\r\n"), answers[0])
+    }
 }
