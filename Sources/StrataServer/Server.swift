@@ -1880,7 +1880,10 @@ public final class Server {
         add("Clients", [("connected_clients", "\(clients.count)"), ("maxclients", "\(config.int("maxclients"))"), ("blocked_clients", "\(blockedClients.count)")])
         var ru = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &ru)
-        add("Memory", [("used_memory_rss", "\(Server.rss())"), ("maxmemory", "\(config.bytes("maxmemory"))"),
+        // Strata has no allocator statistics: used_memory is the resident set size too.
+        let rss = Server.rss()
+        add("Memory", [("used_memory", "\(rss)"), ("used_memory_human", "\(rss / 1048576)M"),
+                       ("used_memory_rss", "\(rss)"), ("maxmemory", "\(config.bytes("maxmemory"))"),
                        ("maxmemory_policy", config.string("maxmemory-policy"))])
         add("Persistence", [("loading", "0"), ("rdb_changes_since_last_save", "\(dirty)"),
                             ("rdb_bgsave_in_progress", childPID != 0 ? "1" : "0"), ("rdb_last_save_time", "\(lastSave)"),

@@ -582,4 +582,64 @@ final class ServeTests: XCTestCase {
         XCTAssertEqual(answers[1], answers[0])
         XCTAssertTrue(answers[0].hasSuffix("+PONG\r\n"), answers[0])
     }
+
+    /// redis-py (a real client library, with protocol=2: RESP3 is not built yet, and redis-py 8
+    /// asks for it by default) against strata serve and redis-server: the same script,
+    /// the same printed results (connection handshake, pipelines with and without MULTI, pub/sub,
+    /// blocking pop, scan, hashes, sorted sets with scores, expiry, client name, INFO fields).
+    func testRedisPyClientAgreesWithRedis() throws {
+        guard let py = which("python3"), (try? runProcess(py, ["-c", "import redis"]))?.status == 0 else {
+            return XCTFail("redis-py is not installed (.ci/run installs PyPI redis)")
+        }
+        let script = """
+        import sys, json, redis
+        r = redis.Redis(host="127.0.0.1", port=int(sys.argv[1]), decode_responses=True, protocol=int(sys.argv[2]))
+        out = []
+        out.append(r.ping())
+        r.flushall()
+        out.append(r.set("a", "1"))
+        out.append(r.get("a"))
+        out.append(r.incrby("n", 5))
+        p = r.pipeline(transaction=True)
+        p.set("t1", "x").incr("n").lpush("l", "a", "b", "c").lrange("l", 0, -1)
+        out.append(p.execute())
+        p = r.pipeline(transaction=False)
+        p.hset("h", mapping={"f1": "v1", "f2": "v2"}).hgetall("h").hlen("h")
+        out.append(p.execute())
+        out.append(r.zadd("z", {"m1": 1.5, "m2": 2.25, "m3": -1}))
+        out.append(r.zrange("z", 0, -1, withscores=True))
+        out.append(r.zrangebyscore("z", 0, 3))
+        out.append(r.expire("a", 100))
+        out.append(r.ttl("a"))
+        out.append(sorted(r.scan_iter(match="*")))
+        out.append(r.blpop(["empty", "l"], timeout=1))
+        out.append(r.blpop(["empty"], timeout=1))
+        ps = r.pubsub()
+        ps.subscribe("ch")
+        out.append(ps.get_message(timeout=1))
+        out.append(r.publish("ch", "hello"))
+        out.append(ps.get_message(timeout=1))
+        ps.close()
+        out.append(r.client_setname("pyclient"))
+        out.append(r.client_getname())
+        info = r.info()
+        out.append([k in info for k in ("redis_version", "connected_clients", "used_memory", "db0")])
+        out.append(r.dbsize())
+        out.append(r.config_get("maxmemory"))
+        try:
+            r.lpush("a", "x")
+        except redis.ResponseError as e:
+            out.append(str(e))
+        print(json.dumps(out))
+        """
+        var outputs = [String]()
+        for server in ["redis", "strata"] {
+            let o = server == "redis" ? try RedisOracle() : try startStrata()
+            defer { o.stop() }
+            let r = try runProcess(py, ["-c", script, "\(o.port)", "2"])
+            XCTAssertEqual(r.status, 0, "\(server): \(r.err)")
+            outputs.append(String(decoding: r.out, as: UTF8.self))
+        }
+        XCTAssertEqual(outputs[1], outputs[0])
+    }
 }
