@@ -72,7 +72,12 @@ final class RestoreTests: XCTestCase {
         // An appendonlydir as output, loaded by redis-server with appendonly yes.
         let aofOut = base + "/out-aof"
         XCTAssertEqual(try strataRun(["restore", repo, "--at", String(checkpoints[3].time), "-o", aofOut, "--format", "aof"]).status, 0)
+        let aofCopy = makeTempDir()
+        try FileManager.default.copyItem(atPath: aofOut + "/appendonlydir", toPath: aofCopy + "/appendonlydir")
         XCTAssertEqual(try digestOf(aofOut, aof: true), checkpoints[3].digest)
+        let strataOnAOF = try RedisOracle(server: strataPath, dir: aofCopy, leading: ["serve"], extra: ["--appendonly", "yes"])
+        XCTAssertEqual(try strataOnAOF.cmd("debug", "digest"), checkpoints[3].digest, "strata serve on the restored appendonlydir")
+        strataOnAOF.stop()
         // serve --from-backup: the same data, served; the repository is not written to.
         let catalog = try Data(contentsOf: URL(fileURLWithPath: repo + "/catalog.json"))
         let served = try RedisOracle(server: strataPath, dir: makeTempDir(), leading: ["serve", "--from-backup", repo, "--at", String(checkpoints[2].time)])
