@@ -29,11 +29,16 @@ final class RestoreTests: XCTestCase {
         return try o.cmd("debug", "digest")
     }
 
-    func testRestoreToEveryCheckpointFromTheRepositoryAndTheAppendonlydir() throws {
+    /// A scratch directory and redis-server on its data/ subdirectory, writing a timestamped AOF.
+    func timestampedRedis() throws -> (base: String, dir: String, oracle: RedisOracle) {
         let base = makeTempDir()
         let dir = base + "/data"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let o = try RedisOracle(dir: dir, extra: ["--appendonly", "yes", "--aof-timestamp-enabled", "yes"])
+        return (base, dir, try RedisOracle(dir: dir, extra: ["--appendonly", "yes", "--aof-timestamp-enabled", "yes"]))
+    }
+
+    func testRestoreToEveryCheckpointFromTheRepositoryAndTheAppendonlydir() throws {
+        let (base, dir, o) = try timestampedRedis()
         defer { o.stop() }
         let repo = base + "/repo"
         var checkpoints = [(time: Int64, digest: String)]()
@@ -158,10 +163,7 @@ final class RestoreTests: XCTestCase {
 
     /// Expiry is judged at the target second, and --ttl-from now restarts the TTL left then.
     func testExpiryJudgedAtTheTargetTime() throws {
-        let base = makeTempDir()
-        let dir = base + "/data"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let o = try RedisOracle(dir: dir, extra: ["--appendonly", "yes", "--aof-timestamp-enabled", "yes"])
+        let (base, dir, o) = try timestampedRedis()
         defer { o.stop() }
         XCTAssertEqual(try o.cmd("set", "short", "v", "ex", "3"), "OK")
         XCTAssertEqual(try o.cmd("set", "plain", "v"), "OK")
@@ -198,10 +200,7 @@ final class RestoreTests: XCTestCase {
     /// A damaged increment inside the window is refused and named; --allow-partial restores up
     /// to it and says where it stopped.
     func testDamagedIncrementIsRefusedOrRestoredUpToIt() throws {
-        let base = makeTempDir()
-        let dir = base + "/data"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let o = try RedisOracle(dir: dir, extra: ["--appendonly", "yes", "--aof-timestamp-enabled", "yes"])
+        let (base, dir, o) = try timestampedRedis()
         defer { o.stop() }
         let repo = base + "/repo"
         try burst(o, 30, tag: "a")

@@ -5,6 +5,20 @@ import StrataTestSupport
 /// `strata serve` driven by real clients (redis-cli, redis-benchmark), with real redis-server as
 /// the oracle for data and for the files it writes.
 final class ServeTests: XCTestCase {
+    /// A plain TCP connection to 127.0.0.1:port (optionally with a small receive buffer, so a
+    /// client that stops reading fills the server's output buffer sooner).
+    func rawConnection(_ port: Int, receiveBuffer: Int32? = nil) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if var size = receiveBuffer { setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard rc == 0 else { close(fd); throw NSError(domain: "rawConnection", code: Int(errno)) }
+        return fd
+    }
+
     func startStrata(dir: String? = nil, leading: [String] = [], extra: [String] = []) throws -> RedisOracle {
         try RedisOracle(server: strataPath, dir: dir, leading: ["serve"] + leading, extra: extra)
     }
@@ -503,15 +517,7 @@ final class ServeTests: XCTestCase {
             let extra = ["--client-output-buffer-limit", "pubsub 256kb 0 0"]
             let o = server == "redis" ? try RedisOracle(extra: extra) : try startStrata(extra: extra)
             defer { o.stop() }
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var small: Int32 = 4096
-            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_port = in_port_t(UInt16(o.port).bigEndian)
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-            XCTAssertEqual(rc, 0)
+            let fd = try rawConnection(o.port, receiveBuffer: 4096)
             defer { close(fd) }
             let sub = Array("SUBSCRIBE ch\r\n".utf8)
             _ = sub.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
@@ -537,12 +543,7 @@ final class ServeTests: XCTestCase {
         for server in ["redis", "strata"] {
             let o = server == "redis" ? try RedisOracle() : try startStrata()
             defer { o.stop() }
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_port = in_port_t(UInt16(o.port).bigEndian)
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            let fd = try rawConnection(o.port)
             defer { close(fd) }
             var tv = timeval(tv_sec: 0, tv_usec: 400_000)
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
