@@ -210,8 +210,12 @@ final class AppendOnlyFile {
         if fsyncPolicy == "always" { sync(now: now) }
     }
 
-    func sync(now: Int64) {
-        guard unsynced, fd >= 0 else { return }
+    /// no-appendfsync-on-rewrite yes while a child writes: no fsync (the data is written, the
+    /// disk is left to the child), as Redis does.
+    var holdFsync = false
+
+    func sync(now: Int64, force: Bool = false) {
+        guard unsynced, fd >= 0, force || !holdFsync else { return }
         if fdatasync(fd) != 0 { log("warning", "fsync of the AOF failed: \(String(cString: strerror(errno)))") }
         unsynced = false
         lastFsync = now
@@ -229,7 +233,7 @@ final class AppendOnlyFile {
     /// manifest lists both incr files until the rewrite is done.
     func startRewrite(now: Int64) throws -> (tempBase: String, baseName: String) {
         flush(now: now)
-        sync(now: now)
+        sync(now: now, force: true)
         let nextIncr = (manifest.incrs.last?.seq ?? 0) + 1
         let name = "\(prefix).\(nextIncr).incr.aof"
         manifest.entries.append(.init(file: Array(name.utf8), seq: nextIncr, type: .incr))
@@ -290,7 +294,7 @@ final class AppendOnlyFile {
 
     func close(now: Int64) {
         flush(now: now)
-        sync(now: now)
+        sync(now: now, force: true)
         if fd >= 0 { Glibc.close(fd); fd = -1 }
     }
 }

@@ -351,6 +351,7 @@ public final class Server {
         childPID = pid
         childStarted = Engine.systemClock() / 1000
         aofRewrite = names
+        aof.holdFsync = config.bool("no-appendfsync-on-rewrite")
         aofRewriteScheduled = false
         log("notice", "Background append only file rewriting started by pid \(pid)")
         return true
@@ -1821,6 +1822,7 @@ public final class Server {
         engine.cron()
         reapChild()
         if let aof {
+            aof.holdFsync = childPID != 0 && config.bool("no-appendfsync-on-rewrite")
             aof.cron(now: Engine.systemClock())
             if childPID == 0 {
                 let perc = config.int("auto-aof-rewrite-percentage")

@@ -107,7 +107,7 @@ public struct ServerConfig: Sendable {
         "set-max-intset-entries", "hll-sparse-max-bytes", "tcp-backlog", "rdbcompression", "rdbchecksum",
         "unixsocket", "unixsocketperm", "appendfsync", "aof-timestamp-enabled", "aof-load-truncated",
         "auto-aof-rewrite-percentage", "auto-aof-rewrite-min-size", "aof-disable-auto-gc",
-        "slowlog-log-slower-than", "slowlog-max-len", "client-output-buffer-limit",
+        "slowlog-log-slower-than", "slowlog-max-len", "client-output-buffer-limit", "no-appendfsync-on-rewrite",
     ]
 
     static let booleans: Set<String> = [
