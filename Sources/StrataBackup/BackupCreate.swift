@@ -240,7 +240,7 @@ public final class BackupCreate {
     }
 
     private func archiveAOFDirectory(_ dir: String, key: String) throws {
-        let (manifest, files, mpath) = try BackupCreate.pinManifest(dir)
+        let (manifest, files, _) = try BackupCreate.pinManifest(dir)
         defer { for f in files { close(f.fd) } }
         var state = cat.sources[key] ?? SourceState()
         let baseName = manifest.base.map { String(decoding: $0.file, as: UTF8.self) }
@@ -270,7 +270,7 @@ public final class BackupCreate {
             let chainID = repo.newID(prefix: "c", at: runMs, taken: Set(cat.chains.map(\.id)))
             var baseTime: Int64
             let snap: Snapshot
-            if let b = manifest.base, let bf = files.first(where: { $0.name == baseName }) {
+            if manifest.base != nil, let bf = files.first(where: { $0.name == baseName }) {
                 let tmp = repo.tmpDir + "/base.\(getpid()).rdb"
                 if baseName!.hasSuffix(".rdb") {
                     let (size, crc, summary) = try Ingest.copyRDB(from: bf.fd, length: bf.size, name: dir + "/" + baseName!, to: tmp, fs: fs, progress: options.progress)
@@ -281,9 +281,8 @@ public final class BackupCreate {
                     let summary = try Ingest.checkRDB(path: tmp)
                     let crc = try crcOfFile(tmp)
                     baseTime = ts ?? runMs / 1000
-                    snap = try addSnapshot(tmp: tmp, size: fileSize(tmp), crc: crc, summary: summary, source: key, kind: "aof-base", chain: chainID, time: baseTime)
+                    snap = try addSnapshot(tmp: tmp, size: FileIO.fileSize(tmp), crc: crc, summary: summary, source: key, kind: "aof-base", chain: chainID, time: baseTime)
                 }
-                _ = b
             } else {
                 // No base: the chain starts from an empty dataset, at the first #TS (else now).
                 baseTime = runMs / 1000
@@ -342,7 +341,6 @@ public final class BackupCreate {
         state.files = newFiles
         state.lastRun = runMs
         cat.sources[key] = state
-        _ = mpath
     }
 
     /// Why a tracked file no longer continues what was archived from it, or nil.
@@ -373,18 +371,10 @@ public final class BackupCreate {
                               tracked t: inout SourceState.Tracked, chainIndex: Int, completeThrough: Int64, final: Bool = false) throws {
         guard size > t.archived else { return }
         var scanner = AOFScanner(startOffset: t.archived)
-        let chunk = 1 << 20
-        let buf = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 16)
-        defer { buf.deallocate() }
-        var pos = t.archived
-        var startsWithTS = false
-        while pos < size && !scanner.finished {
-            let r = pread(fd, buf, min(chunk, size - pos), off_t(pos))
-            if r < 0 { if errno == EINTR { continue }; throw SystemError("cannot read \(name)") }
-            if r == 0 { throw BackupError(.failed, "\(name) shrank while it was being read (truncated during the run); nothing stored") }
-            if pos == t.archived { startsWithTS = r >= 4 && UnsafeRawBufferPointer(start: buf, count: 4).elementsEqual(Array("#TS:".utf8)) }
-            scanner.feed(UnsafeRawBufferPointer(start: buf, count: r))
-            pos += r
+        let reached: Int
+        do { reached = try AOFCheck.scan(fd, from: t.archived, upTo: size, &scanner) } catch { throw SystemError("cannot read \(name)") }
+        if reached < size && !scanner.finished {
+            throw BackupError(.failed, "\(name) shrank while it was being read (truncated during the run, \(reached) of \(size) bytes); nothing stored")
         }
         scanner.finish()
         if scanner.failure == .corrupt {
@@ -410,7 +400,7 @@ public final class BackupCreate {
                             crc64: hex64(crc), commands: scanner.commands, firstTimestamp: scanner.firstTimestamp,
                             lastTimestamp: scanner.lastTimestamp, createdAt: runMs, timeFrom: timeFrom,
                             completeThrough: max(through, timeFrom))
-        if scanner.firstTimestamp != nil || (chain.increments.isEmpty && startsWithTS) { chain.timestamps = true }
+        if scanner.firstTimestamp != nil { chain.timestamps = true }
         chain.increments.append(inc)
         cat.chains[chainIndex] = chain
         result.increments.append((chain.id, inc))
@@ -515,21 +505,5 @@ func absolutePath(_ p: String) -> String {
     return String(cString: r)
 }
 
-func crcOfFile(_ path: String) throws -> UInt64 {
-    let (fd, _) = try FileIO.openForReading(path)
-    defer { close(fd) }
-    var crc = CRC64()
-    var buf = [UInt8](repeating: 0, count: 1 << 20)
-    while true {
-        let r = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if r < 0 { if errno == EINTR { continue }; throw SystemError("cannot read \(path)") }
-        if r == 0 { break }
-        buf.withUnsafeBytes { crc.update(UnsafeRawBufferPointer(rebasing: $0[0..<r])) }
-    }
-    return crc.value
-}
+func crcOfFile(_ path: String) throws -> UInt64 { try FileIO.crc64(path: path) }
 
-func fileSize(_ path: String) -> Int {
-    var st = stat()
-    return stat(path, &st) == 0 ? Int(st.st_size) : 0
-}

@@ -68,13 +68,15 @@ final class ReplicationClient {
     private var fd: Int32 = -1
     private var buf = [UInt8]()
     private var pos = 0
+    private let chunkSize = 1 << 20
+    private let chunk = UnsafeMutableRawPointer.allocate(byteCount: 1 << 20, alignment: 16)
 
     init(url: RedisURL, timeout: Double) {
         self.url = url
         self.timeout = timeout
     }
 
-    deinit { if fd >= 0 { close(fd) } }
+    deinit { if fd >= 0 { close(fd) }; chunk.deallocate() }
 
     private func fail(_ m: String) -> BackupError { BackupError(.failed, "\(url.display): \(m)") }
 
@@ -134,11 +136,11 @@ final class ReplicationClient {
             if r == 0 { throw fail("no data for \(Int(timeout)) s (the server may still be forking; raise --timeout)") }
             break
         }
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        // One receive buffer for the whole transfer (not a fresh megabyte per recv).
+        let n = recv(fd, chunk, chunkSize, 0)
         if n < 0 { throw fail("connection error: \(String(cString: strerror(errno)))") }
         if n == 0 { throw fail("the server closed the connection") }
-        buf.append(contentsOf: chunk[0..<n])
+        buf.append(contentsOf: UnsafeRawBufferPointer(start: chunk, count: n))
     }
 
     private func readLine() throws -> [UInt8] {
@@ -203,7 +205,7 @@ final class ReplicationClient {
             guard mark.count == 40 else { throw fail("bad diskless transfer header (\(header.count) bytes)") }
             // Hold back the last 40 bytes: the stream ends with the mark, which is not RDB data.
             while true {
-                if buf.count - pos >= 40 && Array(buf[(buf.count - 40)...]) == mark {
+                if buf.count - pos >= 40 && buf[(buf.count - 40)...].elementsEqual(mark) {
                     try emit(buf[pos..<(buf.count - 40)])
                     pos = buf.count
                     break

@@ -151,15 +151,10 @@ public enum Restore {
             for p in parts {
                 let (fd, size) = try FileIO.openForReading(p.path)
                 defer { close(fd) }
+                // The scan stops at the first annotation (any time is "later" than Int64.min).
                 var sc = AOFScanner()
-                var buf = [UInt8](repeating: 0, count: 1 << 20)
-                var off = 0
-                while off < (size ?? 0) && sc.firstTimestamp == nil && !sc.finished {
-                    let r = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(off)) }
-                    if r <= 0 { break }
-                    buf.withUnsafeBytes { sc.feed(UnsafeRawBufferPointer(rebasing: $0[0..<r])) }
-                    off += r
-                }
+                sc.stopAfterTimestamp = Int64.min
+                try AOFCheck.scan(fd, from: 0, &sc)
                 if let t = sc.firstTimestamp { timestamps = true; if baseTime == nil { baseTime = t } }
             }
         }
@@ -246,8 +241,8 @@ public enum Restore {
         let replay = AOFReplay(engine: engine)
         func check(_ p: Plan.Part) throws {
             guard let want = p.crc64 else { return }
-            if let size = p.size, fileSize(p.path) != size {
-                throw BackupError(.damaged, "\(p.name): \(fileSize(p.path)) bytes, the catalog recorded \(size)")
+            if let size = p.size, FileIO.fileSize(p.path) != size {
+                throw BackupError(.damaged, "\(p.name): \(FileIO.fileSize(p.path)) bytes, the catalog recorded \(size)")
             }
             // A snapshot whose RDB checksum was verified when stored is checked by the reader as
             // it loads (the file's CRC-64 follows from it): no separate pass.

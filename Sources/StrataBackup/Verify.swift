@@ -37,7 +37,7 @@ public enum BackupVerify {
             r.snapshotsChecked += 1
             guard let file = s.file else { continue }
             let path = repo.path + "/" + file
-            let size = fileSize(path)
+            let size = FileIO.fileSize(path)
             if access(path, R_OK) != 0 { r.problems.append("\(file): snapshot \(s.id) is missing"); continue }
             if size != s.size { r.problems.append("\(file): \(size) bytes, the catalog recorded \(s.size)"); continue }
             if let want = s.crc64, let got = try? crcOfFile(path), hex64(got) != want {
@@ -68,17 +68,20 @@ public enum BackupVerify {
             r.incrementsChecked += 1
             let path = repo.path + "/" + inc.file
             guard access(path, R_OK) == 0 else { r.problems.append("\(inc.file): increment \(inc.index) of chain \(c.id) is missing"); prev = inc; continue }
-            let size = fileSize(path)
+            let size = FileIO.fileSize(path)
             if size != inc.size { r.problems.append("\(inc.file): \(size) bytes, the catalog recorded \(inc.size)") }
             do {
-                let bytes = try FileIO.readFile(path)
-                r.bytesRead += bytes.count
-                if hex64(CRC64.checksum(bytes)) != inc.crc64 {
-                    r.problems.append("\(inc.file): CRC-64 \(hex64(CRC64.checksum(bytes))) does not match the catalog's \(inc.crc64)")
-                }
+                // One streaming pass: the framing and the CRC-64 (memory stays constant).
+                let (fd, _) = try FileIO.openForReading(path)
+                defer { close(fd) }
+                var crc = CRC64()
                 var sc = AOFScanner()
-                bytes.withUnsafeBytes { sc.feed($0) }
+                let read = try AOFCheck.scan(fd, from: 0, &sc) { crc.update($0) }
+                r.bytesRead += read
                 sc.finish()
+                if read == size && hex64(crc.value) != inc.crc64 {
+                    r.problems.append("\(inc.file): CRC-64 \(hex64(crc.value)) does not match the catalog's \(inc.crc64)")
+                }
                 if let f = sc.failure {
                     r.problems.append("\(inc.file): not a whole run of AOF commands (\(f.rawValue) at offset \(sc.badByteOffset ?? sc.okUpTo)\(sc.message.map { ": \($0)" } ?? ""))")
                 } else if sc.commands != inc.commands {

@@ -68,14 +68,7 @@ final class AppendOnlyFile {
             let (cfd, size) = try FileIO.openForReading(path)
             defer { Glibc.close(cfd) }
             var sc = AOFScanner()
-            var buf = [UInt8](repeating: 0, count: 1 << 20)
-            var off = 0
-            while off < (size ?? 0) && !sc.finished {
-                let r = buf.withUnsafeMutableBytes { pread(cfd, $0.baseAddress, $0.count, off_t(off)) }
-                if r <= 0 { break }
-                buf.withUnsafeBytes { sc.feed(UnsafeRawBufferPointer(rebasing: $0[0..<r])) }
-                off += r
-            }
+            try AOFCheck.scan(cfd, from: 0, &sc)
             sc.finish()
             if let f = sc.failure {
                 if f == .corrupt {
@@ -100,7 +93,7 @@ final class AppendOnlyFile {
             throw ServerError("Bad file format reading the append only file at offset \(e.offset): \(e.message)")
         }
         replay.finish()
-        if let b = manifest.base { baseSize = fileSize(dir + "/" + String(decoding: b.file, as: UTF8.self)) }
+        if let b = manifest.base { baseSize = FileIO.fileSize(dir + "/" + String(decoding: b.file, as: UTF8.self)) }
         return (replay.functions.map(\.code), true)
     }
 
@@ -114,7 +107,7 @@ final class AppendOnlyFile {
             let name = "\(prefix).1.base.rdb"
             try AppendOnlyFile.writeBase(engine: engine, functions: functions, to: dir + "/" + name)
             manifest.entries.insert(.init(file: Array(name.utf8), seq: 1, type: .base), at: 0)
-            baseSize = fileSize(dir + "/" + name)
+            baseSize = FileIO.fileSize(dir + "/" + name)
             log("notice", "Creating AOF base file \(name) on server start")
         }
         if manifest.incrs.isEmpty {
@@ -132,7 +125,7 @@ final class AppendOnlyFile {
         if f < 0 { throw ServerError("Can't open the append-only file \(name): \(String(cString: strerror(errno)))") }
         if fd >= 0 { Glibc.close(fd) }
         fd = f
-        incrSize = fileSize(dir + "/" + name)
+        incrSize = FileIO.fileSize(dir + "/" + name)
         selectedDB = -1
     }
 
@@ -160,35 +153,31 @@ final class AppendOnlyFile {
 
     // MARK: writing
 
-    static func resp(_ args: [[UInt8]], into out: inout [UInt8]) {
-        out.append(UInt8(ascii: "*")); out += Array(String(args.count).utf8); out += [13, 10]
-        for a in args {
-            out.append(UInt8(ascii: "$")); out += Array(String(a.count).utf8); out += [13, 10]
-            out += a; out += [13, 10]
+    /// One propagated group in the replication/AOF wire form, as Redis writes both: SELECT when
+    /// the database differs from `selectedDB` (updated), MULTI/EXEC around it when `wrap`. The
+    /// arguments are encoded by the reply encoder (RESP arrays of bulk strings).
+    static func encode(_ cmds: [([[UInt8]], Int)], wrap: Bool, selectedDB: inout Int, into out: inout [UInt8]) {
+        func select(_ db: Int) {
+            guard db != selectedDB else { return }
+            Reply.array([.bulk("SELECT"), .bulk(String(db))]).write(into: &out)
+            selectedDB = db
         }
+        if wrap { select(cmds[0].1); Reply.array([.bulk("MULTI")]).write(into: &out) }
+        for (args, db) in cmds {
+            select(db)
+            Reply.array(args.map { .bulk($0) }).write(into: &out)
+        }
+        if wrap { Reply.array([.bulk("EXEC")]).write(into: &out) }
     }
 
-    /// One group of propagated commands (one top-level command or transaction).
+    /// One group of propagated commands (one top-level command or transaction), after a `#TS:`
+    /// line when a new second began.
     func emit(_ cmds: [([[UInt8]], Int)], wrap: Bool, now: Int64) {
         if timestamps && now / 1000 > lastTimestamp {
             lastTimestamp = now / 1000
             buffer += Array("#TS:\(lastTimestamp)\r\n".utf8)
         }
-        func select(_ db: Int) {
-            if db != selectedDB {
-                AppendOnlyFile.resp([Array("SELECT".utf8), Array(String(db).utf8)], into: &buffer)
-                selectedDB = db
-            }
-        }
-        if wrap {
-            select(cmds[0].1)
-            AppendOnlyFile.resp([Array("MULTI".utf8)], into: &buffer)
-        }
-        for (args, db) in cmds {
-            select(db)
-            AppendOnlyFile.resp(args, into: &buffer)
-        }
-        if wrap { AppendOnlyFile.resp([Array("EXEC".utf8)], into: &buffer) }
+        AppendOnlyFile.encode(cmds, wrap: wrap, selectedDB: &selectedDB, into: &buffer)
     }
 
     /// Writes the buffer (before replies go out); fsyncs with `appendfsync always`.
@@ -201,8 +190,13 @@ final class AppendOnlyFile {
             unsynced = true
             lastWriteError = nil
         } catch {
-            // Redis stops accepting writes on a failed AOF write; here the error is logged and
-            // the buffer kept for the next attempt.
+            // As Redis: with appendfsync always the replies of these writes must not go out, so
+            // the server exits; otherwise the buffer is kept for the next attempt and write
+            // commands are refused (MISCONF) until a write succeeds.
+            if fsyncPolicy == "always" {
+                log("warning", "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...: \(error)")
+                exit(1)
+            }
             if lastWriteError == nil { log("warning", "Error writing to the AOF file: \(error)") }
             lastWriteError = "\(error)"
             return
@@ -261,7 +255,7 @@ final class AppendOnlyFile {
         }
         manifest.entries = entries + (keepHistory ? history : []) + [current]
         try persistManifest()
-        baseSize = fileSize(dir + "/" + finalName)
+        baseSize = FileIO.fileSize(dir + "/" + finalName)
         if !keepHistory {
             for h in history { unlink(dir + "/" + String(decoding: h.file, as: UTF8.self)) }
         }
@@ -285,7 +279,7 @@ final class AppendOnlyFile {
             + [.init(file: Array(incrName.utf8), seq: incrSeq, type: .incr)]
         try openLastIncr()
         try persistManifest()
-        baseSize = fileSize(dir + "/" + baseName)
+        baseSize = FileIO.fileSize(dir + "/" + baseName)
         if !keepHistory { for e in old { unlink(dir + "/" + String(decoding: e.file, as: UTF8.self)) } }
     }
 
@@ -297,9 +291,4 @@ final class AppendOnlyFile {
         sync(now: now, force: true)
         if fd >= 0 { Glibc.close(fd); fd = -1 }
     }
-}
-
-private func fileSize(_ path: String) -> Int {
-    var st = stat()
-    return stat(path, &st) == 0 ? Int(st.st_size) : 0
 }

@@ -256,7 +256,6 @@ public final class Server {
     private var replicas: [Client] = []
     /// The writes of the current top-level command, sent together when it ends.
     private var pendingCall: [([Bytes], Int)]?
-    private var pendingTransaction = false
 
     /// The engine reports writes only while someone listens (building them costs).
     private func installPropagation() {
@@ -268,8 +267,8 @@ public final class Server {
         emit([(args, db)], wrap: false)      // the cron's expiry, outside any command
     }
 
-    private func beginCall(transaction: Bool = false) {
-        if pendingCall == nil { pendingCall = []; pendingTransaction = transaction } else if transaction { pendingTransaction = true }
+    private func beginCall() {
+        if pendingCall == nil { pendingCall = [] }
     }
 
     private func endCall() {
@@ -277,7 +276,6 @@ public final class Server {
         pendingCall = nil
         // Redis 7.0 wraps only when one command (or EXEC) propagated several.
         let wrap = c.count > 1
-        pendingTransaction = false
         if !c.isEmpty { emit(c, wrap: wrap) }
     }
 
@@ -286,12 +284,7 @@ public final class Server {
         aof?.emit(cmds, wrap: wrap, now: Engine.systemClock())
         guard !replicas.isEmpty else { return }
         for r in replicas {
-            func select(_ db: Int) {
-                if db != r.replicaDB { AppendOnlyFile.resp([Array("SELECT".utf8), Array(String(db).utf8)], into: &r.out); r.replicaDB = db }
-            }
-            if wrap { select(cmds[0].1); AppendOnlyFile.resp([Array("MULTI".utf8)], into: &r.out) }
-            for (args, db) in cmds { select(db); AppendOnlyFile.resp(args, into: &r.out) }
-            if wrap { AppendOnlyFile.resp([Array("EXEC".utf8)], into: &r.out) }
+            AppendOnlyFile.encode(cmds, wrap: wrap, selectedDB: &r.replicaDB, into: &r.out)
             flush(r)
         }
     }
@@ -632,7 +625,12 @@ public final class Server {
             // A replica's REPLCONF ACK and the like get no reply, as in Redis.
             return
         }
-        let t0 = slowlogThreshold >= 0 ? Server.microseconds() : 0
+        if let err = aof?.lastWriteError, CommandTable.shared.lookup(Server.lower(argv[0]))?.flags.contains(.write) == true {
+            reply(c, .error("MISCONF Errors writing to the AOF file: \(err)"))
+            return
+        }
+        let timed = slowlogThreshold >= 0 || latencyThresholdMs > 0
+        let t0 = timed ? Server.microseconds() : 0
         // CLIENT REPLY OFF|SKIP: the command runs, its reply is dropped.
         let mark = c.out.count
         if c.replyMode == .skipNext { c.replyMode = .skipThis }
@@ -651,11 +649,10 @@ public final class Server {
         } else {
             processCommand(c, argv)
         }
-        if slowlogThreshold >= 0 {
+        if timed {
             let took = Server.microseconds() - t0
-            if took >= slowlogThreshold && c.blocked == nil { slowlogAdd(c, argv, took) }
-            let lt = config.int("latency-monitor-threshold")
-            if lt > 0 && took / 1000 >= Int64(lt) { latencyRecord("command", took / 1000) }
+            if slowlogThreshold >= 0 && took >= slowlogThreshold && c.blocked == nil { slowlogAdd(c, argv, took) }
+            if latencyThresholdMs > 0 && took / 1000 >= latencyThresholdMs { latencyRecord("command", took / 1000) }
         }
         // A command queued by MULTI is shown when EXEC runs it, not now.
         if !monitors.isEmpty && (c.multi == nil || Server.lower(argv[0]) == "multi") { feedMonitors(c, argv) }
@@ -854,6 +851,8 @@ public final class Server {
     private var slowlog: [SlowlogEntry] = []     // newest first
     private var slowlogNextID: Int64 = 0
     private lazy var slowlogThreshold: Int64 = Int64(config.int("slowlog-log-slower-than"))
+    /// latency-monitor-threshold, parsed once (and on CONFIG SET), not per command.
+    private lazy var latencyThresholdMs: Int64 = Int64(config.int("latency-monitor-threshold"))
 
     static func microseconds() -> Int64 {
         var ts = timespec()
@@ -1440,7 +1439,6 @@ public final class Server {
             if c.watched.contains(where: { !c.watchedExpired.contains($0) && self.logicallyExpired($0.db, $0.key.bytes) }) { c.dirtyCAS = true }
             if c.dirtyCAS { return .array(nil) }
             self.unwatchAll(c)   // the transaction's own writes do not abort it
-            self.beginCall(transaction: true)
             c.executingTransaction = true
             defer { c.executingTransaction = false }
             // Each queued command is timed (and slow-logged) on its own; EXEC itself is not.
@@ -1537,10 +1535,9 @@ public final class Server {
         case "command": return { [unowned self] _, a in self.commandCommand(a) }
         case "wait": return { [unowned self] _, a in
             // No acknowledgements are tracked: the replicas whose stream is fully written count.
-            guard a.count == 3, let n = Int(String(decoding: a[1], as: UTF8.self)), Int(String(decoding: a[2], as: UTF8.self)) != nil else {
+            guard a.count == 3, Int(String(decoding: a[1], as: UTF8.self)) != nil, Int(String(decoding: a[2], as: UTF8.self)) != nil else {
                 return .error("ERR wrong number of arguments for 'wait' command")
             }
-            _ = n
             return .integer(Int64(self.replicas.filter { $0.out.isEmpty }.count))
         }
         case "latency": return { [unowned self] _, a in self.latencyCommand(a) }
@@ -1684,6 +1681,7 @@ public final class Server {
                 if let r = switchAppendOnly(on: !wasOn) { try? config.set("appendonly", wasOn ? "yes" : "no"); return r }
             }
             slowlogThreshold = Int64(config.int("slowlog-log-slower-than"))
+            latencyThresholdMs = Int64(config.int("latency-monitor-threshold"))
             aof?.fsyncPolicy = config.string("appendfsync").lowercased()
             aof?.timestamps = config.bool("aof-timestamp-enabled")
             return .ok

@@ -107,7 +107,7 @@ enum BackupCommon {
             guard mb != last else { return }
             last = mb
             let t = total.map { " / \($0 >> 20) MB" } ?? " MB"
-            Console.errorNoNewline("\r\(label): \(mb)\(total == nil ? "" : "")\(t)\u{1B}[K")
+            Console.errorNoNewline("\r\(label): \(mb)\(t)\u{1B}[K")
         }
     }
 

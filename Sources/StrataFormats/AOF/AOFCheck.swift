@@ -227,19 +227,26 @@ public struct AOFCheck {
         return f
     }
 
-    /// Feeds the file from `from` to its end into the scanner, 4 MB at a time.
-    static func scan(_ fd: Int32, from: Int, _ scanner: inout AOFScanner) throws {
+    /// Feeds the file from `from` to its end (or to `upTo`) into the scanner, 4 MB at a time,
+    /// showing each chunk to `observe` too (a checksum). Returns where reading stopped: short of
+    /// `upTo` only when the file ended first, or the scanner finished.
+    @discardableResult
+    public static func scan(_ fd: Int32, from: Int, upTo: Int? = nil, _ scanner: inout AOFScanner,
+                            observe: ((UnsafeRawBufferPointer) -> Void)? = nil) throws -> Int {
         let cap = 4 << 20
         let buf = UnsafeMutableRawPointer.allocate(byteCount: cap, alignment: 16)
         defer { buf.deallocate() }
         var at = from
-        while !scanner.finished {
-            let n = pread(fd, buf, cap, off_t(at))
+        while !scanner.finished && upTo.map({ at < $0 }) ?? true {
+            let n = pread(fd, buf, min(cap, upTo.map { $0 - at } ?? cap), off_t(at))
             if n < 0 { if errno == EINTR { continue }; throw SystemError("read") }
             if n == 0 { break }
-            scanner.feed(UnsafeRawBufferPointer(start: buf, count: n))
+            let chunk = UnsafeRawBufferPointer(start: buf, count: n)
+            observe?(chunk)
+            scanner.feed(chunk)
             at += n
         }
+        return at
     }
 
     /// The start of the run of zero bytes that ends the file, if it starts at or after `from`

@@ -130,6 +130,20 @@ public enum FileIO {
         return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
     }
 
+    /// The size of the file at `path`, 0 when it cannot be stat'ed.
+    public static func fileSize(_ path: String) -> Int {
+        var st = stat()
+        return stat(path, &st) == 0 ? Int(st.st_size) : 0
+    }
+
+    /// The CRC-64 of a whole file (what backups record and verify); throws when it cannot be read.
+    public static func crc64(path: String) throws -> UInt64 {
+        let (fd, size) = try openForReading(path)
+        defer { close(fd) }
+        guard let v = BackgroundChecksum.compute(fd: fd, length: size ?? 0) else { throw SystemError("cannot read \(path)") }
+        return v
+    }
+
     /// Reads a whole file into memory.
     public static func readFile(_ path: String) throws -> [UInt8] {
         let (fd, size) = try openForReading(path)
