@@ -49,6 +49,8 @@ public final class Server {
         var name: Bytes = []
         var authenticated: Bool
         var closeAfterReply = false
+        /// The protocol HELLO chose: 2 (RESP2) or 3 (RESP3).
+        var resp = 2
         var multi: [[Bytes]]? = nil
         var multiError = false
         /// WATCHed keys, and whether one of them was touched since (EXEC then fails).
@@ -548,7 +550,7 @@ public final class Server {
         flush(c)
     }
 
-    private func reply(_ c: Client, _ r: Reply) { r.write(into: &c.out) }
+    private func reply(_ c: Client, _ r: Reply) { r.write(into: &c.out, resp: c.resp) }
 
     private func flush(_ c: Client) {
         // The AOF reaches the file (and the disk, with appendfsync always) before any reply.
@@ -923,12 +925,12 @@ public final class Server {
         // The fast path: an authenticated client outside MULTI, no renamed commands, an engine command.
         if c.authenticated && c.multi == nil && c.subscriptionCount == 0 && renamed.isEmpty && disabled.isEmpty && !Server.maybeServerCommand(argv[0]) {
             if watchers.isEmpty && blockedClients.isEmpty && !Server.maybeBlocking(argv[0]) {
-                engine.execute(argv, client: &c.state).write(into: &c.out)
+                engine.execute(argv, client: &c.state).write(into: &c.out, resp: c.resp)
                 return
             }
             let r = execute(c, Server.lower(argv[0]), argv)
             if case .status(let st) = r, st == Server.noReplyMarker { return }
-            r.write(into: &c.out)
+            r.write(into: &c.out, resp: c.resp)
             return
         }
         var args = argv
@@ -940,7 +942,7 @@ public final class Server {
         if !c.authenticated && !["auth", "hello", "quit"].contains(name) {
             reply(c, .error("NOAUTH Authentication required.")); return
         }
-        if c.subscriptionCount > 0 && !["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ping", "quit", "reset"].contains(name) {
+        if c.subscriptionCount > 0 && c.resp == 2 && !["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ping", "quit", "reset"].contains(name) {
             reply(c, .error("ERR Can't execute '\(name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"))
             return
         }
@@ -1106,7 +1108,7 @@ public final class Server {
             } else {
                 if !c.channels.contains(name) { c.channels.append(name); channelSubscribers[ByteKey(name), default: []].append(c) }
             }
-            reply(c, .array([.bulk(kind), .bulk(name), .integer(Int64(c.subscriptionCount))]))
+            reply(c, .push([.bulk(kind), .bulk(name), .integer(Int64(c.subscriptionCount))]))
         }
         return .noReply
     }
@@ -1116,7 +1118,7 @@ public final class Server {
         let kind = pattern ? "punsubscribe" : "unsubscribe"
         let names = a.count > 1 ? Array(a.dropFirst()) : (pattern ? c.patterns : c.channels)
         if names.isEmpty {
-            reply(c, .array([.bulk(kind), .null, .integer(Int64(c.subscriptionCount))]))
+            reply(c, .push([.bulk(kind), .null, .integer(Int64(c.subscriptionCount))]))
             return .noReply
         }
         for name in names {
@@ -1125,7 +1127,7 @@ public final class Server {
             } else {
                 if let i = c.channels.firstIndex(of: name) { c.channels.remove(at: i); removeSubscriber(&channelSubscribers, name, c) }
             }
-            reply(c, .array([.bulk(kind), .bulk(name), .integer(Int64(c.subscriptionCount))]))
+            reply(c, .push([.bulk(kind), .bulk(name), .integer(Int64(c.subscriptionCount))]))
         }
         return .noReply
     }
@@ -1134,13 +1136,13 @@ public final class Server {
     private func publish(_ channel: Bytes, _ message: Bytes) -> Int {
         var n = 0
         for c in channelSubscribers[ByteKey(channel)] ?? [] {
-            reply(c, .array([.bulk("message"), .bulk(channel), .bulk(message)]))
+            reply(c, .push([.bulk("message"), .bulk(channel), .bulk(message)]))
             flush(c)
             n += 1
         }
         for (p, list) in patternSubscribers where Glob.matches(p.bytes, channel) {
             for c in list {
-                reply(c, .array([.bulk("pmessage"), .bulk(p.bytes), .bulk(channel), .bulk(message)]))
+                reply(c, .push([.bulk("pmessage"), .bulk(p.bytes), .bulk(channel), .bulk(message)]))
                 flush(c)
                 n += 1
             }
@@ -1312,6 +1314,22 @@ public final class Server {
     /// Clients watching each (db, key).
     private var watchers: [WatchKey: [Client]] = [:]
 
+    /// RESET (`clearClientConnectionState`): no transaction, watches, subscriptions, MONITOR or
+    /// name; db 0, RESP2, replies on; authenticated only if the default user needs no password.
+    private func resetClient(_ c: Client) {
+        c.multi = nil; c.multiError = false
+        unwatchAll(c)
+        for name in c.channels { removeSubscriber(&channelSubscribers, name, c) }
+        for name in c.patterns { removeSubscriber(&patternSubscribers, name, c) }
+        c.channels = []; c.patterns = []
+        if c.isMonitor { c.isMonitor = false; monitors.removeAll { $0 === c } }
+        c.state.db = 0
+        c.resp = 2
+        c.replyMode = .on
+        c.name = []
+        c.authenticated = config.string("requirepass").isEmpty
+    }
+
     private func unwatchAll(_ c: Client) {
         for w in c.watched {
             watchers[w]?.removeAll { $0 === c }
@@ -1470,6 +1488,11 @@ public final class Server {
             self.unwatchAll(c)
             return .ok
         }
+        case "reset": return { [unowned self] c, a in
+            if a.count != 1 { return .error("ERR wrong number of arguments for 'reset' command") }
+            self.resetClient(c)
+            return .status("RESET")
+        }
         case "subscribe", "psubscribe": return { [unowned self] c, a in self.subscribe(c, a, pattern: name == "psubscribe") }
         case "unsubscribe", "punsubscribe": return { [unowned self] c, a in self.unsubscribe(c, a, pattern: name == "punsubscribe") }
         case "publish": return { [unowned self] _, a in
@@ -1480,11 +1503,11 @@ public final class Server {
         case "function": return { [unowned self] _, a in self.functionCommand(a) }
         case "ping": return { [unowned self] c, a in
             if a.count > 2 { return .error("ERR wrong number of arguments for 'ping' command") }
-            if c.subscriptionCount > 0 { return .array([.bulk("pong"), .bulk(a.count == 2 ? a[1] : [])]) }
+            if c.subscriptionCount > 0 && c.resp == 2 { return .array([.bulk("pong"), .bulk(a.count == 2 ? a[1] : [])]) }
             return self.engine.execute(a, client: &c.state)
         }
         case "client": return { [unowned self] c, a in self.clientCommand(c, a) }
-        case "info": return { [unowned self] _, a in .bulk(Array(self.info(a.count > 1 ? Server.lower(a[1]) : "default").utf8)) }
+        case "info": return { [unowned self] _, a in .verbatim(Array(self.info(a.count > 1 ? Server.lower(a[1]) : "default").utf8)) }
         case "config": return { [unowned self] _, a in self.configCommand(a) }
         case "save": return { [unowned self] _, a in
             if a.count != 1 { return .error("ERR wrong number of arguments for 'save' command") }
@@ -1552,34 +1575,45 @@ public final class Server {
             return .error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
         }
         let user = a.count == 3 ? String(decoding: a[1], as: UTF8.self) : "default"
-        if user == "default" && a.last! == Array(pass.utf8) { c.authenticated = true; return .ok }
+        // The default user without requirepass is `nopass`: any password opens it (AUTH default x).
+        if user == "default" && (pass.isEmpty || a.last! == Array(pass.utf8)) { c.authenticated = true; return .ok }
         return .error("WRONGPASS invalid username-password pair or user is disabled.")
     }
 
+    /// HELLO [protover [AUTH user pass] [SETNAME name]]: switches the protocol only once the
+    /// client is authenticated, and replies with the server's map in the protocol chosen.
     private func hello(_ c: Client, _ a: [Bytes]) -> Reply {
         var i = 1
+        var version = c.resp
         if a.count > 1 {
-            guard let v = Int(String(decoding: a[1], as: UTF8.self)) else { return .error("ERR Protocol version is not an integer or out of range") }
-            // RESP3 is not spoken yet: say so the way Redis refuses versions it lacks.
-            if v != 2 { return .error("NOPROTO sorry, this protocol version is not supported.") }
+            guard let v = Decimal.parseCanonical(a[1]) else { return .error("ERR Protocol version is not an integer or out of range") }
+            if v < 2 || v > 3 { return .error("NOPROTO unsupported protocol version") }
+            version = Int(v)
             i = 2
         }
         while i < a.count {
             let opt = Server.lower(a[i])
             if opt == "auth" && i + 2 < a.count {
                 let r = auth(c, [Array("AUTH".utf8), a[i + 1], a[i + 2]])
-                if case .error = r { return r }
+                if case .error = r { return .error("WRONGPASS invalid username-password pair or user is disabled.") }
                 i += 3
             } else if opt == "setname" && i + 1 < a.count {
+                if let e = Server.invalidClientName(a[i + 1]) { return e }
                 c.name = a[i + 1]; i += 2
             } else {
                 return .error("ERR Syntax error in HELLO option '\(String(decoding: a[i], as: UTF8.self))'")
             }
         }
-        if !c.authenticated { return .error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time") }
-        return .array([.bulk("server"), .bulk("redis"), .bulk("version"), .bulk(Server.version), .bulk("proto"), .integer(2),
-                       .bulk("id"), .integer(c.id), .bulk("mode"), .bulk("standalone"), .bulk("role"), .bulk("master"),
-                       .bulk("modules"), .array([])])
+        if !c.authenticated { return .error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time") }
+        c.resp = version
+        return .map([.bulk("server"), .bulk("redis"), .bulk("version"), .bulk(Server.version), .bulk("proto"), .integer(Int64(version)),
+                     .bulk("id"), .integer(c.id), .bulk("mode"), .bulk("standalone"), .bulk("role"), .bulk("master"),
+                     .bulk("modules"), .array([])])
+    }
+
+    /// `clientSetNameOrReply`'s check: no spaces, newlines or other special characters.
+    static func invalidClientName(_ name: Bytes) -> Reply? {
+        name.contains(where: { $0 <= 32 || $0 > 126 }) ? .error("ERR Client names cannot contain spaces, newlines or special characters.") : nil
     }
 
     private func clientCommand(_ c: Client, _ a: [Bytes]) -> Reply {
@@ -1588,16 +1622,16 @@ public final class Server {
         case "id": return .integer(c.id)
         case "setname":
             guard a.count == 3 else { return .error("ERR wrong number of arguments for 'client|setname' command") }
-            if a[2].contains(where: { $0 <= 32 || $0 > 126 }) { return .error("ERR Client names cannot contain spaces, newlines or special characters.") }
+            if let e = Server.invalidClientName(a[2]) { return e }
             c.name = a[2]; return .ok
         case "getname": return c.name.isEmpty ? .null : .bulk(c.name)
         case "list", "info":
             let now = EventLoop.nowMs()
             let list = Server.lower(a[1]) == "info" ? [c] : clients.values.sorted { $0.id < $1.id }
             let text = list.map { x in
-                "id=\(x.id) addr=\(x.address) laddr=- fd=\(x.fd) name=\(String(decoding: x.name, as: UTF8.self)) age=0 idle=\((now - x.lastInteraction) / 1000) flags=\(x.multi != nil ? "x" : "N") db=\(x.state.db) sub=0 psub=0 ssub=0 multi=\(x.multi.map { $0.count } ?? -1) qbuf=\(x.reader.pendingBytes) qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=\(x.out.count) tot-mem=0 events=r cmd=client|list user=default redir=-1 resp=2\n"
+                "id=\(x.id) addr=\(x.address) laddr=- fd=\(x.fd) name=\(String(decoding: x.name, as: UTF8.self)) age=0 idle=\((now - x.lastInteraction) / 1000) flags=\(x.multi != nil ? "x" : "N") db=\(x.state.db) sub=0 psub=0 ssub=0 multi=\(x.multi.map { $0.count } ?? -1) qbuf=\(x.reader.pendingBytes) qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=\(x.out.count) tot-mem=0 events=r cmd=client|list user=default redir=-1 resp=\(x.resp)\n"
             }.joined()
-            return .bulk(Array(text.utf8))
+            return .verbatim(Array(text.utf8))
         case "kill":
             // CLIENT KILL addr (old form), or filters ID / ADDR / SKIPME yes|no.
             var ids: Set<Int64>? = nil, addr: String? = nil, skipMe = true
@@ -1653,7 +1687,7 @@ public final class Server {
                     out += [.bulk(Array(name.utf8)), .bulk(Array(v.utf8))]
                 }
             }
-            return .array(out)
+            return .map(out)
         case "set":
             guard a.count >= 4, a.count % 2 == 0 else { return .error("ERR wrong number of arguments for 'config|set' command") }
             var copy = config

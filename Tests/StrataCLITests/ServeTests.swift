@@ -561,17 +561,18 @@ final class ServeTests: XCTestCase {
         XCTAssertTrue(answers[0].hasSuffix("+PONG\r\n"), answers[0])
     }
 
-    /// redis-py (a real client library, with protocol=2: RESP3 is not built yet, and redis-py 8
-    /// asks for it by default) against strata serve and redis-server: the same script,
-    /// the same printed results (connection handshake, pipelines with and without MULTI, pub/sub,
-    /// blocking pop, scan, hashes, sorted sets with scores, expiry, client name, INFO fields).
+    /// redis-py (a real client library) against strata serve and redis-server, with RESP2, RESP3
+    /// and the library's default: the same script, the same printed results (connection
+    /// handshake, pipelines with and without MULTI, pub/sub, blocking pop, scan, hashes, sets,
+    /// sorted sets with scores, streams, geo, expiry, client name, INFO fields).
     func testRedisPyClientAgreesWithRedis() throws {
         guard let py = which("python3"), (try? runProcess(py, ["-c", "import redis"]))?.status == 0 else {
             return XCTFail("redis-py is not installed (.ci/run installs PyPI redis)")
         }
         let script = """
         import sys, json, redis
-        r = redis.Redis(host="127.0.0.1", port=int(sys.argv[1]), decode_responses=True, protocol=int(sys.argv[2]))
+        kw = {} if sys.argv[2] == "default" else {"protocol": int(sys.argv[2])}
+        r = redis.Redis(host="127.0.0.1", port=int(sys.argv[1]), decode_responses=True, **kw)
         out = []
         out.append(r.ping())
         r.flushall()
@@ -604,20 +605,42 @@ final class ServeTests: XCTestCase {
         out.append([k in info for k in ("redis_version", "connected_clients", "used_memory", "db0")])
         out.append(r.dbsize())
         out.append(r.config_get("maxmemory"))
+        out.append(sorted(r.smembers("nosuch")))
+        r.sadd("s", "x", "y", "z")
+        out.append(sorted(r.smembers("s")))
+        out.append(sorted(r.sunion("s", "nosuch")))
+        out.append(sorted(r.hrandfield("h", 5, withvalues=True)))
+        out.append(r.zscore("z", "m2"))
+        out.append(r.zincrby("z", 0.5, "m1"))
+        out.append(r.zpopmin("z", 2))
+        out.append(r.zpopmax("z"))
+        out.append(r.zmscore("z", ["m1", "m2", "nope"]))
+        r.xadd("st", {"f": "v"}, id="1-1")
+        r.xadd("st", {"g": "w"}, id="2-1")
+        out.append(r.xread({"st": "0"}, count=5))
+        out.append(r.xrange("st"))
+        r.geoadd("geo", (13.361389, 38.115556, "Palermo"))
+        out.append(r.geopos("geo", "Palermo", "nope"))
+        r.set("lcs1", "ohmytext"); r.set("lcs2", "mynewtext")
+        out.append(r.lcs("lcs1", "lcs2", idx=True, minmatchlen=4, withmatchlen=True))
+        h = r.execute_command("HELLO"); h = h if isinstance(h, dict) else dict(zip(h[::2], h[1::2]))
+        out.append({k: v for k, v in h.items() if k != "id"})
         try:
             r.lpush("a", "x")
         except redis.ResponseError as e:
             out.append(str(e))
         print(json.dumps(out))
         """
-        var outputs = [String]()
-        for server in ["redis", "strata"] {
-            let o = server == "redis" ? try RedisOracle() : try startStrata()
-            defer { o.stop() }
-            let r = try runProcess(py, ["-c", script, "\(o.port)", "2"])
-            XCTAssertEqual(r.status, 0, "\(server): \(r.err)")
-            outputs.append(String(decoding: r.out, as: UTF8.self))
+        let redis = try RedisOracle(), strata = try startStrata()
+        defer { redis.stop(); strata.stop() }
+        for proto in ["2", "3", "default"] {
+            var outputs = [String]()
+            for o in [redis, strata] {
+                let r = try runProcess(py, ["-c", script, "\(o.port)", proto])
+                XCTAssertEqual(r.status, 0, "protocol \(proto), port \(o.port): \(r.err)")
+                outputs.append(String(decoding: r.out, as: UTF8.self))
+            }
+            XCTAssertEqual(outputs[1], outputs[0], "protocol \(proto)")
         }
-        XCTAssertEqual(outputs[1], outputs[0])
     }
 }

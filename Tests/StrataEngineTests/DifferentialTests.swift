@@ -283,7 +283,26 @@ final class DifferentialTests: XCTestCase {
         SeededRNG(seed: UInt64(ProcessInfo.processInfo.environment["STRATA_SEED"] ?? "") ?? 20261124)
     }
 
-    static func normalize(_ cmd: String, _ r: Reply, args: [String] = []) -> Reply {
+    /// What a client parses from the bytes the engine's reply is written as in protocol `resp`.
+    static func wire(_ r: Reply, resp: Int) -> Reply {
+        var out = [UInt8]()
+        r.write(into: &out, resp: resp)
+        do { return try RedisClient.parse(out) } catch { return .error("unparsable reply \(r): \(error)") }
+    }
+
+    static func normalize(_ cmd: String, _ reply: Reply, args: [String] = []) -> Reply {
+        // RESP3 aggregates compare as arrays from here on (maps flat, sets unordered below).
+        var r = reply
+        switch reply {
+        case .set(let a): r = .array(a)
+        case .map(let a): r = .array(a)
+        default: break
+        }
+        // Nested pairs (RESP3 WITHSCORES/WITHVALUES of random picks) are sorted as units.
+        if ["HRANDFIELD", "ZRANDMEMBER"].contains(cmd), case .array(let a?) = r, case .array? = a.first {
+            if args.count > 2, args[2] == "1000" || args[2] == "0" { return .array(a.sorted { $0.description < $1.description }) }
+            return .integer(Int64(a.count))
+        }
         // XPENDING's extended form reports idle milliseconds: the two servers differ by a few.
         if cmd == "XPENDING", args.count > 3, case .array(let a?) = r {
             return .array(a.map { e in
@@ -324,8 +343,9 @@ final class DifferentialTests: XCTestCase {
 
     // TTLs in the generated commands are either already past or at least 100 s away: a key
     // expiring between the server's execution and ours would be a race, not a difference.
-    func runSequence(seed: UInt64, count: Int, server: RedisServerProcess) throws {
+    func runSequence(seed: UInt64, count: Int, server: RedisServerProcess, resp: Int = 2) throws {
         let client = try RedisClient(port: server.port)
+        if resp == 3 { guard case .map = try client.call("HELLO", "3") else { return XCTFail("HELLO 3 refused by redis-server") } }
         XCTAssertEqual(try client.call("FLUSHALL"), .ok)
         _ = try client.call("SELECT", "0")
         let engine = Engine()
@@ -338,7 +358,7 @@ final class DifferentialTests: XCTestCase {
                 let k = Array(gen.pick(gen.keys).utf8)
                 let dump = [Array("DUMP".utf8), k]
                 let theirs = try client.call(dump)
-                let ours = engine.execute(dump, client: &state)
+                let ours = engine.execute(dump, client: &state).resp2
                 guard case .bulk(let p1) = theirs, case .bulk(let p2) = ours, (p1 == nil) == (p2 == nil) else {
                     XCTFail("seed \(seed) #\(i) DUMP \(String(decoding: k, as: UTF8.self)): redis \(theirs), strata \(ours)")
                     continue
@@ -346,7 +366,7 @@ final class DifferentialTests: XCTestCase {
                 guard let p1, let p2 else { continue }
                 for (target, payload) in [("dumpR", p1), ("dumpS", p2)] {
                     let restore = [Array("RESTORE".utf8), Array(target.utf8), Array("0".utf8), payload, Array("REPLACE".utf8)]
-                    let a = try client.call(restore), b = engine.execute(restore, client: &state)
+                    let a = try client.call(restore), b = engine.execute(restore, client: &state).resp2
                     XCTAssertEqual(a, b, "seed \(seed) #\(i) RESTORE \(target) from \(String(decoding: k, as: UTF8.self))")
                 }
                 continue
@@ -374,7 +394,7 @@ final class DifferentialTests: XCTestCase {
                 }
             }
             var theirs = try client.call(args)
-            var ours = engine.execute(args, client: &state)
+            var ours = DifferentialTests.wire(engine.execute(args, client: &state), resp: resp)
             if unordered, case .array(let a?) = theirs, case .array(let b?) = ours {
                 if words.contains("LIMIT") {
                     // Which elements a LIMIT keeps depends on that order too: compare counts.
@@ -406,7 +426,7 @@ final class DifferentialTests: XCTestCase {
             _ = try client.call(select)
             _ = engine.execute(select, client: &state)
             let exists = (["EXISTS"] + gen.keys).map { Array($0.utf8) }
-            XCTAssertEqual(try client.call(exists), engine.execute(exists, client: &state), "seed \(seed): EXISTS in db \(db)")
+            XCTAssertEqual(try client.call(exists), engine.execute(exists, client: &state).resp2, "seed \(seed): EXISTS in db \(db)")
         }
         _ = try client.call("SELECT", "0")
         let theirs = try client.call("DEBUG", "DIGEST")
@@ -435,12 +455,12 @@ final class DifferentialTests: XCTestCase {
                 if words[0] == "SET" || words[0] == "APPEND" { words.append("x") }
             }
             let args = words.map { Array($0.utf8) }
-            let theirs = try client.call(args), ours = engine.execute(args, client: &state)
+            let theirs = try client.call(args), ours = engine.execute(args, client: &state).resp2
             if ProcessInfo.processInfo.environment["STRATA_TRACE"] != nil { print("#\(i) \(words.prefix(4)) \(words.count) -> \(theirs)") }
             XCTAssertEqual(ours, theirs, "#\(i) \(words.prefix(3))")
             for k in keys {
                 let get = [Array("GET".utf8), Array(k.utf8)]
-                let a = try client.call(get), b = engine.execute(get, client: &state)
+                let a = try client.call(get), b = engine.execute(get, client: &state).resp2
                 if a != b {
                     var where_ = ""
                     if case .bulk(let x?) = a, case .bulk(let y?) = b {
@@ -460,6 +480,8 @@ final class DifferentialTests: XCTestCase {
     func testGeoCommandsAgreeWithRedis() throws {
         let (server, client) = try DifferentialTests.oracle()
         defer { server.stop() }
+        let client3 = try RedisClient(port: server.port)
+        XCTAssertEqual(try client3.call("HELLO", "3").resp2.description.contains("proto"), true)
         let engine = Engine()
         var state = ClientState()
         var rng = DifferentialTests.seededRNG()
@@ -500,7 +522,13 @@ final class DifferentialTests: XCTestCase {
             default: words = ["GEORADIUS", k] + point() + [radius, unit, pick(["STORE", "STOREDIST"]), pick(keys + ["dst"])] + opts.filter { !$0.hasPrefix("WITH") }
             }
             let args = words.map { Array($0.utf8) }
-            let theirs = try client.call(args), ours = engine.execute(args, client: &state)
+            // Reads are asked again over RESP3 (coordinates are doubles there) before the write path.
+            if ["GEOPOS", "GEOSEARCH", "GEORADIUS_RO", "GEORADIUSBYMEMBER_RO", "GEODIST"].contains(words[0]) {
+                let theirs3 = try client3.call(args)
+                let ours3 = DifferentialTests.wire(engine.execute(args, client: &state), resp: 3)
+                if ours3 != theirs3 { XCTFail("#\(i) \(words) over RESP3: redis \(theirs3), strata \(ours3)"); return }
+            }
+            let theirs = try client.call(args), ours = engine.execute(args, client: &state).resp2
             if ours != theirs { XCTFail("#\(i) \(words): redis \(theirs), strata \(ours)"); return }
             if ProcessInfo.processInfo.environment["STRATA_TRACE"] != nil { print("#\(i) \(words) -> \(theirs)") }
         }
@@ -543,7 +571,7 @@ final class DifferentialTests: XCTestCase {
             default: w = ["XTRIM", k, "MAXLEN", "=", pick(["2", "5", "20"])]
             }
             let args = w.map { Array($0.utf8) }
-            let theirs = try client.call(args), ours = engine.execute(args, client: &state)
+            let theirs = try client.call(args), ours = engine.execute(args, client: &state).resp2
             let a = DifferentialTests.normalize(w[0], theirs, args: w), b = DifferentialTests.normalize(w[0], ours, args: w)
             if a != b { XCTFail("#\(i) \(w): redis \(theirs), strata \(ours)"); return }
             if w[0] == "XREADGROUP" || w[0] == "XPENDING" || w[0] == "XAUTOCLAIM", case .array(let x?) = theirs, !x.isEmpty, x.first != .integer(0) { nonEmpty += 1 }
@@ -569,6 +597,21 @@ final class DifferentialTests: XCTestCase {
         let perRun = 5_000
         for r in 0..<max(1, total / perRun) {
             try runSequence(seed: base &+ UInt64(r), count: perRun, server: server)
+            if testRun?.failureCount ?? 0 > 0 { return }
+        }
+    }
+
+    /// The same generator over RESP3 (HELLO 3 on the oracle's connection): maps, sets, doubles,
+    /// nulls and nested pairs exactly as Redis 7.0 writes them for a RESP3 client.
+    func testRandomCommandSequencesAgreeWithRedisOverRESP3() throws {
+        let server = try RedisServerProcess()
+        defer { server.stop() }
+        let env = ProcessInfo.processInfo.environment
+        let base = env["STRATA_SEED"].flatMap { UInt64($0) } ?? 20_261_125
+        let total = env["STRATA_DIFF_COMMANDS"].flatMap { Int($0) }.map { $0 / 5 } ?? 20_000
+        print("differential (RESP3) seed base: STRATA_SEED=\(base)")
+        for r in 0..<max(1, total / 5_000) {
+            try runSequence(seed: base &+ UInt64(r), count: 5_000, server: server, resp: 3)
             if testRun?.failureCount ?? 0 > 0 { return }
         }
     }

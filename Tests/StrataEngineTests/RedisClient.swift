@@ -3,11 +3,20 @@ import XCTest
 import StrataTestSupport
 @testable import StrataEngine
 
-/// A minimal blocking RESP2 client for driving the real redis-server in tests.
+/// A minimal blocking RESP2/RESP3 client for driving the real redis-server in tests.
 final class RedisClient {
     let fd: Int32
     private var buffer = [UInt8]()
     private var pos = 0
+
+    /// A parser over bytes already received (no socket): for replies rendered by the engine.
+    init(parsing bytes: [UInt8]) {
+        fd = -1
+        buffer = bytes
+    }
+
+    /// Parses one reply from `bytes` (RESP2 or RESP3).
+    static func parse(_ bytes: [UInt8]) throws -> Reply { try RedisClient(parsing: bytes).readReply() }
 
     init(port: Int) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -19,7 +28,7 @@ final class RedisClient {
         if r != 0 { close(fd); throw NSError(domain: "RedisClient", code: Int(errno)) }
     }
 
-    deinit { close(fd) }
+    deinit { if fd >= 0 { close(fd) } }
 
     func send(_ args: [[UInt8]]) {
         var out = [UInt8]("*\(args.count)\r\n".utf8)
@@ -40,6 +49,7 @@ final class RedisClient {
     func call(_ words: String...) throws -> Reply { try call(words.map { Array($0.utf8) }) }
 
     private func fill() throws {
+        if fd < 0 { throw NSError(domain: "RedisClient", code: 2, userInfo: [NSLocalizedDescriptionKey: "reply truncated"]) }
         if pos > 0 && pos == buffer.count { buffer.removeAll(keepingCapacity: true); pos = 0 }
         var chunk = [UInt8](repeating: 0, count: 65536)
         let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
@@ -78,6 +88,21 @@ final class RedisClient {
             var items = [Reply]()
             for _ in 0..<n { items.append(try readReply()) }
             return .array(items)
+        case "%", "~", ">":
+            let n = Int(body)! * (l.first == "%" ? 2 : 1)
+            var items = [Reply]()
+            for _ in 0..<n { items.append(try readReply()) }
+            return l.first == "%" ? .map(items) : l.first == "~" ? .set(items) : .push(items)
+        case "_": return .bulk(nil)
+        case ",": return .double(Array(body.utf8))
+        case "#": return .bool(body == "t")
+        case "(": return .bulk(Array(body.utf8))
+        case "=":
+            let n = Int(body)!
+            while buffer.count - pos < n + 2 { try fill() }
+            let b = Array(buffer[(pos + 4)..<(pos + n)])   // after "txt:"
+            pos += n + 2
+            return .verbatim(b)
         default:
             throw NSError(domain: "RedisClient", code: 3, userInfo: [NSLocalizedDescriptionKey: "bad reply line \(l)"])
         }

@@ -251,7 +251,7 @@ enum Geo {
         return (neg ? [UInt8(ascii: "-")] : []) + intPart + [UInt8(ascii: ".")] + frac
     }
 
-    static func coordReply(_ d: Double) -> Reply { .bulk(StringCommands.formatLongDouble(Float80(d))) }
+    static func coordReply(_ d: Double) -> Reply { .double(StringCommands.formatLongDouble(Float80(d))) }
 }
 
 extension CommandContext {

@@ -59,7 +59,7 @@ enum HashCommands {
         cmd("hkeys", 2, [.readonly], 1, 1, 1) { c in .array((try c.getHash(c.arg(1))?.pairs ?? []).map { .bulk($0.field) }) },
         cmd("hvals", 2, [.readonly], 1, 1, 1) { c in .array((try c.getHash(c.arg(1))?.pairs ?? []).map { .bulk($0.value) }) },
         cmd("hgetall", 2, [.readonly], 1, 1, 1) { c in
-            .array((try c.getHash(c.arg(1))?.pairs ?? []).flatMap { [Reply.bulk($0.field), .bulk($0.value)] })
+            .map((try c.getHash(c.arg(1))?.pairs ?? []).flatMap { [Reply.bulk($0.field), .bulk($0.value)] })
         },
         cmd("hincrby", 4, [.write, .denyoom, .fast], 1, 1, 1) { c in
             guard let by = Decimal.parseCanonical(c.arg(3)) else { throw CommandError.notInteger }
@@ -113,7 +113,7 @@ enum SetCommands {
             let s = try c.getSet(c.arg(1))
             return .array(c.args.dropFirst(2).map { .integer(s?.contains($0) == true ? 1 : 0) })
         },
-        cmd("smembers", 2, [.readonly], 1, 1, 1) { c in .array((try c.getSet(c.arg(1))?.members ?? []).map { .bulk($0) }) },
+        cmd("smembers", 2, [.readonly], 1, 1, 1) { c in .set((try c.getSet(c.arg(1))?.members ?? []).map { .bulk($0) }) },
         cmd("smove", 4, [.write, .fast], 1, 2, 1) { c in
             guard let src = try c.getSet(c.arg(1)) else { return .integer(0) }
             let dst = try c.getSet(c.arg(2))
@@ -125,9 +125,9 @@ enum SetCommands {
             c.propagateAsIs()
             return .integer(1)
         },
-        cmd("sinter", -2, [.readonly], 1, -1, 1) { c in .array(try combine(&c, .inter, keys: Array(c.args.dropFirst())).map { .bulk($0) }) },
-        cmd("sunion", -2, [.readonly], 1, -1, 1) { c in .array(try combine(&c, .union, keys: Array(c.args.dropFirst())).map { .bulk($0) }) },
-        cmd("sdiff", -2, [.readonly], 1, -1, 1) { c in .array(try combine(&c, .diff, keys: Array(c.args.dropFirst())).map { .bulk($0) }) },
+        cmd("sinter", -2, [.readonly], 1, -1, 1) { c in .set(try combine(&c, .inter, keys: Array(c.args.dropFirst())).map { .bulk($0) }) },
+        cmd("sunion", -2, [.readonly], 1, -1, 1) { c in .set(try combine(&c, .union, keys: Array(c.args.dropFirst())).map { .bulk($0) }) },
+        cmd("sdiff", -2, [.readonly], 1, -1, 1) { c in .set(try combine(&c, .diff, keys: Array(c.args.dropFirst())).map { .bulk($0) }) },
         cmd("sinterstore", -3, [.write, .denyoom], 1, -1, 1) { c in try store(&c, .inter) },
         cmd("sunionstore", -3, [.write, .denyoom], 1, -1, 1) { c in try store(&c, .union) },
         cmd("sdiffstore", -3, [.write, .denyoom], 1, -1, 1) { c in try store(&c, .diff) },

@@ -91,7 +91,7 @@ enum LCSScanCommands {
                 aStart = alen
             }
         }
-        if getIdx { return .array([.bulk("matches"), .array(ranges), .bulk("len"), .integer(Int64(total))]) }
+        if getIdx { return .map([.bulk("matches"), .array(ranges), .bulk("len"), .integer(Int64(total))]) }
         if getLen { return .integer(Int64(total)) }
         return .bulk(result)
     }

@@ -30,7 +30,7 @@ enum RandomCommands {
                 guard let v = Decimal.parseCanonical(c.arg(2)), v >= 0 else { throw CommandError("ERR value is out of range, must be positive") }
                 count = v
             }
-            guard let s = try c.getSet(c.arg(1)) else { return count == nil ? .null : .array([]) }
+            guard let s = try c.getSet(c.arg(1)) else { return count == nil ? .null : .set([]) }
             let members = s.members
             let chosen = pick(members.count, count: count ?? 1, rng: &c.engine.rng).map { members[$0] }
             for m in chosen { s.remove(m) }
@@ -41,7 +41,7 @@ enum RandomCommands {
                 c.propagate([B("SREM"), c.arg(1)] + chosen)
             }
             if count == nil { return .bulk(chosen.first) }
-            return .array(chosen.map { .bulk($0) })
+            return .set(chosen.map { .bulk($0) })
         },
         cmd("srandmember", -2, [.readonly], 1, 1, 1) { c in
             if c.args.count > 3 { throw CommandError.syntax }
@@ -73,7 +73,7 @@ enum RandomCommands {
                     out.append(.bulk(pairs[i].field))
                     if withValues { out.append(.bulk(pairs[i].value)) }
                 }
-                return .array(out)
+                return withValues ? .pairs(out) : .array(out)
             }
             guard let h = try c.getHash(c.arg(1)) else { return .null }
             let pairs = h.pairs
@@ -96,7 +96,7 @@ enum RandomCommands {
                     out.append(.bulk(members[i].member))
                     if withScores { out.append(ZSetCommands.scoreReply(members[i].score)) }
                 }
-                return .array(out)
+                return withScores ? .pairs(out) : .array(out)
             }
             guard let z = try c.getZSet(c.arg(1)) else { return .null }
             let members = z.members

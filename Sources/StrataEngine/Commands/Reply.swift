@@ -1,10 +1,33 @@
-/// A command's reply, as Redis would send it (RESP2 shapes).
+/// A command's reply in the shape Redis builds it: the RESP2 shapes, plus the RESP3 types Redis
+/// 7.0 chooses per client (`addReplyMapLen`, `addReplySetLen`, `addReplyDouble`, ...). Each is
+/// written as Redis writes it for a RESP2 client and for a RESP3 one (`HELLO 3`).
 public indirect enum Reply: Equatable, CustomStringConvertible, Sendable {
     case status(String)
     case error(String)
     case integer(Int64)
+    /// Nil: RESP2 `$-1`, RESP3 `_`.
     case bulk([UInt8]?)
+    /// Nil: RESP2 `*-1`, RESP3 `_`.
     case array([Reply]?)
+    /// Keys and values alternating: RESP2 a flat array, RESP3 `%`.
+    case map([Reply])
+    /// RESP2 an array, RESP3 `~`.
+    case set([Reply])
+    /// The number as Redis formats it (`%.17g`, `inf`, or the human form of geo coordinates):
+    /// RESP2 a bulk string, RESP3 `,`.
+    case double([UInt8])
+    /// RESP2 `:1`/`:0`, RESP3 `#t`/`#f`.
+    case bool(Bool)
+    /// Text (INFO, CLIENT LIST): RESP2 a bulk string, RESP3 `=` with the `txt:` prefix.
+    case verbatim([UInt8])
+    /// An out-of-band message (pub/sub): RESP2 an array, RESP3 `>`.
+    case push([Reply])
+    /// Member/score (or field/value) pairs alternating: RESP2 flat, RESP3 an array of
+    /// two-element arrays (ZRANGE WITHSCORES, HRANDFIELD WITHVALUES, ...).
+    case pairs([Reply])
+    /// Keys and values alternating: RESP2 an array of [key, value] arrays, RESP3 `%`
+    /// (XREAD's streams).
+    case keyedPairs([Reply])
 
     public static let ok = Reply.status("OK")
     public static let null = Reply.bulk(nil)
@@ -12,20 +35,87 @@ public indirect enum Reply: Equatable, CustomStringConvertible, Sendable {
     public static func bulk(_ s: String) -> Reply { .bulk(Array(s.utf8)) }
 
     /// RESP2 bytes (no String is built on the way: this is every reply a server sends).
-    public func write(into out: inout [UInt8]) {
+    public func write(into out: inout [UInt8]) { write(into: &out, resp: 2) }
+
+    /// The bytes for a client speaking protocol `resp` (2 or 3).
+    public func write(into out: inout [UInt8], resp: Int) {
         @inline(__always) func crlf() { out.append(13); out.append(10) }
+        @inline(__always) func header(_ prefix: UInt8, _ n: Int) {
+            out.append(prefix); Reply.appendDecimal(Int64(n), &out); crlf()
+        }
+        @inline(__always) func resp3Null() { out.append(contentsOf: [95, 13, 10]) }   // _
         switch self {
         case .status(let s): out.append(UInt8(ascii: "+")); out.append(contentsOf: s.utf8); crlf()
         case .error(let s): out.append(UInt8(ascii: "-")); out.append(contentsOf: s.utf8); crlf()
         case .integer(let v): out.append(UInt8(ascii: ":")); Reply.appendDecimal(v, &out); crlf()
-        case .bulk(nil): out.append(contentsOf: [36, 45, 49, 13, 10])   // $-1
+        case .bulk(nil):
+            if resp == 2 { out.append(contentsOf: [36, 45, 49, 13, 10]) } else { resp3Null() }   // $-1
         case .bulk(let b?):
-            out.append(UInt8(ascii: "$")); Reply.appendDecimal(Int64(b.count), &out); crlf()
+            header(UInt8(ascii: "$"), b.count)
             out.append(contentsOf: b); crlf()
-        case .array(nil): out.append(contentsOf: [42, 45, 49, 13, 10])  // *-1
+        case .array(nil):
+            if resp == 2 { out.append(contentsOf: [42, 45, 49, 13, 10]) } else { resp3Null() }  // *-1
         case .array(let a?):
-            out.append(UInt8(ascii: "*")); Reply.appendDecimal(Int64(a.count), &out); crlf()
-            for r in a { r.write(into: &out) }
+            header(UInt8(ascii: "*"), a.count)
+            for r in a { r.write(into: &out, resp: resp) }
+        case .map(let a):
+            if resp == 2 { header(UInt8(ascii: "*"), a.count) } else { header(UInt8(ascii: "%"), a.count / 2) }
+            for r in a { r.write(into: &out, resp: resp) }
+        case .set(let a):
+            header(UInt8(ascii: resp == 2 ? "*" : "~"), a.count)
+            for r in a { r.write(into: &out, resp: resp) }
+        case .push(let a):
+            header(UInt8(ascii: resp == 2 ? "*" : ">"), a.count)
+            for r in a { r.write(into: &out, resp: resp) }
+        case .double(let t):
+            if resp == 2 { header(UInt8(ascii: "$"), t.count) } else { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: t); crlf()
+        case .bool(let b):
+            if resp == 2 { out.append(contentsOf: b ? [58, 49, 13, 10] : [58, 48, 13, 10]) }
+            else { out.append(contentsOf: b ? [35, 116, 13, 10] : [35, 102, 13, 10]) }
+        case .verbatim(let t):
+            if resp == 2 { header(UInt8(ascii: "$"), t.count) }
+            else { header(UInt8(ascii: "="), t.count + 4); out.append(contentsOf: [116, 120, 116, 58]) }  // txt:
+            out.append(contentsOf: t); crlf()
+        case .pairs(let a):
+            if resp == 2 {
+                header(UInt8(ascii: "*"), a.count)
+                for r in a { r.write(into: &out, resp: resp) }
+            } else {
+                header(UInt8(ascii: "*"), a.count / 2)
+                var i = 0
+                while i + 1 < a.count {
+                    out.append(contentsOf: [42, 50, 13, 10])   // *2
+                    a[i].write(into: &out, resp: resp); a[i + 1].write(into: &out, resp: resp)
+                    i += 2
+                }
+            }
+        case .keyedPairs(let a):
+            if resp == 2 {
+                header(UInt8(ascii: "*"), a.count / 2)
+                var i = 0
+                while i + 1 < a.count {
+                    out.append(contentsOf: [42, 50, 13, 10])   // *2
+                    a[i].write(into: &out, resp: resp); a[i + 1].write(into: &out, resp: resp)
+                    i += 2
+                }
+            } else {
+                header(UInt8(ascii: "%"), a.count / 2)
+                for r in a { r.write(into: &out, resp: resp) }
+            }
+        }
+    }
+
+    /// The same reply in RESP2 shapes only (what a RESP2 client parses back).
+    public var resp2: Reply {
+        switch self {
+        case .status, .error, .integer, .bulk: return self
+        case .array(let a): return .array(a?.map(\.resp2))
+        case .map(let a), .set(let a), .push(let a), .pairs(let a): return .array(a.map(\.resp2))
+        case .double(let t), .verbatim(let t): return .bulk(t)
+        case .bool(let b): return .integer(b ? 1 : 0)
+        case .keyedPairs(let a):
+            return .array(stride(from: 0, to: a.count - 1, by: 2).map { .array([a[$0].resp2, a[$0 + 1].resp2]) })
         }
     }
 
@@ -52,6 +142,14 @@ public indirect enum Reply: Equatable, CustomStringConvertible, Sendable {
         case .bulk(let b?): return "\"" + String(decoding: b, as: UTF8.self) + "\""
         case .array(nil): return "*(nil)"
         case .array(let a?): return "[" + a.map(\.description).joined(separator: ", ") + "]"
+        case .map(let a): return "%[" + a.map(\.description).joined(separator: ", ") + "]"
+        case .set(let a): return "~[" + a.map(\.description).joined(separator: ", ") + "]"
+        case .push(let a): return ">[" + a.map(\.description).joined(separator: ", ") + "]"
+        case .pairs(let a): return "pairs[" + a.map(\.description).joined(separator: ", ") + "]"
+        case .keyedPairs(let a): return "keyed[" + a.map(\.description).joined(separator: ", ") + "]"
+        case .double(let t): return "," + String(decoding: t, as: UTF8.self)
+        case .verbatim(let t): return "=" + String(decoding: t, as: UTF8.self)
+        case .bool(let b): return b ? "#t" : "#f"
         }
     }
 }

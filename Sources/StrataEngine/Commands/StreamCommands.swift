@@ -338,7 +338,7 @@ enum StreamCommands {
                 var j = s.lowerBound(start)
                 var entries = [Reply]()
                 while j < s.count && (count == 0 || entries.count < count) { entries.append(entryReply(s.entry(at: j))); j += 1 }
-                out.append(.array([.bulk(key), .array(entries)]))
+                out.append(.bulk(key)); out.append(.array(entries))
                 continue
             }
             let g = groups[k]
@@ -391,9 +391,9 @@ enum StreamCommands {
                     c.propagate([B("XGROUP"), B("SETID"), key, groupName!, idBytes(g.lastID), B("ENTRIESREAD"), Decimal.bytes(g.entriesRead ?? -1)])
                 }
             }
-            out.append(.array([.bulk(key), .array(entries)]))
+            out.append(.bulk(key)); out.append(.array(entries))
         }
-        return out.isEmpty ? .array(nil) : .array(out)
+        return out.isEmpty ? .array(nil) : .keyedPairs(out)
     }
 
     /// `streamParseIntervalIDOrReply` with the exclusive-bound adjustment XRANGE and XPENDING

@@ -15,7 +15,7 @@ enum ZSetCommands {
     static func B(_ s: String) -> Bytes { Array(s.utf8) }
 
     /// Scores as Redis 7.0 replies with them (`addReplyDouble`: "%.17g", "inf", "-inf").
-    static func scoreReply(_ d: Double) -> Reply { .bulk(RedisDigest.scoreText(d)) }
+    static func scoreReply(_ d: Double) -> Reply { .double(RedisDigest.scoreText(d)) }
 
     /// `string2d` as `getDoubleFromObject` uses it: strtod over the whole text, no leading
     /// space, no NaN, and no overflow to ±inf or underflow to 0 (ERANGE).
@@ -340,7 +340,7 @@ enum ZSetCommands {
             out.append(.bulk(it.member))
             if withScores { out.append(scoreReply(it.score)) }
         }
-        return .array(out)
+        return withScores ? .pairs(out) : .array(out)
     }
 
     static func emptyResult(_ c: inout CommandContext, _ dst: Bytes?) throws -> Reply {
@@ -412,6 +412,7 @@ enum ZSetCommands {
         }
         if z.count == 0 { c.engine.delete(c.db, c.arg(1)) }
         if !out.isEmpty { c.propagateAsIs() }
-        return .array(out)
+        // With a count, RESP3 pairs each member with its score; without, one flat pair.
+        return c.args.count == 3 ? .pairs(out) : .array(out)
     }
 }
