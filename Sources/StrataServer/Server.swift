@@ -682,12 +682,12 @@ public final class Server {
     private func commandInfo(_ name: String) -> Reply? {
         if let cmd = CommandTable.shared.lookup(name) {
             let flags = cmd.flags.map(\.rawValue).sorted().map { Reply.status($0) }
-            return .array([.bulk(Array(name.utf8)), .integer(Int64(cmd.arity)), .array(flags), .integer(Int64(cmd.firstKey)),
-                           .integer(Int64(cmd.lastKey)), .integer(Int64(cmd.keyStep)), .array([]), .array([]), .array([]), .array([])])
+            return .array([.bulk(Array(name.utf8)), .integer(Int64(cmd.arity)), .set(flags), .integer(Int64(cmd.firstKey)),
+                           .integer(Int64(cmd.lastKey)), .integer(Int64(cmd.keyStep)), .set([]), .set([]), .set([]), .array([])])
         }
         if let s = Server.serverCommandInfo.first(where: { $0.0 == name }) {
-            return .array([.bulk(Array(name.utf8)), .integer(Int64(s.1)), .array(s.2.map { .status($0) }), .integer(0), .integer(0), .integer(0),
-                           .array([]), .array([]), .array([]), .array([])])
+            return .array([.bulk(Array(name.utf8)), .integer(Int64(s.1)), .set(s.2.map { .status($0) }), .integer(0), .integer(0), .integer(0),
+                           .set([]), .set([]), .set([]), .array([])])
         }
         return nil
     }
@@ -703,8 +703,8 @@ public final class Server {
             let names = a.count > 2 ? a.dropFirst(2).map { Server.lower($0) } : Set(allNames).sorted()
             return .array(names.map { commandInfo($0) ?? .null })
         case "docs":
-            // Docs are not kept: an empty answer (redis-cli then shows no hints).
-            return .array([])
+            // Docs are not kept: an empty map (redis-cli then shows no hints).
+            return .map([])
         case "getkeys":
             guard a.count >= 4 else { return .error("ERR wrong number of arguments for 'command|getkeys' command") }
             let args = Array(a.dropFirst(2))

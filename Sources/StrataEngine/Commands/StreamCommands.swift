@@ -175,6 +175,7 @@ enum StreamCommands {
             c.propagate(prop)
             return .bulk(idBytes(newID))
         },
+        cmd("xinfo", -2, [.readonly], 2, 2, 1) { c in try xinfo(&c) },
         cmd("xlen", 2, [.readonly, .fast], 1, 1, 1) { c in
             .integer(Int64(try c.getStream(c.arg(1))?.count ?? 0))
         },
@@ -485,7 +486,6 @@ enum StreamCommands {
             if s == nil { s = StreamObject(); c.engine.store(c.db, key, .stream(s!)) }
             let name = ByteKey(c.arg(3))
             if s!.groups[name] != nil { throw CommandError("BUSYGROUP Consumer Group name already exists") }
-            if entriesRead == nil && c.args[4] == Array("$".utf8) { entriesRead = Int64(s!.entriesAdded) }
             s!.groups[name] = StreamObject.Group(lastID: gid, entriesRead: entriesRead == -1 ? nil : entriesRead)
             c.propagateAsIs()
             return .ok
@@ -500,7 +500,8 @@ enum StreamCommands {
             }
             let s = try existing()
             let g = try group(c, s, c.arg(2), c.arg(3))
-            if c.args[4] == Array("$".utf8) { g.lastID = s.lastID; if entriesRead == nil { entriesRead = Int64(s.entriesAdded) } }
+            // Without ENTRIESREAD the counter becomes unknown, "$" included (Redis 7.0).
+            if c.args[4] == Array("$".utf8) { g.lastID = s.lastID }
             else { g.lastID = try id(c.args[4]) }
             g.entriesRead = entriesRead == -1 ? nil : entriesRead
             c.propagateAsIs()

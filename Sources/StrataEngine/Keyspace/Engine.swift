@@ -200,6 +200,8 @@ public struct CommandContext {
 
     func arg(_ i: Int) -> Bytes { args[i] }
     func argString(_ i: Int) -> String { String(decoding: args[i], as: UTF8.self).lowercased() }
+    /// Argument i as text, case kept (for error messages that quote it).
+    func argText(_ i: Int) -> String { String(decoding: args[i], as: UTF8.self) }
 
     func lookup(_ key: Bytes) -> Value? { engine.lookup(db, key) }
 

@@ -69,13 +69,12 @@ public final class StreamObject {
         return true
     }
 
-    /// Removes the oldest `n` entries (trimming).
+    /// Removes the oldest `n` entries (trimming: unlike XDEL, not a tombstone, so the max
+    /// deleted ID stays as it was, as in Redis's streamTrim).
     public func removeFirst(_ n: Int) {
         guard n > 0 else { return }
-        let last = ids[n - 1]
         ids.removeFirst(n)
         fields.removeFirst(n)
-        if maxDeletedID < last { maxDeletedID = last }
     }
 
     public func entry(at i: Int) -> (id: StreamID, fields: [(field: Bytes, value: Bytes)]) { (ids[i], fields[i]) }

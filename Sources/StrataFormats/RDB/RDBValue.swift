@@ -344,19 +344,35 @@ extension StreamValue {
     /// Packs entries (in ID order) into listpack nodes as Redis's `streamAppendItem` does: at
     /// most `maxEntries` entries and about `maxBytes` bytes per node, the first entry's fields as
     /// the node's master fields, SAMEFIELDS entries storing only their values.
+    /// Where each node starts when `count` entries are packed: a node takes entries until it
+    /// holds `maxEntries` or about `maxBytes` (`entryBytes(i)` is entry i's estimated size).
+    public static func nodeStarts(count: Int, maxEntries: Int = 100, maxBytes: Int = 4096,
+                                  entryBytes: (Int) -> Int) -> [Int] {
+        var starts = [Int]()
+        var i = 0
+        while i < count {
+            starts.append(i)
+            var n = 0, size = 0
+            while i < count && n < maxEntries && (n == 0 || size < maxBytes) {
+                size += entryBytes(i); n += 1; i += 1
+            }
+        }
+        return starts
+    }
+
+    /// The estimated listpack bytes of an entry with these fields.
+    public static func entryBytes(_ fields: [(field: [UInt8], value: [UInt8])]) -> Int {
+        fields.reduce(16) { $0 + $1.field.count + $1.value.count + 4 }
+    }
+
     public static func packNodes(_ entries: [Entry], maxEntries: Int = 100, maxBytes: Int = 4096) -> [Node] {
         var nodes = [Node]()
-        var i = 0
-        while i < entries.count {
-            let master = entries[i].id
-            let masterFields = entries[i].fields.map(\.field)
-            var items = [Int]()
-            var size = 0
-            while i < entries.count && items.count < maxEntries && (items.isEmpty || size < maxBytes) {
-                items.append(i)
-                size += entries[i].fields.reduce(16) { $0 + $1.field.count + $1.value.count + 4 }
-                i += 1
-            }
+        let starts = nodeStarts(count: entries.count, maxEntries: maxEntries, maxBytes: maxBytes) { entryBytes(entries[$0].fields) }
+        for (n, first) in starts.enumerated() {
+            let master = entries[first].id
+            let masterFields = entries[first].fields.map(\.field)
+            let items = Array(first..<(n + 1 < starts.count ? starts[n + 1] : entries.count))
+            let size = items.reduce(0) { $0 + entryBytes(entries[$1].fields) }
             var lp = Listpack.Builder(capacity: size + 32)
             lp.append(int: Int64(items.count))
             lp.append(int: 0)
