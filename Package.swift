@@ -25,9 +25,11 @@ let package = Package(
             dependencies: ["StrataFormats"],
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
+        // C: a counting shim over glibc's malloc (used_memory and maxmemory, as Redis's zmalloc).
+        .target(name: "CStrataAlloc"),
         .target(
             name: "StrataServer",
-            dependencies: ["StrataFormats", "StrataEngine"],
+            dependencies: ["StrataFormats", "StrataEngine", "CStrataAlloc"],
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
         .target(name: "StrataBackup", dependencies: ["StrataFormats", "StrataEngine"]),

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import StrataFormats
 import StrataEngine
+import CStrataAlloc
 
 /// Set from signal handlers, read by the cron.
 nonisolated(unsafe) private var shutdownSignal: Int32 = 0
@@ -33,6 +34,12 @@ public final class Server {
     private var aofLastRewriteOK = true
     private var childStarted: Int64 = 0
     private var commandsProcessed = 0
+    private var evictedKeys = 0
+    private var peakMemory = 0
+    /// Allocated bytes once the server was set up, before any data (MEMORY STATS).
+    private var startupMemory = 0
+    /// `maxmemory` in bytes (0: no limit), kept out of the config table for the command path.
+    private var maxmemoryBytes = 0
     private var connectionsReceived = 0
     private let startTime: Int64
     private var renamed: [String: String] = [:]   // new name -> real name
@@ -92,15 +99,6 @@ public final class Server {
     public init(config: ServerConfig) throws {
         self.config = config
         engine = Engine(databases: config.int("databases"))
-        var limits = EncodingLimits()
-        limits.hashMaxListpackEntries = config.int("hash-max-listpack-entries")
-        limits.hashMaxListpackValue = config.int("hash-max-listpack-value")
-        limits.zsetMaxListpackEntries = config.int("zset-max-listpack-entries")
-        limits.zsetMaxListpackValue = config.int("zset-max-listpack-value")
-        limits.setMaxIntsetEntries = config.int("set-max-intset-entries")
-        limits.hllSparseMaxBytes = config.int("hll-sparse-max-bytes")
-        engine.limits = limits
-        engine.maxBulkLength = config.bytes("proto-max-bulk-len")
         loop = try EventLoop()
         startTime = Engine.systemClock()
         lastSave = startTime / 1000
@@ -108,6 +106,8 @@ public final class Server {
             disabled.insert(from)
             if !to.isEmpty { renamed[to.lowercased()] = from }
         }
+        applyConfig()
+        startupMemory = Server.usedMemory()
     }
 
     // MARK: logging
@@ -603,7 +603,7 @@ public final class Server {
     /// Commands the server handles itself (everything else goes to the engine).
     private static let serverCommands: Set<String> = ["function", "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "publish", "pubsub", "ping",
         "quit", "auth", "hello", "multi", "discard", "exec", "client", "info",
-        "config", "save", "bgsave", "bgrewriteaof", "sync", "psync", "replconf", "slowlog", "monitor", "wait", "latency", "lastsave", "time", "shutdown", "command", "debug", "watch", "unwatch", "reset"]
+        "config", "save", "bgsave", "bgrewriteaof", "sync", "psync", "replconf", "slowlog", "monitor", "wait", "latency", "memory", "lastsave", "time", "shutdown", "command", "debug", "watch", "unwatch", "reset"]
     private static let serverCommandBytes: [[UInt8]] = serverCommands.map { Array($0.utf8) }
 
     /// True when `name` (any case) is a server command: bytes compared with ASCII case folding,
@@ -675,7 +675,7 @@ public final class Server {
         ("lastsave", 1, ["loading", "stale", "fast"]), ("time", 1, ["loading", "stale", "fast"]), ("shutdown", -1, ["admin", "noscript", "loading", "stale"]),
         ("command", -1, ["loading", "stale"]), ("slowlog", -2, []), ("monitor", 1, ["admin", "noscript", "loading", "stale"]),
         ("sync", 1, ["admin", "noscript"]), ("psync", -3, ["admin", "noscript"]), ("replconf", -1, ["admin", "noscript", "loading", "stale"]),
-        ("wait", 3, ["noscript"]), ("latency", -2, []), ("function", -2, []), ("quit", -1, ["noscript", "loading", "stale", "fast"]),
+        ("wait", 3, ["noscript"]), ("latency", -2, []), ("memory", -2, []), ("function", -2, []), ("quit", -1, ["noscript", "loading", "stale", "fast"]),
         ("reset", 1, ["noscript", "loading", "stale", "fast"]),
     ]
 
@@ -923,7 +923,7 @@ public final class Server {
     private func processCommand(_ c: Client, _ argv: [Bytes]) {
         commandsProcessed += 1
         // The fast path: an authenticated client outside MULTI, no renamed commands, an engine command.
-        if c.authenticated && c.multi == nil && c.subscriptionCount == 0 && renamed.isEmpty && disabled.isEmpty && !Server.maybeServerCommand(argv[0]) {
+        if c.authenticated && c.multi == nil && c.subscriptionCount == 0 && renamed.isEmpty && disabled.isEmpty && maxmemoryBytes == 0 && !Server.maybeServerCommand(argv[0]) {
             if watchers.isEmpty && blockedClients.isEmpty && !Server.maybeBlocking(argv[0]) {
                 engine.execute(argv, client: &c.state).write(into: &c.out, resp: c.resp)
                 return
@@ -945,6 +945,19 @@ public final class Server {
         if c.subscriptionCount > 0 && c.resp == 2 && !["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ping", "quit", "reset"].contains(name) {
             reply(c, .error("ERR Can't execute '\(name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"))
             return
+        }
+        if maxmemoryBytes > 0 && !performEvictions() {
+            // Out of memory: commands that may grow it are refused, and inside MULTI anything
+            // but EXEC/DISCARD (the transaction then fails), as Redis does.
+            func denyoom(_ n: String) -> Bool { CommandTable.shared.lookup(n)?.flags.contains(.denyoom) ?? false }
+            var deny = denyoom(name)
+            if name == "exec", let q = c.multi { deny = q.contains { denyoom(Server.lower($0[0])) } }
+            if c.multi != nil && !["exec", "discard", "quit", "reset"].contains(name) { deny = true }
+            if deny {
+                if c.multi != nil { c.multiError = true }
+                reply(c, .error("OOM command not allowed when used memory > 'maxmemory'."))
+                return
+            }
         }
         if c.multi != nil && !["exec", "discard", "multi", "watch", "quit", "reset"].contains(name) {
             if serverCommand(name) == nil && !engine.implements(args[0]) && !Server.blockingCommands.contains(name) {
@@ -1564,6 +1577,7 @@ public final class Server {
             return .integer(Int64(self.replicas.filter { $0.out.isEmpty }.count))
         }
         case "latency": return { [unowned self] _, a in self.latencyCommand(a) }
+        case "memory": return { [unowned self] c, a in self.memoryCommand(c, a) }
         default: return nil
         }
     }
@@ -1710,14 +1724,12 @@ public final class Server {
             }
             let wasOn = config.bool("appendonly")
             config = copy
-            queryBufferLimit = config.bytes("client-query-buffer-limit")
             if config.bool("appendonly") != wasOn {
                 if let r = switchAppendOnly(on: !wasOn) { try? config.set("appendonly", wasOn ? "yes" : "no"); return r }
             }
-            slowlogThreshold = Int64(config.int("slowlog-log-slower-than"))
-            latencyThresholdMs = Int64(config.int("latency-monitor-threshold"))
-            aof?.fsyncPolicy = config.string("appendfsync").lowercased()
-            aof?.timestamps = config.bool("aof-timestamp-enabled")
+            applyConfig()
+            // Lowering maxmemory evicts at once, as Redis's CONFIG SET maxmemory does.
+            if maxmemoryBytes > 0 { _ = performEvictions() }
             return .ok
         case "resetstat":
             commandsProcessed = 0; connectionsReceived = 0
@@ -1725,6 +1737,144 @@ public final class Server {
         default:
             return .error("ERR unknown subcommand '\(String(decoding: a[1], as: UTF8.self))'. Try CONFIG HELP.")
         }
+    }
+
+    /// Everything the engine and the command path read from the configuration, at startup and
+    /// after every CONFIG SET.
+    private func applyConfig() {
+        var limits = EncodingLimits()
+        limits.hashMaxListpackEntries = config.int("hash-max-listpack-entries")
+        limits.hashMaxListpackValue = config.int("hash-max-listpack-value")
+        limits.zsetMaxListpackEntries = config.int("zset-max-listpack-entries")
+        limits.zsetMaxListpackValue = config.int("zset-max-listpack-value")
+        limits.setMaxIntsetEntries = config.int("set-max-intset-entries")
+        limits.hllSparseMaxBytes = config.int("hll-sparse-max-bytes")
+        engine.limits = limits
+        engine.maxBulkLength = config.bytes("proto-max-bulk-len")
+        let policy = MaxmemoryPolicy(rawValue: config.string("maxmemory-policy").lowercased()) ?? .noeviction
+        engine.maxmemoryPolicy = policy
+        engine.maxmemorySamples = max(1, config.int("maxmemory-samples"))
+        engine.lfuLogFactor = config.int("lfu-log-factor")
+        engine.lfuDecayTime = config.int("lfu-decay-time")
+        maxmemoryBytes = config.bytes("maxmemory")
+        engine.sharedIntegersDisabled = maxmemoryBytes > 0 && (policy.isLRU || policy.isLFU)
+        queryBufferLimit = config.bytes("client-query-buffer-limit")
+        slowlogThreshold = Int64(config.int("slowlog-log-slower-than"))
+        latencyThresholdMs = Int64(config.int("latency-monitor-threshold"))
+        aof?.fsyncPolicy = config.string("appendfsync").lowercased()
+        aof?.timestamps = config.bool("aof-timestamp-enabled")
+    }
+
+    /// MEMORY USAGE / STATS / DOCTOR / PURGE / MALLOC-STATS / HELP.
+    private func memoryCommand(_ c: Client, _ a: [Bytes]) -> Reply {
+        let sub = Server.lower(a[1])
+        func arity(_ ok: Bool) -> Reply? { ok ? nil : .error("ERR wrong number of arguments for 'memory|\(sub)' command") }
+        switch sub {
+        case "usage":
+            if let e = arity(a.count >= 3) { return e }
+            var samples = 5
+            var i = 3
+            while i < a.count {
+                guard Server.lower(a[i]) == "samples", i + 1 < a.count else { return .error("ERR syntax error") }
+                guard let n = Decimal.parseCanonical(a[i + 1]), n >= 0 else { return .error("ERR value is out of range, must be positive") }
+                samples = n == 0 ? 0 : Int(min(n, Int64(Int32.max)))
+                i += 2
+            }
+            return engine.memoryUsage(engine.databases[c.state.db], a[2], samples: samples).map { .integer(Int64($0)) } ?? .null
+        case "stats":
+            if let e = arity(a.count == 2) { return e }
+            let used = Server.usedMemory(), rss = Server.rss()
+            let keys = engine.databases.reduce(0) { $0 + $1.count }
+            var out: [Reply] = [.bulk("peak.allocated"), .integer(Int64(max(peakMemory, used))), .bulk("total.allocated"), .integer(Int64(used)),
+                                .bulk("startup.allocated"), .integer(Int64(startupMemory)), .bulk("replication.backlog"), .integer(0),
+                                .bulk("clients.slaves"), .integer(Int64(replicas.reduce(0) { $0 + $1.out.count })),
+                                .bulk("clients.normal"), .integer(Int64(clients.values.reduce(0) { $0 + ($1.isReplica ? 0 : $1.out.count) })),
+                                .bulk("aof.buffer"), .integer(0), .bulk("lua.caches"), .integer(0), .bulk("functions.caches"), .integer(0)]
+            for db in engine.databases where db.count > 0 {
+                out += [.bulk("db.\(db.id)"), .map([.bulk("overhead.hashtable.main"), .integer(Int64(db.count * 48)),
+                                                    .bulk("overhead.hashtable.expires"), .integer(Int64(db.expires.count * 48))])]
+            }
+            let dataset = max(0, used - startupMemory)
+            out += [.bulk("overhead.total"), .integer(Int64(startupMemory)), .bulk("keys.count"), .integer(Int64(keys)),
+                    .bulk("keys.bytes-per-key"), .integer(keys > 0 ? Int64(dataset / keys) : 0),
+                    .bulk("dataset.bytes"), .integer(Int64(dataset)),
+                    .bulk("dataset.percentage"), .double(Array(Server.twoDecimals(used > 0 ? Double(dataset) * 100 / Double(used) : 0).utf8)),
+                    .bulk("peak.percentage"), .double(Array(Server.twoDecimals(peakMemory > 0 ? Double(used) * 100 / Double(peakMemory) : 100).utf8)),
+                    .bulk("fragmentation"), .double(Array(Server.twoDecimals(used > 0 ? Double(rss) / Double(used) : 0).utf8))]
+            return .map(out)
+        case "doctor":
+            if let e = arity(a.count == 2) { return e }
+            let used = Server.usedMemory()
+            if used < 5 << 20 {
+                return .verbatim(Array("Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting.".utf8))
+            }
+            return .verbatim(Array("Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.".utf8))
+        case "purge":
+            if let e = arity(a.count == 2) { return e }
+            for db in engine.databases { db.dict.compactIfSparse(); db.expires.compactIfSparse() }
+            return .ok
+        case "malloc-stats":
+            if let e = arity(a.count == 2) { return e }
+            return .verbatim(Array("Stats not supported for the current allocator".utf8))
+        case "help":
+            return .array(["MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                           "DOCTOR", "    Return memory problems reports.",
+                           "MALLOC-STATS", "    Return internal statistics report from the memory allocator.",
+                           "PURGE", "    Attempt to purge dirty pages for reclamation by the allocator.",
+                           "STATS", "    Return information about the memory usage of the server.",
+                           "USAGE <key> [SAMPLES <count>]", "    Return memory in bytes used by <key> and its value. Nested values are",
+                           "    sampled up to <count> times (default: 5, 0 means sample all).",
+                           "HELP", "    Prints this help."].map { .status($0) })
+        default:
+            return .error("ERR unknown subcommand '\(String(decoding: a[1], as: UTF8.self))'. Try MEMORY HELP.")
+        }
+    }
+
+    /// Memory as maxmemory sees it: allocated bytes less the replicas' output buffers (Redis's
+    /// freeMemoryGetNotCountedMemory) and less the table slots deleted keys left for reuse.
+    private func memoryForEviction() -> Int {
+        var used = Server.usedMemory()
+        for r in replicas { used -= r.out.count }
+        for db in engine.databases where db.dict.count > 0 || db.expires.count > 0 {
+            used -= db.dict.reusableBytes + db.expires.reusableBytes
+        }
+        return max(0, used)
+    }
+
+    /// performEvictions: evicts keys under the policy until memory is within maxmemory.
+    /// False when it cannot get there (noeviction, or nothing the policy may take).
+    private func performEvictions() -> Bool {
+        var used = memoryForEviction()
+        if used <= maxmemoryBytes { return true }
+        while used > maxmemoryBytes {
+            guard let (db, key) = engine.evictOne() else { return false }
+            evictedKeys += 1
+            touch(db, key)
+            // Deleted slots stay in the table's slab until it is compacted: do it as it thins.
+            engine.databases[db].dict.compactIfSparse()
+            engine.databases[db].expires.compactIfSparse()
+            used = memoryForEviction()
+        }
+        return true
+    }
+
+    static func usedMemory() -> Int { Int(strata_used_memory()) }
+
+    /// bytesToHuman: "1.50M" and the like.
+    static func bytesToHuman(_ n: Int) -> String {
+        let d = Double(n)
+        if n < 1024 { return "\(n)B" }
+        if n < 1 << 20 { return twoDecimals(d / 1024) + "K" }
+        if n < 1 << 30 { return twoDecimals(d / 1048576) + "M" }
+        if n < 1 << 40 { return twoDecimals(d / 1073741824) + "G" }
+        return twoDecimals(d / 1099511627776) + "T"
+    }
+
+    /// `%.2f` without Foundation.
+    static func twoDecimals(_ d: Double) -> String {
+        let hundredths = Int((d * 100).rounded())
+        let frac = hundredths % 100
+        return "\(hundredths / 100).\(frac < 10 ? "0" : "")\(frac)"
     }
 
     private func configValue(_ name: String) -> String? {
@@ -1852,6 +2002,8 @@ public final class Server {
             for w in watchedLive where engine.databases[w.db].dict[w.key.bytes] == nil { touch(w.db, w.key.bytes) }
         }
         engine.cron()
+        engine.cachedUnixMs = Engine.systemClock()
+        peakMemory = max(peakMemory, Server.usedMemory())
         reapChild()
         if let aof {
             aof.holdFsync = childPID != 0 && config.bool("no-appendfsync-on-rewrite")
@@ -1914,11 +2066,17 @@ public final class Server {
         add("Clients", [("connected_clients", "\(clients.count)"), ("maxclients", "\(config.int("maxclients"))"), ("blocked_clients", "\(blockedClients.count)")])
         var ru = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &ru)
-        // Strata has no allocator statistics: used_memory is the resident set size too.
-        let rss = Server.rss()
-        add("Memory", [("used_memory", "\(rss)"), ("used_memory_human", "\(rss / 1048576)M"),
-                       ("used_memory_rss", "\(rss)"), ("maxmemory", "\(config.bytes("maxmemory"))"),
-                       ("maxmemory_policy", config.string("maxmemory-policy"))])
+        // used_memory counts allocated blocks (CStrataAlloc), as Redis's zmalloc does.
+        let rss = Server.rss(), used = Server.usedMemory()
+        peakMemory = max(peakMemory, used)
+        let maxmemory = config.bytes("maxmemory")
+        add("Memory", [("used_memory", "\(used)"), ("used_memory_human", Server.bytesToHuman(used)),
+                       ("used_memory_rss", "\(rss)"), ("used_memory_rss_human", Server.bytesToHuman(rss)),
+                       ("used_memory_peak", "\(peakMemory)"), ("used_memory_peak_human", Server.bytesToHuman(peakMemory)),
+                       ("maxmemory", "\(maxmemory)"), ("maxmemory_human", Server.bytesToHuman(maxmemory)),
+                       ("maxmemory_policy", config.string("maxmemory-policy")),
+                       ("mem_fragmentation_ratio", Server.twoDecimals(used > 0 ? Double(rss) / Double(used) : 0)),
+                       ("mem_allocator", "libc")])
         add("Persistence", [("loading", "0"), ("rdb_changes_since_last_save", "\(dirty)"),
                             ("rdb_bgsave_in_progress", childPID != 0 ? "1" : "0"), ("rdb_last_save_time", "\(lastSave)"),
                             ("rdb_last_bgsave_status", lastSaveOK ? "ok" : "err"), ("aof_enabled", aof != nil ? "1" : "0"),
@@ -1926,7 +2084,8 @@ public final class Server {
                             ("aof_rewrites", "\(aofRewrites)"), ("aof_last_bgrewrite_status", aofLastRewriteOK ? "ok" : "err"),
                             ("aof_last_write_status", aof?.lastWriteError == nil ? "ok" : "err")]
                             + (aof.map { [("aof_current_size", "\($0.baseSize + $0.incrSize)"), ("aof_base_size", "\($0.baseSize)")] } ?? []))
-        add("Stats", [("total_connections_received", "\(connectionsReceived)"), ("total_commands_processed", "\(commandsProcessed)")])
+        add("Stats", [("total_connections_received", "\(connectionsReceived)"), ("total_commands_processed", "\(commandsProcessed)"),
+                      ("evicted_keys", "\(evictedKeys)")])
         add("Replication", [("role", "master"), ("connected_slaves", "\(replicas.count)"), ("master_replid", replicationID)])
         add("CPU", [("used_cpu_sys", "\(Double(ru.ru_stime.tv_sec) + Double(ru.ru_stime.tv_usec) / 1e6)"),
                     ("used_cpu_user", "\(Double(ru.ru_utime.tv_sec) + Double(ru.ru_utime.tv_usec) / 1e6)")])

@@ -35,6 +35,7 @@ public struct ServerConfig: Sendable {
         "protected-mode": "yes", "requirepass": "", "maxclients": "10000", "timeout": "0",
         "tcp-keepalive": "300", "hz": "10", "enable-debug-command": "no", "unixsocket": "",
         "unixsocketperm": "0", "maxmemory": "0", "maxmemory-policy": "noeviction",
+        "maxmemory-samples": "5", "lfu-log-factor": "10", "lfu-decay-time": "1",
         "rdbcompression": "yes", "rdbchecksum": "yes", "aof-use-rdb-preamble": "yes",
         "aof-timestamp-enabled": "no", "aof-load-truncated": "yes", "stop-writes-on-bgsave-error": "yes",
         "proto-max-bulk-len": "536870912", "client-query-buffer-limit": "1073741824",

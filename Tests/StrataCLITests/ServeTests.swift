@@ -643,4 +643,109 @@ final class ServeTests: XCTestCase {
             XCTAssertEqual(outputs[1], outputs[0], "protocol \(proto)")
         }
     }
+
+    /// maxmemory with every policy, the same scenario against redis-server and strata serve
+    /// (redis-py): 1000 persistent and 1000 volatile keys of 1 KB (TTLs rising with the index),
+    /// cold keys restored with IDLETIME 1000 (LRU) or FREQ 0 (LFU), hot ones written fresh and
+    /// read 30 times; then maxmemory is set 300 KB under the usage and 200 KB more is written.
+    /// Both servers must show the same behaviour: noeviction refuses with OOM and loses nothing;
+    /// volatile-* never take a persistent key; LRU/LFU keep the hot keys and take cold ones;
+    /// volatile-ttl takes the nearest expiries first; OBJECT FREQ/IDLETIME answer per policy.
+    func testMaxmemoryPoliciesBehaveAsRedis() throws {
+        guard let py = which("python3"), (try? runProcess(py, ["-c", "import redis"]))?.status == 0 else {
+            return XCTFail("redis-py is not installed (.ci/run installs PyPI redis)")
+        }
+        let script = """
+        import sys, json, redis
+        r = redis.Redis(host="127.0.0.1", port=int(sys.argv[1]))
+        policy = sys.argv[2]
+        r.config_set("maxmemory", 0)
+        r.config_set("maxmemory-policy", policy)
+        r.flushall()
+        r.config_resetstat()
+        val = b"x" * 1000
+        r.set("template", val)
+        payload = r.dump("template")
+        r.delete("template")
+        lru, lfu = policy.endswith("lru"), policy.endswith("lfu")
+        cold = ["IDLETIME", "1000"] if lru else (["FREQ", "0"] if lfu else [])
+        p = r.pipeline(transaction=False)
+        for i in range(1000):
+            hot = i < 100
+            for prefix, ttl in (("p:", 0), ("v:", 100000000 + i * 1000)):
+                if hot:
+                    p.set(prefix + str(i), val, px=ttl or None)
+                else:
+                    p.execute_command("RESTORE", prefix + str(i), ttl, payload, *cold)
+        p.execute()
+        for _ in range(30):
+            p = r.pipeline(transaction=False)
+            for i in range(100):
+                p.get("p:" + str(i)); p.get("v:" + str(i))
+            p.execute()
+        out = {}
+        if lfu:
+            out["freq_hot_gt_cold"] = r.object("freq", "p:1") > r.object("freq", "p:500")
+        else:
+            try:
+                r.object("freq", "p:1"); out["freq_error"] = False
+            except redis.ResponseError:
+                out["freq_error"] = True
+        if lru:
+            out["idle_cold"] = r.object("idletime", "p:500") >= 900
+        used = r.info("memory")["used_memory"]
+        r.config_set("maxmemory", used - 300 * 1024)
+        oom = 0
+        for i in range(200):
+            try:
+                r.set("n:" + str(i), val)
+            except redis.ResponseError as e:
+                if str(e).startswith("command not allowed when used memory"): oom += 1
+                else: raise
+        alive = lambda prefix, lo, hi: sum(r.exists(prefix + str(i)) for i in range(lo, hi))
+        out["oom"] = oom
+        out["evicted"] = r.info("stats")["evicted_keys"] > 0
+        out["persistent"] = alive("p:", 0, 1000)
+        out["volatile"] = alive("v:", 0, 1000)
+        out["hot_p"] = alive("p:", 0, 100)
+        out["hot_v"] = alive("v:", 0, 100)
+        out["cold_p"] = alive("p:", 100, 1000)
+        out["cold_v"] = alive("v:", 100, 1000)
+        out["near_ttl"] = alive("v:", 100, 300)
+        out["far_ttl"] = alive("v:", 800, 1000)
+        out["within_limit"] = r.info("memory")["used_memory"] < int(r.config_get("maxmemory")["maxmemory"])
+        r.config_set("maxmemory", 0)
+        print(json.dumps(out))
+        """
+        let redis = try RedisOracle(), strata = try startStrata()
+        defer { redis.stop(); strata.stop() }
+        for policy in ["noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"] {
+            for (name, server) in [("redis", redis), ("strata", strata)] {
+                let r = try runProcess(py, ["-c", script, "\(server.port)", policy])
+                guard r.status == 0, let o = try JSONSerialization.jsonObject(with: r.out) as? [String: Any] else {
+                    XCTFail("\(name) \(policy): \(r.err)"); continue
+                }
+                let n = { (k: String) in (o[k] as? Int) ?? -1 }
+                let where_ = "\(name) \(policy): \(o)"
+                if policy == "noeviction" {
+                    XCTAssertGreaterThan(n("oom"), 0, where_)
+                    XCTAssertEqual(n("persistent") + n("volatile"), 2000, where_)
+                    XCTAssertEqual(o["evicted"] as? Bool, false, where_)
+                    continue
+                }
+                XCTAssertEqual(n("oom"), 0, where_)
+                XCTAssertEqual(o["evicted"] as? Bool, true, where_)
+                if policy.hasPrefix("volatile") { XCTAssertEqual(n("persistent"), 1000, where_) }
+                if policy.hasSuffix("lru") || policy.hasSuffix("lfu") {
+                    let (hot, cold, pool) = policy.hasPrefix("volatile") ? (n("hot_v"), n("cold_v"), 900.0) : (n("hot_p") + n("hot_v"), n("cold_p") + n("cold_v"), 1800.0)
+                    XCTAssertGreaterThanOrEqual(hot, policy.hasPrefix("volatile") ? 90 : 180, where_)
+                    XCTAssertLessThan(Double(cold) / pool, 0.95, where_)
+                }
+                if policy.hasSuffix("lfu") { XCTAssertEqual(o["freq_hot_gt_cold"] as? Bool, true, where_) }
+                else { XCTAssertEqual(o["freq_error"] as? Bool, true, where_) }
+                if policy.hasSuffix("lru") { XCTAssertEqual(o["idle_cold"] as? Bool, true, where_) }
+                if policy == "volatile-ttl" { XCTAssertLessThan(n("near_ttl"), n("far_ttl"), where_) }
+            }
+        }
+    }
 }

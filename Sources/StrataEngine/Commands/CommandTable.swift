@@ -10,6 +10,10 @@ public struct Command: Sendable {
     public let lastKey: Int
     public let keyStep: Int
     let handler: @Sendable (inout CommandContext) throws -> Reply
+    /// Whether its key lookups count as accesses for LRU/LFU (Redis's LOOKUP_NOTOUCH callers:
+    /// TYPE, TTL and friends, EXISTS, OBJECT do not).
+    public let touchesKeys: Bool
+    static let noTouch: Set<String> = ["type", "ttl", "pttl", "expiretime", "pexpiretime", "exists", "object"]
 
     /// The keys a call touches (COMMAND GETKEYS, cluster routing, WATCH).
     public func keys(_ args: [[UInt8]]) -> [[UInt8]] {
@@ -51,5 +55,6 @@ public final class CommandTable: Sendable {
 
 func cmd(_ name: String, _ arity: Int, _ flags: Set<Command.Flag>, _ first: Int, _ last: Int, _ step: Int,
          _ handler: @escaping @Sendable (inout CommandContext) throws -> Reply) -> Command {
-    Command(name: name, arity: arity, flags: flags, firstKey: first, lastKey: last, keyStep: step, handler: handler)
+    Command(name: name, arity: arity, flags: flags, firstKey: first, lastKey: last, keyStep: step, handler: handler,
+            touchesKeys: !Command.noTouch.contains(name))
 }

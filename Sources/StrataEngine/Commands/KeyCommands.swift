@@ -91,12 +91,46 @@ enum KeyCommands {
         },
         cmd("restore", -4, [.write, .denyoom], 1, 1, 1) { c in try restore(&c) },
         cmd("object", -2, [.readonly], 2, 2, 1) { c in
-            switch c.argString(1) {
-            case "encoding":
-                guard c.args.count == 3 else { throw CommandError.syntax }
-                return c.lookup(c.arg(2)).map { .bulk($0.encoding) } ?? .null
+            let sub = c.argString(1)
+            if sub == "help" {
+                guard c.args.count == 2 else { throw CommandError("ERR wrong number of arguments for 'object|help' command") }
+                return .array(["OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                               "ENCODING <key>", "    Return the kind of internal representation used in order to store the value",
+                               "    associated with a <key>.",
+                               "FREQ <key>", "    Return the access frequency index of the <key>. The returned integer is",
+                               "    proportional to the logarithm of the recent access frequency of the key.",
+                               "IDLETIME <key>", "    Return the idle time of the <key>, that is the approximated number of",
+                               "    seconds elapsed since the last access to the key.",
+                               "REFCOUNT <key>", "    Return the number of references of the value associated with the specified",
+                               "    <key>.",
+                               "HELP", "    Prints this help."].map { .status($0) })
+            }
+            guard ["encoding", "freq", "idletime", "refcount"].contains(sub) else {
+                throw CommandError("ERR unknown subcommand '\(c.argText(1))'. Try OBJECT HELP.")
+            }
+            guard c.args.count == 3 else { throw CommandError("ERR wrong number of arguments for 'object|\(sub)' command") }
+            guard let v = c.lookup(c.arg(2)) else { return .null }
+            let policy = c.engine.maxmemoryPolicy
+            switch sub {
+            case "encoding": return .bulk(v.encoding)
+            case "idletime":
+                if policy.isLFU {
+                    throw CommandError("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+                }
+                return .integer(c.engine.idleMilliseconds(c.db.dict.meta(c.arg(2)) ?? 0) / 1000)
+            case "freq":
+                if !policy.isLFU {
+                    throw CommandError("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+                }
+                return .integer(Int64(c.engine.lfuDecayed(c.db.dict.meta(c.arg(2)) ?? 0)))
             default:
-                throw CommandError("ERR unknown subcommand '\(String(decoding: c.arg(1), as: UTF8.self))'. Try OBJECT HELP.")
+                // Small integers are shared objects in Redis (refcount INT_MAX) unless an LRU/LFU
+                // policy with maxmemory needs per-key access data.
+                if case .string(let sv) = v, sv.encodingKind == .int, !c.engine.sharedIntegersDisabled,
+                   let n = Decimal.parseCanonical(sv.bytes), n >= 0, n < 10000 {
+                    return .integer(2147483647)
+                }
+                return .integer(1)
             }
         },
     ]
@@ -145,6 +179,7 @@ enum KeyCommands {
             return .ok
         }
         c.engine.store(c.db, key, Value.from(decoded, limits: c.engine.limits))
+        c.engine.setAccess(c.db, key, idleSeconds: idle >= 0 ? idle : nil, frequency: freq >= 0 ? freq : nil)
         if ttl != 0 {
             c.engine.setExpire(c.db, key, ttl)
             c.propagate([B("RESTORE"), key, Decimal.bytes(ttl), c.arg(3), B("ABSTTL")] + (replace ? [B("REPLACE")] : []))

@@ -40,6 +40,23 @@ public final class Engine {
     var rng = SystemRandomNumberGenerator()
     let hasher = SeededHash()
 
+    /// `maxmemory-policy` and its tuning: decide what OBJECT FREQ/IDLETIME track and what
+    /// `evictOne()` takes.
+    public var maxmemoryPolicy = MaxmemoryPolicy.noeviction
+    public var maxmemorySamples = 5
+    public var lfuLogFactor = 10
+    public var lfuDecayTime = 1
+    /// The server's cached unix time in ms (its cron refreshes it, as Redis's `server.unixtime`
+    /// and `lruclock`), so a key access costs no clock read; nil: read the clock.
+    public var cachedUnixMs: Int64?
+    /// False while a command that must not count as an access runs (TYPE, TTL, OBJECT, ...).
+    var touching = true
+    /// maxmemory is set with an LRU/LFU policy: small integers are not shared objects then
+    /// (OBJECT REFCOUNT), as in Redis.
+    public var sharedIntegersDisabled = false
+    var evictionPool: [EvictionCandidate] = []
+    var nextEvictionDB = 0
+
     public init(databases: Int = 16, clock: @escaping () -> Int64 = Engine.systemClock) {
         self.clock = clock
         self.databases = []
@@ -58,7 +75,8 @@ public final class Engine {
     /// The key's value, deleting it first if its TTL has passed (lazy expiry).
     public func lookup(_ db: Database, _ key: Bytes) -> Value? {
         if db.expires.count > 0 { expireIfNeeded(db, key) }
-        return db.dict[key]
+        if !touching { return db.dict[key] }
+        return db.dict.lookup(key) { touch(&$0) }
     }
 
     @discardableResult
@@ -79,7 +97,8 @@ public final class Engine {
 
     /// Sets a value, keeping or dropping the TTL.
     public func store(_ db: Database, _ key: Bytes, _ value: Value, keepTTL: Bool = false) {
-        db.dict.set(key, value)
+        // A new object is fresh; an overwritten key keeps its LFU counter (dbSetValue).
+        db.dict.set(key, value, meta: freshMeta(), replaceMeta: !maxmemoryPolicy.isLFU)
         if !keepTTL && db.expires.count > 0 { db.expires.remove(key) }
     }
 
@@ -164,6 +183,8 @@ public final class Engine {
             return .error("ERR wrong number of arguments for '\(cmd.name)' command")
         }
         var ctx = CommandContext(engine: self, args: args, db: databases[client.db], client: client)
+        touching = cmd.touchesKeys
+        defer { touching = true }
         do {
             let r = try cmd.handler(&ctx)
             client = ctx.client

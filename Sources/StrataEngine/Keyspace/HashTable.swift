@@ -13,6 +13,9 @@ public final class HashTable<Value> {
         var hash: UInt64
         var value: Value?
         var next: Int32
+        /// Redis's 24-bit `robj->lru`: the LRU clock of the last access, or LFU's minutes and
+        /// log counter (fits the padding after `next`).
+        var meta: UInt32 = 0
     }
 
     private var entries: [Entry] = []
@@ -33,6 +36,9 @@ public final class HashTable<Value> {
     }
 
     public var count: Int { used0 + used1 }
+    /// Bytes of slab slots that are free for reuse (counted as free by eviction: new keys fill
+    /// them before the slab grows).
+    public var reusableBytes: Int { (entries.count - count) * MemoryLayout<Entry>.stride }
     public var isEmpty: Bool { count == 0 }
     public var isRehashing: Bool { rehashIndex >= 0 }
     public var bucketCount: Int { table0.count }
@@ -109,8 +115,30 @@ public final class HashTable<Value> {
 
     /// Shrinks a table that fell below 10% full (Redis's `htNeedsResize`), called from the cron.
     public func shrinkIfNeeded() {
+        compactIfSparse()
         guard rehashIndex < 0, table0.count > 4, used0 * 100 / table0.count < 10 else { return }
         resize(to: max(used0, 4))
+    }
+
+    /// Gives back the slab's free slots once most of it is free (after mass deletes or
+    /// eviction): live entries are moved to a fresh slab and the chains rebuilt over the same
+    /// buckets, so a SCAN in progress still sees every key. Only between rehashes and walks.
+    public func compactIfSparse() {
+        guard rehashIndex < 0, pauseRehashing == 0, entries.count > 256, count * 4 < entries.count else { return }
+        var fresh = [Entry]()
+        fresh.reserveCapacity(count)
+        let mask = UInt64(table0.count - 1)
+        var heads = [Int32](repeating: -1, count: table0.count)
+        for e in entries where e.value != nil {
+            var moved = e
+            let b = Int(e.hash & mask)
+            moved.next = heads[b]
+            heads[b] = Int32(fresh.count)
+            fresh.append(moved)
+        }
+        entries = fresh
+        table0 = heads
+        freeHead = -1
     }
 
     // MARK: lookup
@@ -144,22 +172,43 @@ public final class HashTable<Value> {
 
     public func contains(_ key: [UInt8]) -> Bool { step(); return find(key, hasher.hash(key)) >= 0 }
 
-    /// Inserts or replaces; returns true when the key is new.
+    /// The value, with its access metadata updated by `touch` (an LRU/LFU access).
+    @inline(__always)
+    func lookup(_ key: [UInt8], touch: (inout UInt32) -> Void) -> Value? {
+        step()
+        let i = find(key, hasher.hash(key))
+        guard i >= 0 else { return nil }
+        touch(&entries[Int(i)].meta)
+        return entries[Int(i)].value
+    }
+
+    /// The access metadata of a key (nil when absent).
+    func meta(_ key: [UInt8]) -> UInt32? {
+        let i = find(key, hasher.hash(key))
+        return i >= 0 ? entries[Int(i)].meta : nil
+    }
+
+    /// Inserts or replaces; returns true when the key is new. `meta` is the new entry's
+    /// metadata; a replaced entry keeps its own unless `replaceMeta` says otherwise.
     @discardableResult
-    public func set(_ key: [UInt8], _ value: Value) -> Bool {
+    public func set(_ key: [UInt8], _ value: Value, meta: UInt32 = 0, replaceMeta: Bool = false) -> Bool {
         step()
         let h = hasher.hash(key)
         let found = find(key, h)
-        if found >= 0 { entries[Int(found)].value = value; return false }
+        if found >= 0 {
+            entries[Int(found)].value = value
+            if replaceMeta { entries[Int(found)].meta = meta }
+            return false
+        }
         expandIfNeeded()
         let slot: Int32
         if freeHead >= 0 {
             slot = freeHead
             freeHead = entries[Int(slot)].next
-            entries[Int(slot)] = Entry(key: key, hash: h, value: value, next: -1)
+            entries[Int(slot)] = Entry(key: key, hash: h, value: value, next: -1, meta: meta)
         } else {
             slot = Int32(entries.count)
-            entries.append(Entry(key: key, hash: h, value: value, next: -1))
+            entries.append(Entry(key: key, hash: h, value: value, next: -1, meta: meta))
         }
         if rehashIndex >= 0 {
             let b = Int(h & UInt64(table1.count - 1))
@@ -205,7 +254,7 @@ public final class HashTable<Value> {
                     entries[Int(i)] = Entry(key: [], hash: 0, value: nil, next: freeHead)
                     freeHead = i
                     if t == 0 { used0 -= 1 } else { used1 -= 1 }
-                    if count == 0 { entries.removeAll(keepingCapacity: true); freeHead = -1 }
+                    if count == 0 { entries.removeAll(keepingCapacity: entries.count <= 256); freeHead = -1 }
                     return v
                 }
                 prev = i
