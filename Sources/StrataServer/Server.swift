@@ -35,6 +35,7 @@ public final class Server {
     private var childStarted: Int64 = 0
     private var commandsProcessed = 0
     private var evictedKeys = 0
+    private var stats = CommandStats()
     private var peakMemory = 0
     /// Allocated bytes once the server was set up, before any data (MEMORY STATS).
     private var startupMemory = 0
@@ -590,7 +591,7 @@ public final class Server {
 
     // MARK: commands
 
-    private static func lower(_ b: Bytes) -> String { String(decoding: b, as: UTF8.self).lowercased() }
+    static func lower(_ b: Bytes) -> String { String(decoding: b, as: UTF8.self).lowercased() }
 
     /// BLPOP and friends all start with "b" and are 5 to 10 bytes long; XREAD and XREADGROUP
     /// may block too (any case).
@@ -651,13 +652,27 @@ public final class Server {
         } else {
             processCommand(c, argv)
         }
+        let took = timed ? Server.microseconds() - t0 : 0
         if timed {
-            let took = Server.microseconds() - t0
             if slowlogThreshold >= 0 && took >= slowlogThreshold && c.blocked == nil { slowlogAdd(c, argv, took) }
             if latencyThresholdMs > 0 && took / 1000 >= latencyThresholdMs { latencyRecord("command", took / 1000) }
         }
+        // Stats: a command queued by MULTI counts when EXEC runs it.
+        let queued = c.multi != nil && c.out.count > mark && c.out[mark] == UInt8(ascii: "+") && c.out[mark...].starts(with: Server.queuedReply)
+        if !queued {
+            // (EXEC's reply holds its commands' errors: they were counted one by one.)
+            let isError = c.out.count > mark && c.out[mark] == UInt8(ascii: "-")
+            recordStat(argv, usec: took, error: isError ? c.out[(mark + 1)...].prefix(64) : nil)
+        }
         // A command queued by MULTI is shown when EXEC runs it, not now.
         if !monitors.isEmpty && (c.multi == nil || Server.lower(argv[0]) == "multi") { feedMonitors(c, argv) }
+    }
+
+    static let queuedReply = Array("+QUEUED\r\n".utf8)
+
+    private func recordStat(_ argv: [Bytes], usec: Int64, error: ArraySlice<UInt8>?) {
+        let name = stats.entry(argv) { [unowned self] n in self.serverCommand(n) != nil || CommandTable.shared.lookup(n) != nil || Server.blockingCommands.contains(n) }
+        stats.record(name, usec: usec, error: error)
     }
 
     // MARK: COMMAND, LATENCY
@@ -975,11 +990,7 @@ public final class Server {
     /// A handler's way to send nothing (SHUTDOWN closes the connection instead of replying).
     static let noReplyMarker = "\u{0}strata-no-reply"
 
-    private func unknown(_ argv: [Bytes]) -> Reply {
-        var s = "ERR unknown command '\(String(decoding: argv[0], as: UTF8.self))', with args beginning with: "
-        for a in argv.dropFirst() { s += "'\(String(decoding: a, as: UTF8.self))' " }
-        return .error(s)
-    }
+    private func unknown(_ argv: [Bytes]) -> Reply { .error(Engine.unknownCommandMessage(argv)) }
 
     private func execute(_ c: Client, _ name: String, _ args: [Bytes]) -> Reply {
         if name == "debug" {
@@ -1474,13 +1485,14 @@ public final class Server {
             defer { c.executingTransaction = false }
             // Each queued command is timed (and slow-logged) on its own; EXEC itself is not.
             return .array(q.map { args in
-                let t0 = self.slowlogThreshold >= 0 ? Server.microseconds() : 0
+                let t0 = Server.microseconds()
                 let r = self.execute(c, Server.lower(args[0]), args)
                 if !self.monitors.isEmpty { self.feedMonitors(c, args) }
-                if self.slowlogThreshold >= 0 {
-                    let took = Server.microseconds() - t0
-                    if took >= self.slowlogThreshold { self.slowlogAdd(c, args, took) }
-                }
+                let took = Server.microseconds() - t0
+                if self.slowlogThreshold >= 0 && took >= self.slowlogThreshold { self.slowlogAdd(c, args, took) }
+                var error: ArraySlice<UInt8>?
+                if case .error(let e) = r { error = ArraySlice(e.utf8.prefix(64)) }
+                self.recordStat(args, usec: took, error: error)
                 return r
             })
         }
@@ -1732,7 +1744,8 @@ public final class Server {
             if maxmemoryBytes > 0 { _ = performEvictions() }
             return .ok
         case "resetstat":
-            commandsProcessed = 0; connectionsReceived = 0
+            commandsProcessed = 0; connectionsReceived = 0; evictedKeys = 0
+            stats.reset()
             return .ok
         default:
             return .error("ERR unknown subcommand '\(String(decoding: a[1], as: UTF8.self))'. Try CONFIG HELP.")
@@ -1886,8 +1899,9 @@ public final class Server {
             return getcwd(&buf, 4096) != nil ? String(cString: buf) : config.string("dir")
         case "include", "rename-command", "user", "loadmodule", "sentinel": return nil
         default:
-            if let v = config.values[name]?.joined(separator: " ") { return v }
-            return ServerConfig.defaults[name] ?? ""
+            let n = config.canonical(name)
+            if let v = config.values[n]?.joined(separator: " ") { return v }
+            return ServerConfig.defaults[n] ?? ""
         }
     }
 
@@ -2053,8 +2067,8 @@ public final class Server {
         let all = section == "all" || section == "everything"
         let def = section == "default" || all
         var out = ""
-        func add(_ name: String, _ lines: [(String, String)]) {
-            guard def || section == name.lowercased() else { return }
+        func add(_ name: String, _ lines: [(String, String)], inDefault: Bool = true) {
+            guard (inDefault ? def : all) || section == name.lowercased() else { return }
             if !out.isEmpty { out += "\r\n" }
             out += "# \(name)\r\n" + lines.map { "\($0.0):\($0.1)\r\n" }.joined()
         }
@@ -2085,10 +2099,12 @@ public final class Server {
                             ("aof_last_write_status", aof?.lastWriteError == nil ? "ok" : "err")]
                             + (aof.map { [("aof_current_size", "\($0.baseSize + $0.incrSize)"), ("aof_base_size", "\($0.baseSize)")] } ?? []))
         add("Stats", [("total_connections_received", "\(connectionsReceived)"), ("total_commands_processed", "\(commandsProcessed)"),
-                      ("evicted_keys", "\(evictedKeys)")])
+                      ("evicted_keys", "\(evictedKeys)"), ("total_error_replies", "\(stats.totalErrors)")])
         add("Replication", [("role", "master"), ("connected_slaves", "\(replicas.count)"), ("master_replid", replicationID)])
         add("CPU", [("used_cpu_sys", "\(Double(ru.ru_stime.tv_sec) + Double(ru.ru_stime.tv_usec) / 1e6)"),
                     ("used_cpu_user", "\(Double(ru.ru_utime.tv_sec) + Double(ru.ru_utime.tv_usec) / 1e6)")])
+        add("Commandstats", stats.commandLines, inDefault: false)
+        add("Errorstats", stats.errorLines, inDefault: false)
         var ks = [(String, String)]()
         for db in engine.databases where db.count > 0 {
             ks.append(("db\(db.id)", "keys=\(db.count),expires=\(db.expires.count),avg_ttl=0"))

@@ -46,7 +46,11 @@ public indirect enum Reply: Equatable, CustomStringConvertible, Sendable {
         @inline(__always) func resp3Null() { out.append(contentsOf: [95, 13, 10]) }   // _
         switch self {
         case .status(let s): out.append(UInt8(ascii: "+")); out.append(contentsOf: s.utf8); crlf()
-        case .error(let s): out.append(UInt8(ascii: "-")); out.append(contentsOf: s.utf8); crlf()
+        case .error(let s):
+            // A newline inside would break the protocol: Redis turns them into spaces.
+            out.append(UInt8(ascii: "-"))
+            for b in s.utf8 { out.append(b == 13 || b == 10 ? 32 : b) }
+            crlf()
         case .integer(let v): out.append(UInt8(ascii: ":")); Reply.appendDecimal(v, &out); crlf()
         case .bulk(nil):
             if resp == 2 { out.append(contentsOf: [36, 45, 49, 13, 10]) } else { resp3Null() }   // $-1

@@ -175,9 +175,7 @@ public final class Engine {
     public func execute(_ args: [Bytes], client: inout ClientState) -> Reply {
         guard let first = args.first else { return .error("ERR empty command") }
         guard let cmd = commandCache[ByteKey(first)] ?? resolveCommand(first) else {
-            var s = "ERR unknown command '\(String(decoding: first, as: UTF8.self))', with args beginning with: "
-            for a in args.dropFirst() { s += "'\(String(decoding: a, as: UTF8.self))' " }
-            return .error(s)
+            return .error(Engine.unknownCommandMessage(args))
         }
         if (cmd.arity > 0 && args.count != cmd.arity) || (cmd.arity < 0 && args.count < -cmd.arity) {
             return .error("ERR wrong number of arguments for '\(cmd.name)' command")
@@ -195,6 +193,16 @@ public final class Engine {
         } catch {
             return .error("ERR \(error)")
         }
+    }
+
+    /// Redis's text for an unknown command: the name cut at 128 bytes, then the arguments
+    /// quoted while the list is under 128 bytes (the last one cut to fit).
+    public static func unknownCommandMessage(_ args: [Bytes]) -> String {
+        var list = [UInt8]()
+        for a in args.dropFirst() where list.count < 128 {
+            list.append(39); list += a.prefix(128 - list.count); list += [39, 32]
+        }
+        return "ERR unknown command '\(String(decoding: args[0].prefix(128), as: UTF8.self))', with args beginning with: \(String(decoding: list, as: UTF8.self))"
     }
 
     /// Convenience for tests and tools: run on a throwaway client state in db `db`.
