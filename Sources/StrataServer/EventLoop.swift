@@ -76,6 +76,21 @@ final class EventLoop {
     }
 
     /// Runs until `stopRequested`; `tick` is called about every `periodMs`.
+    /// One round of ready events without waiting (a busy script lets the server answer others
+    /// meanwhile, as Redis's processEventsWhileBlocked).
+    func pollOnce() {
+        let capacity = 64
+        let events = UnsafeMutableRawPointer.allocate(byteCount: capacity * Epoll.eventSize, alignment: 8)
+        defer { events.deallocate() }
+        let n = Epoll.wait(epfd, events, Int32(capacity), 0)
+        for i in 0..<max(0, Int(n)) {
+            let e = events + i * Epoll.eventSize
+            let ev = e.loadUnaligned(as: UInt32.self)
+            let fd = Int32(truncatingIfNeeded: (e + Epoll.dataOffset).loadUnaligned(as: UInt64.self))
+            if let h = handlers[fd] { h(ev) }
+        }
+    }
+
     func run(periodMs: Int, tick: () -> Void) {
         let capacity = 512
         let events = UnsafeMutableRawPointer.allocate(byteCount: capacity * Epoll.eventSize, alignment: 8)

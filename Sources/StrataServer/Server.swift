@@ -10,7 +10,7 @@ nonisolated(unsafe) private var shutdownSignal: Int32 = 0
 
 /// `strata serve`: StrataEngine behind Redis's protocol on an epoll loop, single-threaded
 /// command execution as in Redis, loading and saving the data directory as redis-server does.
-public final class Server {
+public final class Server: ScriptHost {
     public private(set) var config: ServerConfig
     let engine: Engine
     let loop: EventLoop
@@ -35,6 +35,22 @@ public final class Server {
     private var childStarted: Int64 = 0
     private var commandsProcessed = 0
     private var evictedKeys = 0
+    /// Lua (nil when liblua5.1 is missing: `scriptingUnavailable` says why).
+    private var scripting: Scripting?
+    private var scriptingUnavailable = ""
+    /// The client whose script runs (not read meanwhile) and the run, once past the busy threshold.
+    private var scriptCaller: Client?
+    private var busyScript: ScriptRun?
+    /// Executes the commands scripts call (no connection; blocking commands do not block).
+    private lazy var scriptClient: Client = {
+        let c = Client(fd: -1, id: 0, limits: RESPCommandReader.Limits(), authenticated: true, now: EventLoop.nowMs(), address: "lua")
+        c.executingTransaction = true
+        return c
+    }()
+    /// Whether the last command found memory over maxmemory after evicting (scripts' OOM rules).
+    private var outOfMemory = false
+    /// redis.set_repl's targets for what is propagated now (1 AOF, 2 replicas).
+    private var replMask: UInt8 = 3
     private var stats = CommandStats()
     private var peakMemory = 0
     /// Allocated bytes once the server was set up, before any data (MEMORY STATS).
@@ -193,6 +209,8 @@ public final class Server {
         signal(SIGPIPE, SIG_IGN)
         signal(SIGTERM) { _ in shutdownSignal = SIGTERM }
         signal(SIGINT) { _ in shutdownSignal = SIGINT }
+        let (api, why) = LuaAPI.load()
+        if let api { scripting = Scripting(api: api, host: self); applyConfig() } else { scriptingUnavailable = why; log("warning", why) }
         log("notice", "Ready to accept connections")
         let hz = max(1, min(500, config.int("hz")))
         loop.run(periodMs: 1000 / hz) { cron() }
@@ -258,7 +276,7 @@ public final class Server {
 
     private var replicas: [Client] = []
     /// The writes of the current top-level command, sent together when it ends.
-    private var pendingCall: [([Bytes], Int)]?
+    private var pendingCall: [([Bytes], Int, UInt8)]?
 
     /// The engine reports writes only while someone listens (building them costs).
     private func installPropagation() {
@@ -266,7 +284,8 @@ public final class Server {
     }
 
     private func propagated(_ args: [Bytes], _ db: Int) {
-        if pendingCall != nil { pendingCall!.append((args, db)); return }
+        if replMask == 0 { return }
+        if pendingCall != nil { pendingCall!.append((args, db, replMask)); return }
         emit([(args, db)], wrap: false)      // the cron's expiry, outside any command
     }
 
@@ -277,9 +296,21 @@ public final class Server {
     private func endCall() {
         guard let c = pendingCall else { return }
         pendingCall = nil
+        if c.isEmpty { return }
         // Redis 7.0 wraps only when one command (or EXEC) propagated several.
-        let wrap = c.count > 1
-        if !c.isEmpty { emit(c, wrap: wrap) }
+        if c.allSatisfy({ $0.2 == 3 }) {
+            emit(c.map { ($0.0, $0.1) }, wrap: c.count > 1)
+            return
+        }
+        // A script's redis.set_repl sent some writes to the AOF only or the replicas only.
+        let toAOF = c.filter { $0.2 & 1 != 0 }.map { ($0.0, $0.1) }, toReplicas = c.filter { $0.2 & 2 != 0 }.map { ($0.0, $0.1) }
+        if !toAOF.isEmpty { aof?.emit(toAOF, wrap: toAOF.count > 1, now: Engine.systemClock()) }
+        if !toReplicas.isEmpty {
+            for r in replicas {
+                AppendOnlyFile.encode(toReplicas, wrap: toReplicas.count > 1, selectedDB: &r.replicaDB, into: &r.out)
+                flush(r)
+            }
+        }
     }
 
     /// One command's writes to the AOF and to every replica (MULTI/EXEC when several, as Redis 7.0).
@@ -523,6 +554,7 @@ public final class Server {
     private lazy var queryBufferLimit = config.bytes("client-query-buffer-limit")
 
     private func readFrom(_ c: Client) {
+        if c === scriptCaller { return }
         let n = readBuffer.withUnsafeMutableBytes { read(c.fd, $0.baseAddress, $0.count) }
         if n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) { closeClient(c); return }
         if n < 0 { return }
@@ -602,7 +634,7 @@ public final class Server {
     }
 
     /// Commands the server handles itself (everything else goes to the engine).
-    private static let serverCommands: Set<String> = ["function", "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "publish", "pubsub", "ping",
+    private static let serverCommands: Set<String> = ["eval", "evalsha", "eval_ro", "evalsha_ro", "script", "function", "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "publish", "pubsub", "ping",
         "quit", "auth", "hello", "multi", "discard", "exec", "client", "info",
         "config", "save", "bgsave", "bgrewriteaof", "sync", "psync", "replconf", "slowlog", "monitor", "wait", "latency", "memory", "lastsave", "time", "shutdown", "command", "debug", "watch", "unwatch", "reset"]
     private static let serverCommandBytes: [[UInt8]] = serverCommands.map { Array($0.utf8) }
@@ -692,6 +724,11 @@ public final class Server {
         ("sync", 1, ["admin", "noscript"]), ("psync", -3, ["admin", "noscript"]), ("replconf", -1, ["admin", "noscript", "loading", "stale"]),
         ("wait", 3, ["noscript"]), ("latency", -2, []), ("memory", -2, []), ("function", -2, []), ("quit", -1, ["noscript", "loading", "stale", "fast"]),
         ("reset", 1, ["noscript", "loading", "stale", "fast"]),
+        ("eval", -3, ["noscript", "skip_monitor", "may_replicate", "no_mandatory_keys", "stale"]),
+        ("evalsha", -3, ["noscript", "skip_monitor", "may_replicate", "no_mandatory_keys", "stale"]),
+        ("eval_ro", -3, ["noscript", "skip_monitor", "no_mandatory_keys", "stale", "readonly"]),
+        ("evalsha_ro", -3, ["noscript", "skip_monitor", "no_mandatory_keys", "stale", "readonly"]),
+        ("script", -2, ["noscript"]),
     ]
 
     private func commandInfo(_ name: String) -> Reply? {
@@ -938,7 +975,7 @@ public final class Server {
     private func processCommand(_ c: Client, _ argv: [Bytes]) {
         commandsProcessed += 1
         // The fast path: an authenticated client outside MULTI, no renamed commands, an engine command.
-        if c.authenticated && c.multi == nil && c.subscriptionCount == 0 && renamed.isEmpty && disabled.isEmpty && maxmemoryBytes == 0 && !Server.maybeServerCommand(argv[0]) {
+        if c.authenticated && c.multi == nil && c.subscriptionCount == 0 && renamed.isEmpty && disabled.isEmpty && maxmemoryBytes == 0 && busyScript == nil && !Server.maybeServerCommand(argv[0]) {
             if watchers.isEmpty && blockedClients.isEmpty && !Server.maybeBlocking(argv[0]) {
                 engine.execute(argv, client: &c.state).write(into: &c.out, resp: c.resp)
                 return
@@ -961,7 +998,13 @@ public final class Server {
             reply(c, .error("ERR Can't execute '\(name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"))
             return
         }
+        if let run = busyScript, !Server.allowedWhileBusy(name, args) {
+            reply(c, .error("BUSY Redis is busy running a script. You can only call \(run.isFunction ? "FUNCTION KILL" : "SCRIPT KILL") or SHUTDOWN NOSAVE."))
+            return
+        }
+        outOfMemory = false
         if maxmemoryBytes > 0 && !performEvictions() {
+            outOfMemory = true
             // Out of memory: commands that may grow it are refused, and inside MULTI anything
             // but EXEC/DISCARD (the transaction then fails), as Redis does.
             func denyoom(_ n: String) -> Bool { CommandTable.shared.lookup(n)?.flags.contains(.denyoom) ?? false }
@@ -1573,6 +1616,14 @@ public final class Server {
         case "shutdown": return { [unowned self] _, a in
             let opt = a.count > 1 ? Server.lower(a[1]) : ""
             if a.count > 2 || (a.count == 2 && !["nosave", "save", "now", "force", "abort"].contains(opt)) { return .error("ERR syntax error") }
+            if self.busyScript != nil {
+                // A busy script cannot be left: the process ends here, nothing saved.
+                self.log("warning", "User requested shutdown while a script was busy: exiting without saving.")
+                _ = self.finalShutdown()
+                let pid = self.config.string("pidfile")
+                if !pid.isEmpty { unlink(pid) }
+                exit(0)
+            }
             if opt != "nosave" && (opt == "save" || !self.config.savePoints.isEmpty) {
                 if !self.saveNow() { return .error("ERR Errors trying to SHUTDOWN. Check logs.") }
             }
@@ -1589,6 +1640,10 @@ public final class Server {
             return .integer(Int64(self.replicas.filter { $0.out.isEmpty }.count))
         }
         case "latency": return { [unowned self] _, a in self.latencyCommand(a) }
+        case "eval", "evalsha", "eval_ro", "evalsha_ro": return { [unowned self] c, a in
+            self.evalCommand(c, a, bySHA: name.hasPrefix("evalsha"), readOnly: name.hasSuffix("_ro"))
+        }
+        case "script": return { [unowned self] _, a in self.scriptCommand(a) }
         case "memory": return { [unowned self] c, a in self.memoryCommand(c, a) }
         default: return nil
         }
@@ -1773,6 +1828,7 @@ public final class Server {
         engine.sharedIntegersDisabled = maxmemoryBytes > 0 && (policy.isLRU || policy.isLFU)
         queryBufferLimit = config.bytes("client-query-buffer-limit")
         slowlogThreshold = Int64(config.int("slowlog-log-slower-than"))
+        scripting?.busyThresholdMs = Int64(config.int("busy-reply-threshold"))
         latencyThresholdMs = Int64(config.int("latency-monitor-threshold"))
         aof?.fsyncPolicy = config.string("appendfsync").lowercased()
         aof?.timestamps = config.bool("aof-timestamp-enabled")
@@ -1841,6 +1897,133 @@ public final class Server {
         default:
             return .error("ERR unknown subcommand '\(String(decoding: a[1], as: UTF8.self))'. Try MEMORY HELP.")
         }
+    }
+
+    // MARK: scripting
+
+    /// What a client may run while a script is busy (Redis's CMD_ALLOW_BUSY).
+    static func allowedWhileBusy(_ name: String, _ a: [Bytes]) -> Bool {
+        switch name {
+        case "auth", "hello", "multi", "discard", "watch", "unwatch", "reset", "quit": return true
+        case "script": return a.count == 2 && Server.lower(a[1]) == "kill"
+        case "function": return a.count == 2 && ["kill", "stats"].contains(Server.lower(a[1]))
+        case "shutdown": return a.count == 2 && Server.lower(a[1]) == "nosave"
+        default: return false
+        }
+    }
+
+    /// EVAL / EVALSHA / EVAL_RO / EVALSHA_RO script numkeys key... arg...
+    private func evalCommand(_ c: Client, _ a: [Bytes], bySHA: Bool, readOnly: Bool) -> Reply {
+        guard let scripting else { return .error("ERR \(scriptingUnavailable)") }
+        guard let n = Decimal.parseCanonical(a[2]) else { return .error("ERR value is not an integer or out of range") }
+        if n > Int64(a.count - 3) { return .error("ERR Number of keys can't be greater than number of args") }
+        if n < 0 { return .error("ERR Number of keys can't be negative") }
+        let sha: String
+        if bySHA {
+            sha = Server.lower(a[1])
+            if scripting.scripts[sha] == nil { return .error("NOSCRIPT No matching script. Please use EVAL.") }
+        } else {
+            switch scripting.create(a[1]) {
+            case .failure(let e): return .error(e.message)
+            case .success(let s): sha = s
+            }
+        }
+        let keys = Array(a[3..<(3 + Int(n))]), args = Array(a[(3 + Int(n))...])
+        scriptCaller = c
+        defer { scriptCaller = nil; busyScript = nil; replMask = 3 }
+        return scripting.call(sha: sha, keys: keys, args: args, db: c.state.db, readOnlyCommand: readOnly, oom: outOfMemory)
+    }
+
+    /// SCRIPT LOAD / EXISTS / FLUSH / KILL / HELP.
+    private func scriptCommand(_ a: [Bytes]) -> Reply {
+        let sub = Server.lower(a[1])
+        guard let scripting else {
+            return sub == "help" ? .array([]) : .error("ERR \(scriptingUnavailable)")
+        }
+        switch sub {
+        case "load":
+            guard a.count == 3 else { return .error("ERR wrong number of arguments for 'script|load' command") }
+            switch scripting.create(a[2]) {
+            case .failure(let e): return .error(e.message)
+            case .success(let sha): return .bulk(Array(sha.utf8))
+            }
+        case "exists":
+            guard a.count >= 3 else { return .error("ERR wrong number of arguments for 'script|exists' command") }
+            return .array(a.dropFirst(2).map { .integer(scripting.scripts[Server.lower($0)] != nil ? 1 : 0) })
+        case "flush":
+            if a.count > 3 || (a.count == 3 && !["sync", "async"].contains(Server.lower(a[2]))) {
+                return .error("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
+            }
+            scripting.reset()
+            return .ok
+        case "kill":
+            guard a.count == 2 else { return .error("ERR wrong number of arguments for 'script|kill' command") }
+            guard let run = scripting.run, !run.isFunction else { return .error("NOTBUSY No scripts in execution right now.") }
+            if run.wrote {
+                return .error("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.")
+            }
+            run.killed = true
+            return .ok
+        case "help":
+            return .array(["SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                           "EXISTS <sha1> [<sha1> ...]", "    Return information about the existence of the scripts in the script cache.",
+                           "FLUSH [ASYNC|SYNC]", "    Flush the Lua scripts cache. Very dangerous on replicas.",
+                           "    When called without the optional mode argument, the behavior is determined by the",
+                           "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+                           "    * ASYNC: Asynchronously flush the scripts cache.", "    * SYNC: Synchronously flush the scripts cache.",
+                           "KILL", "    Kill the currently executing Lua script.",
+                           "LOAD <script>", "    Load a script into the scripts cache without executing it.",
+                           "HELP", "    Prints this help."].map { .status($0) })
+        default:
+            return .error("ERR unknown subcommand '\(String(decoding: a[1], as: UTF8.self))'. Try SCRIPT HELP.")
+        }
+    }
+
+    /// redis.call / redis.pcall: the checks Redis makes for a command from a script, then the
+    /// command on the script's own client (its db; blocking commands answer at once).
+    func scriptCall(_ args: [Bytes], _ run: ScriptRun) -> Reply {
+        let name = Server.lower(args[0])
+        let engineCommand = CommandTable.shared.lookup(name)
+        let serverInfo = Server.serverCommandInfo.first { $0.0 == name }
+        let blocking = Server.blockingCommands.contains(name)
+        guard engineCommand != nil || serverInfo != nil || blocking else { return .error("ERR Unknown Redis command called from script") }
+        let arity = engineCommand?.arity ?? serverInfo?.1 ?? -2
+        if (arity > 0 && args.count != arity) || (arity < 0 && args.count < -arity) {
+            return .error("ERR Wrong number of args calling Redis command from script")
+        }
+        if engineCommand?.flags.contains(.noscript) == true || serverInfo?.2.contains("noscript") == true {
+            return .error("ERR This Redis command is not allowed from script")
+        }
+        let isWrite = engineCommand?.flags.contains(.write) ?? blocking
+        if isWrite {
+            if run.readOnly { return .error("ERR Write commands are not allowed from read-only scripts.") }
+            if let err = aof?.lastWriteError { return .error("MISCONF Errors writing to the AOF file: \(err)") }
+        }
+        if maxmemoryBytes > 0 && !run.allowOOM && !run.wrote && outOfMemory && engineCommand?.flags.contains(.denyoom) == true {
+            return .error("OOM command not allowed when used memory > 'maxmemory'.")
+        }
+        let c = scriptClient
+        c.state.db = run.db
+        c.resp = run.resp
+        replMask = run.replicate
+        let before = engine.dirty
+        let t0 = Server.microseconds()
+        var r = execute(c, name, args)
+        stats.record(stats.entry(args) { _ in true }, usec: Server.microseconds() - t0, error: nil)
+        if engine.dirty != before { run.wrote = true }
+        run.db = c.state.db
+        if case .status(let st) = r, st == Server.noReplyMarker { r = .null }
+        return r
+    }
+
+    func scriptLog(_ level: String, _ message: String) { log(level, message) }
+
+    /// Called from the script's hook once it is past the busy threshold: other clients are
+    /// served (BUSY to most commands; SCRIPT KILL and SHUTDOWN NOSAVE act).
+    func scriptBusy(_ run: ScriptRun) {
+        busyScript = run
+        loop.pollOnce()
+        for c in clients.values where !c.out.isEmpty && c !== scriptCaller { flush(c) }
     }
 
     /// Memory as maxmemory sees it: allocated bytes less the replicas' output buffers (Redis's

@@ -260,6 +260,7 @@ public struct ServerConfig: Sendable {
         case "zset-max-ziplist-value": return "zset-max-listpack-value"
         case "list-max-ziplist-size": return "list-max-listpack-size"
         case "slave-read-only": return "replica-read-only"
+        case "lua-time-limit": return "busy-reply-threshold"
         default: return name
         }
     }
