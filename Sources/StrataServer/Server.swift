@@ -648,7 +648,7 @@ public final class Server: ScriptHost {
         return name.withUnsafeBufferPointer { b in
             for cand in serverCommandBytes where cand.count == n {
                 var same = true
-                for i in 0..<n where (b[i] | 0x20) != cand[i] { same = false; break }
+                for i in 0..<n where (b[i] >= 65 && b[i] <= 90 ? b[i] | 0x20 : b[i]) != cand[i] { same = false; break }
                 if same { return true }
             }
             return false
@@ -1991,7 +1991,7 @@ public final class Server: ScriptHost {
         if (arity > 0 && args.count != arity) || (arity < 0 && args.count < -arity) {
             return .error("ERR Wrong number of args calling Redis command from script")
         }
-        if engineCommand?.flags.contains(.noscript) == true || serverInfo?.2.contains("noscript") == true {
+        if engineCommand?.flags.contains(.noscript) == true || serverInfo?.2.contains("noscript") == true || blocking {
             return .error("ERR This Redis command is not allowed from script")
         }
         let isWrite = engineCommand?.flags.contains(.write) ?? blocking

@@ -77,7 +77,7 @@ final class RedisOracle {
 
     /// Starts `server` on `dir` (which may hold a dump.rdb to load). Throws XCTSkip when the
     /// binaries are absent (the README's test command installs them).
-    init(server: String = "redis-server", dir: String? = nil, leading: [String] = [], extra: [String] = []) throws {
+    init(server: String = "redis-server", dir: String? = nil, leading: [String] = [], extra: [String] = [], env: [String: String] = [:]) throws {
         guard let bin = server.hasPrefix("/") ? server : which(server), let cli = which("redis-cli") else {
             throw XCTSkip("\(server) / redis-cli not installed")
         }
@@ -94,6 +94,7 @@ final class RedisOracle {
                            "--logfile", self.dir + "/server.log"] + extra
             p.standardOutput = FileHandle.nullDevice
             p.standardError = FileHandle.nullDevice
+            if !env.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 } }
             try p.run()
             for _ in 0..<200 {
                 if let r = try? runProcess(cli, ["-p", "\(candidate)", "ping"]), ["PONG", "NOAUTH"].contains(where: { String(decoding: r.out, as: UTF8.self).hasPrefix($0) }) {

@@ -534,6 +534,8 @@ G.debug, G.print, G.dofile, G.loadfile, G.__strata_cwrap = nil, nil, nil, nil, n
 
 local protected = {}
 local function refuse() raw_error('Attempt to modify a readonly table', 2) end
+-- From a builtin (setmetatable, rawset) Redis's VM raises it with no position.
+local function refuse_here() raw_error('Attempt to modify a readonly table', 0) end
 local function readonly(t, index)
   local shown = {}
   raw_setmetatable(shown, {__newindex = refuse, __metatable = false})
@@ -557,11 +559,11 @@ local globals = readonly(G, function(_, k)
 end)
 G._G = globals
 G.setmetatable = function(t, m)
-  if protected[t] then refuse() end
+  if protected[t] then refuse_here() end
   return raw_setmetatable(t, m)
 end
 G.rawset = function(t, k, v)
-  if protected[t] then refuse() end
+  if protected[t] then refuse_here() end
   return raw_rawset(t, k, v)
 end
 G.getfenv = function(f)

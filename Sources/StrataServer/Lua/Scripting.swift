@@ -46,10 +46,10 @@ final class ScriptRun {
 }
 
 /// Redis's rand48 (rand.c), so math.random gives the sequence Redis gives: a 48-bit linear
-/// congruential generator reseeded with 0 before every script.
+/// congruential generator, one state for the whole process from the server's start (Redis 7.0
+/// replicates effects, so scripts need not reseed; math.randomseed does).
 struct RedisRand48 {
-    private var x: UInt64 = 0
-    init() { seed(0) }
+    private var x: UInt64 = 0x1234_ABCD_330E
     mutating func seed(_ v: Int32) {
         let s = UInt32(bitPattern: v)
         x = 0x330E | UInt64(s & 0xFFFF) << 16 | UInt64((s >> 16) & 0xFFFF) << 32
@@ -107,7 +107,7 @@ final class Scripting {
     /// sha1 (lower-case hex) → body and flags.
     private(set) var scripts: [String: (body: Bytes, flags: ScriptFlags)] = [:]
     private(set) var run: ScriptRun?
-    private var rand = RedisRand48()
+    private var rand = RedisRand48()   // survives SCRIPT FLUSH, as rand.c's state
     /// `busy-reply-threshold` / `lua-time-limit` in ms.
     var busyThresholdMs: Int64 = 5000
     private var gcCounter = 0
@@ -183,7 +183,7 @@ final class Scripting {
         let end = body.firstIndex(of: 10) ?? body.count
         let parts = String(decoding: body[2..<end], as: UTF8.self).split(separator: " ", omittingEmptySubsequences: true).map(String.init)
         guard parts.first == "lua" else {
-            return .failure(CommandError("ERR Unexpected engine in script shebang: \(parts.first ?? "")"))
+            return .failure(CommandError("ERR Unexpected engine in script shebang: #!\(parts.first ?? "")"))
         }
         var flags = ScriptFlags()
         for p in parts.dropFirst() {
@@ -236,7 +236,6 @@ final class Scripting {
                           allowOOM: flags.contains(.allowOOM) || flags.contains(.evalCompat), isFunction: false)
         run = r
         defer { run = nil }
-        rand.seed(0)
         api.getglobal(L, "__redis__err__handler")
         api.getfield(L, LuaAPI.registryIndex, "f_" + sha)
         setGlobalArray("KEYS", keys)
