@@ -37,6 +37,8 @@ public final class Server: ScriptHost {
     private var evictedKeys = 0
     /// Lua (nil when liblua5.1 is missing: `scriptingUnavailable` says why).
     private var scripting: Scripting?
+    /// The functions engine: its own interpreter, as Redis keeps (SCRIPT FLUSH leaves it).
+    private var functions: Scripting?
     private var scriptingUnavailable = ""
     /// The client whose script runs (not read meanwhile) and the run, once past the busy threshold.
     private var scriptCaller: Client?
@@ -73,6 +75,8 @@ public final class Server: ScriptHost {
         var name: Bytes = []
         var authenticated: Bool
         var closeAfterReply = false
+        /// The command a script runs for (FUNCTION STATS).
+        var currentCommand: [Bytes] = []
         /// The protocol HELLO chose: 2 (RESP2) or 3 (RESP3).
         var resp = 2
         var multi: [[Bytes]]? = nil
@@ -210,7 +214,19 @@ public final class Server: ScriptHost {
         signal(SIGTERM) { _ in shutdownSignal = SIGTERM }
         signal(SIGINT) { _ in shutdownSignal = SIGINT }
         let (api, why) = LuaAPI.load()
-        if let api { scripting = Scripting(api: api, host: self); applyConfig() } else { scriptingUnavailable = why; log("warning", why) }
+        if let api {
+            scripting = Scripting(api: api, host: self)
+            let f = Scripting(api: api, host: self)
+            functions = f
+            applyConfig()
+            // The libraries the RDB or AOF brought: compiled now (one that fails is kept as saved).
+            for code in functionLibraries {
+                if case .failure(let e) = f.loadLibrary(code, replace: false) { log("warning", "Function library not loaded: \(e.message)") }
+            }
+        } else {
+            scriptingUnavailable = why
+            log("warning", why)
+        }
         log("notice", "Ready to accept connections")
         let hz = max(1, min(500, config.int("hz")))
         loop.run(periodMs: 1000 / hz) { cron() }
@@ -634,7 +650,7 @@ public final class Server: ScriptHost {
     }
 
     /// Commands the server handles itself (everything else goes to the engine).
-    private static let serverCommands: Set<String> = ["eval", "evalsha", "eval_ro", "evalsha_ro", "script", "function", "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "publish", "pubsub", "ping",
+    private static let serverCommands: Set<String> = ["fcall", "fcall_ro", "eval", "evalsha", "eval_ro", "evalsha_ro", "script", "function", "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "publish", "pubsub", "ping",
         "quit", "auth", "hello", "multi", "discard", "exec", "client", "info",
         "config", "save", "bgsave", "bgrewriteaof", "sync", "psync", "replconf", "slowlog", "monitor", "wait", "latency", "memory", "lastsave", "time", "shutdown", "command", "debug", "watch", "unwatch", "reset"]
     private static let serverCommandBytes: [[UInt8]] = serverCommands.map { Array($0.utf8) }
@@ -729,6 +745,8 @@ public final class Server: ScriptHost {
         ("eval_ro", -3, ["noscript", "skip_monitor", "no_mandatory_keys", "stale", "readonly"]),
         ("evalsha_ro", -3, ["noscript", "skip_monitor", "no_mandatory_keys", "stale", "readonly"]),
         ("script", -2, ["noscript"]),
+        ("fcall", -3, ["noscript", "skip_monitor", "may_replicate", "no_mandatory_keys", "stale"]),
+        ("fcall_ro", -3, ["noscript", "skip_monitor", "no_mandatory_keys", "stale", "readonly"]),
     ]
 
     private func commandInfo(_ name: String) -> Reply? {
@@ -1138,20 +1156,165 @@ public final class Server: ScriptHost {
     /// (not built yet); FUNCTION FLUSH removes them as Redis does.
     private var functionLibraries: [[UInt8]] = []
 
-    private func functionCommand(_ a: [Bytes]) -> Reply {
+    /// FUNCTION LOAD / DELETE / FLUSH / LIST / DUMP / RESTORE / STATS / KILL / HELP.
+    private func functionCommand(_ c: Client, _ a: [Bytes]) -> Reply {
         guard a.count >= 2 else { return .error("ERR wrong number of arguments for 'function' command") }
         let sub = Server.lower(a[1])
-        switch sub {
-        case "flush":
+        func arity(_ ok: Bool) -> Reply? { ok ? nil : .error("ERR wrong number of arguments for 'function|\(sub)' command") }
+        if sub == "help" {
+            return .array(["FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                           "LOAD [REPLACE] <FUNCTION CODE>", "    Create a new library with the given library name and code.",
+                           "DELETE <LIBRARY NAME>", "    Delete the given library.",
+                           "LIST [LIBRARYNAME PATTERN] [WITHCODE]", "    Return general information on all the libraries:",
+                           "    * Library name", "    * The engine used to run the Library", "    * Library description",
+                           "    * Functions list", "    * Library code (if WITHCODE is given)",
+                           "    It also possible to get only function that matches a pattern using LIBRARYNAME argument.",
+                           "STATS", "    Return information about the current function running:", "    * Function name",
+                           "    * Command used to run the function", "    * Duration in MS that the function is running",
+                           "    If no function is running, return nil", "    In addition, returns a list of available engines.",
+                           "KILL", "    Kill the current running function.", "FLUSH [ASYNC|SYNC]", "    Delete all the libraries.",
+                           "    When called without the optional mode argument, the behavior is determined by the",
+                           "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+                           "    * ASYNC: Asynchronously flush the libraries.", "    * SYNC: Synchronously flush the libraries.",
+                           "DUMP", "    Return a serialized payload representing the current libraries, can be restored using FUNCTION RESTORE command",
+                           "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+                           "    Restore the libraries represented by the given payload, it is possible to give a restore policy to",
+                           "    control how to handle existing libraries (default APPEND):",
+                           "    * FLUSH: delete all existing libraries.",
+                           "    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.",
+                           "    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
+                           "      libraries with the new libraries (notice that even on this option there is a chance of failure",
+                           "      in case of functions name collision with another library).",
+                           "HELP", "    Prints this help."].map { .status($0) })
+        }
+        if sub == "flush" {
             if a.count > 3 || (a.count == 3 && !["async", "sync"].contains(Server.lower(a[2]))) {
                 return .error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
             }
-            if !functionLibraries.isEmpty { engine.dirty += 1 }
+            functions?.flushFunctions()
             functionLibraries = []
+            functionsChanged(c, a)
+            return .ok
+        }
+        guard let functions else { return .error("ERR \(scriptingUnavailable)") }
+        switch sub {
+        case "load":
+            guard a.count == 3 || a.count == 4 else { return .error("ERR wrong number of arguments for 'function|load' command") }
+            var replace = false
+            if a.count == 4 {
+                guard Server.lower(a[2]) == "replace" else { return .error("ERR Unknown option given: \(String(decoding: a[2], as: UTF8.self))") }
+                replace = true
+            }
+            switch functions.loadLibrary(a[a.count - 1], replace: replace) {
+            case .failure(let e): return .error(e.message)
+            case .success(let name):
+                functionsChanged(c, a)
+                return .bulk(Array(name.utf8))
+            }
+        case "delete":
+            if let e = arity(a.count == 3) { return e }
+            guard functions.deleteLibrary(String(decoding: a[2], as: UTF8.self)) else { return .error("ERR Library not found") }
+            functionsChanged(c, a)
+            return .ok
+        case "list":
+            var withCode = false
+            var pattern: Bytes?
+            var i = 2
+            while i < a.count {
+                let o = Server.lower(a[i])
+                if o == "withcode" && !withCode { withCode = true; i += 1; continue }
+                if o == "libraryname" && pattern == nil && i + 1 < a.count { pattern = a[i + 1]; i += 2; continue }
+                return .error("ERR Unknown argument \(String(decoding: a[i], as: UTF8.self))")
+            }
+            return .array(functions.libraries.filter { pattern == nil || Glob.matches(pattern!, Array($0.name.utf8)) }.map { lib in
+                var m: [Reply] = [.bulk("library_name"), .bulk(Array(lib.name.utf8)), .bulk("engine"), .bulk("LUA"),
+                                  .bulk("functions"), .array(lib.functions.map { f in
+                                      .map([.bulk("name"), .bulk(Array(f.name.utf8)),
+                                            .bulk("description"), f.description.map { .bulk(Array($0.utf8)) } ?? .null,
+                                            .bulk("flags"), .set(ScriptFlags.names.filter { f.flags.contains($0.1) }.map { .status($0.0) })])
+                                  })]
+                if withCode { m += [.bulk("library_code"), .bulk(lib.code)] }
+                return .map(m)
+            })
+        case "dump":
+            if let e = arity(a.count == 2) { return e }
+            guard let p = try? RDBWriter.functionsPayload(functions.libraries.map(\.code), target: Engine.dumpTarget) else { return .error("ERR could not build the payload") }
+            return .bulk(p)
+        case "restore":
+            guard a.count == 3 || a.count == 4 else { return .error("ERR unknown subcommand or wrong number of arguments for 'restore'. Try FUNCTION HELP.") }
+            var policy = "append"
+            if a.count == 4 {
+                policy = Server.lower(a[3])
+                guard ["append", "replace", "flush"].contains(policy) else {
+                    return .error("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.")
+                }
+            }
+            let codes: [[UInt8]]
+            do { codes = try RDBReader.readFunctionsPayload(a[2], maxVersion: Engine.dumpTarget.version.number) } catch RDBReader.DumpPayloadError.versionOrChecksum {
+                return .error("ERR DUMP payload version or checksum are wrong")
+            } catch {
+                return .error("ERR given payload is not a valid functions payload")
+            }
+            // All or nothing: tried on a copy of the current libraries first.
+            let before = functions.libraries.map(\.code)
+            if policy == "flush" { functions.flushFunctions() }
+            for code in codes {
+                if case .failure(let e) = functions.loadLibrary(code, replace: policy == "replace") {
+                    functions.flushFunctions()
+                    for old in before { _ = functions.loadLibrary(old, replace: false) }
+                    return .error(e.message)
+                }
+            }
+            functionsChanged(c, a)
+            return .ok
+        case "stats":
+            if let e = arity(a.count == 2) { return e }
+            if let run = scripting?.run, scriptCaller != nil, !run.isFunction {
+                return .error("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")
+            }
+            var running: Reply = .null
+            if let run = functions.run, let caller = scriptCaller {
+                running = .map([.bulk("name"), .bulk(Array(run.name.utf8)), .bulk("command"), .array(caller.currentCommand.map { .bulk($0) }),
+                                .bulk("duration_ms"), .integer(EventLoop.nowMs() - run.startMs)])
+            }
+            let count = functions.libraries.reduce(0) { $0 + $1.functions.count }
+            return .map([.bulk("running_script"), running,
+                         .bulk("engines"), .map([.bulk("LUA"), .map([.bulk("libraries_count"), .integer(Int64(functions.libraries.count)),
+                                                                     .bulk("functions_count"), .integer(Int64(count))])])])
+        case "kill":
+            if let e = arity(a.count == 2) { return e }
+            guard let run = functions.run else { return .error("NOTBUSY No scripts in execution right now.") }
+            if run.wrote {
+                return .error("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.")
+            }
+            run.killed = true
             return .ok
         default:
-            return .error("ERR FUNCTION \(sub.uppercased()) is not available: strata serve does not run scripts yet (the \(functionLibraries.count) loaded librar\(functionLibraries.count == 1 ? "y is" : "ies are") kept and saved)")
+            return .error("ERR unknown subcommand '\(String(decoding: a[1], as: UTF8.self))'. Try FUNCTION HELP.")
         }
+    }
+
+    /// After FUNCTION LOAD/DELETE/FLUSH/RESTORE: the libraries saved with the data follow, the
+    /// command goes to the AOF and replicas as given, and it counts as a change.
+    private func functionsChanged(_ c: Client, _ a: [Bytes]) {
+        if let functions { functionLibraries = functions.libraries.map(\.code) }
+        engine.dirty += 1
+        if engine.propagate != nil { propagated(a, c.state.db) }
+    }
+
+    /// FCALL / FCALL_RO function numkeys key... arg...
+    private func fcallCommand(_ c: Client, _ a: [Bytes], readOnly: Bool) -> Reply {
+        guard let functions else { return .error("ERR \(scriptingUnavailable)") }
+        let name = String(decoding: a[1], as: UTF8.self)
+        guard functions.function(name) != nil else { return .error("ERR Function not found") }
+        guard let n = Decimal.parseCanonical(a[2]) else { return .error("ERR Bad number of keys provided") }
+        if n > Int64(a.count - 3) { return .error("ERR Number of keys can't be greater than number of args") }
+        if n < 0 { return .error("ERR Number of keys can't be negative") }
+        scriptCaller = c
+        c.currentCommand = a
+        defer { scriptCaller = nil; busyScript = nil; replMask = 3; c.currentCommand = [] }
+        return functions.callFunction(name, keys: Array(a[3..<(3 + Int(n))]), args: Array(a[(3 + Int(n))...]),
+                                      db: c.state.db, readOnlyCommand: readOnly, oom: outOfMemory)
     }
 
     // MARK: pub/sub
@@ -1568,7 +1731,8 @@ public final class Server: ScriptHost {
             return .integer(Int64(self.publish(a[1], a[2])))
         }
         case "pubsub": return { [unowned self] _, a in self.pubsubCommand(a) }
-        case "function": return { [unowned self] _, a in self.functionCommand(a) }
+        case "function": return { [unowned self] c, a in self.functionCommand(c, a) }
+        case "fcall", "fcall_ro": return { [unowned self] c, a in self.fcallCommand(c, a, readOnly: name == "fcall_ro") }
         case "ping": return { [unowned self] c, a in
             if a.count > 2 { return .error("ERR wrong number of arguments for 'ping' command") }
             if c.subscriptionCount > 0 && c.resp == 2 { return .array([.bulk("pong"), .bulk(a.count == 2 ? a[1] : [])]) }
@@ -1829,6 +1993,7 @@ public final class Server: ScriptHost {
         queryBufferLimit = config.bytes("client-query-buffer-limit")
         slowlogThreshold = Int64(config.int("slowlog-log-slower-than"))
         scripting?.busyThresholdMs = Int64(config.int("busy-reply-threshold"))
+        functions?.busyThresholdMs = Int64(config.int("busy-reply-threshold"))
         latencyThresholdMs = Int64(config.int("latency-monitor-threshold"))
         aof?.fsyncPolicy = config.string("appendfsync").lowercased()
         aof?.timestamps = config.bool("aof-timestamp-enabled")
@@ -1907,6 +2072,7 @@ public final class Server: ScriptHost {
         case "auth", "hello", "multi", "discard", "watch", "unwatch", "reset", "quit": return true
         case "script": return a.count == 2 && Server.lower(a[1]) == "kill"
         case "function": return a.count == 2 && ["kill", "stats"].contains(Server.lower(a[1]))
+        case "fcall", "fcall_ro", "eval", "evalsha", "eval_ro", "evalsha_ro": return false
         case "shutdown": return a.count == 2 && Server.lower(a[1]) == "nosave"
         default: return false
         }
@@ -1958,6 +2124,7 @@ public final class Server: ScriptHost {
             return .ok
         case "kill":
             guard a.count == 2 else { return .error("ERR wrong number of arguments for 'script|kill' command") }
+            if functions?.run != nil { return .error("BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.") }
             guard let run = scripting.run, !run.isFunction else { return .error("NOTBUSY No scripts in execution right now.") }
             if run.wrote {
                 return .error("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.")

@@ -249,4 +249,81 @@ final class ScriptingTests: XCTestCase {
         XCTAssertTrue(try s.cmd("eval", "return 1", "0").contains("install the Debian package liblua5.1-0"))
         XCTAssertTrue(s.log.contains("liblua5.1-0"), s.log)
     }
+
+    static let library = "#!lua name=mylib\nredis.register_function('myfunc', function(keys, args) return redis.call('set', keys[1], args[1]) end)\nredis.register_function{function_name='ro', callback=function(keys, args) return redis.call('get', keys[1]) end, flags={'no-writes'}, description='reads'}"
+
+    /// FUNCTION LOAD (and its errors), FCALL/FCALL_RO, LIST, DELETE, STATS: the same replies
+    /// as redis-server.
+    func testFunctionsReplyAsRedis() throws {
+        let steps: [[String]] = [
+            ["function", "load", ScriptingTests.library], ["fcall", "myfunc", "1", "k", "v"], ["fcall_ro", "ro", "1", "k"],
+            ["fcall_ro", "myfunc", "1", "k", "v"], ["fcall", "nosuch", "0"], ["fcall", "myfunc", "x"], ["fcall", "myfunc", "3", "a"],
+            ["function", "load", "#!lua name=mylib\nredis.register_function('x', function() return 1 end)"],
+            ["function", "load", "no shebang"], ["function", "load", "#!lua\nreturn 1"], ["function", "load", "#!lua name=bad-name\nreturn 1"],
+            ["function", "load", "#!js name=j\nreturn 1"], ["function", "load", "#!lua name=empty\nlocal x = 1"],
+            ["function", "load", "#!lua name=callatload\nredis.call('set','a','b')"],
+            ["function", "load", "#!lua name=strlib\nlocal s = string.upper('x')"],
+            ["function", "load", "#!lua name=dup\nredis.register_function('myfunc', function() return 1 end)"],
+            ["function", "load", "#!lua name=err\nredis.register_function('f', function() return 1 end, 3)"],
+            ["function", "load", "#!lua name=flags\nredis.register_function{function_name='f', callback=function() return 1 end, flags={'bogus'}}"],
+            ["function", "load", "#!lua name=syntax\nredis.register_function('f' function() return 1 end)"],
+            ["function", "load", "#!lua name=twice\nredis.register_function('t', function() return 1 end)\nredis.register_function('t', function() return 2 end)"],
+            ["function", "load", "replace", "#!lua name=mylib\nredis.register_function('myfunc', function(keys, args) return {keys[1], args[1], #keys, #args} end)"],
+            ["fcall", "myfunc", "2", "a", "b", "c"], ["fcall", "ro", "1", "k"],
+            ["function", "list"], ["function", "list", "withcode", "libraryname", "my*"], ["function", "list", "bogus"],
+            ["function", "delete", "nosuch"], ["function", "stats"], ["function", "kill"],
+            ["function", "load", "#!lua name=lib2\nredis.register_function('f2', function() return redis.call('ping') end)"],
+            ["fcall", "f2", "0"], ["function", "delete", "mylib"], ["fcall", "myfunc", "0"], ["function", "list"],
+            ["function", "restore", "bogus"], ["function", "flush", "bogus"], ["function", "flush"], ["fcall", "f2", "0"],
+        ]
+        var outputs = [[String]]()
+        for s in [try RedisOracle(), try startStrata()] {
+            defer { s.stop() }
+            outputs.append(try steps.map { try s.cmd(["--no-raw"] + $0) })
+        }
+        for (i, step) in steps.enumerated() where outputs[0][i] != outputs[1][i] {
+            XCTFail("\(step):\nredis:  \(outputs[0][i])\nstrata: \(outputs[1][i])")
+        }
+    }
+
+    /// Functions travel with the data: an RDB from redis-server serves FCALL in strata serve and
+    /// strata's RDB in redis-server; FUNCTION DUMP payloads restore both ways; a FUNCTION LOAD
+    /// in strata's AOF is there after a restart.
+    func testFunctionsPersistAndMoveBetweenServers() throws {
+        let redis = try RedisOracle()
+        defer { redis.stop() }
+        XCTAssertEqual(try redis.cmd("function", "load", ScriptingTests.library), "mylib")
+        XCTAssertEqual(try redis.cmd("save"), "OK")
+        let d1 = makeTempDir()
+        try FileManager.default.copyItem(atPath: redis.dir + "/dump.rdb", toPath: d1 + "/dump.rdb")
+        let strata = try RedisOracle(server: strataPath, dir: d1, leading: ["serve"])
+        defer { strata.stop() }
+        XCTAssertEqual(try strata.cmd("fcall", "myfunc", "1", "k", "from-redis-rdb"), "OK")
+        XCTAssertEqual(try strata.cmd("fcall_ro", "ro", "1", "k"), "from-redis-rdb")
+        XCTAssertEqual(try strata.cmd("function", "load", "#!lua name=lib2\nredis.register_function('f2', function() return 'strata' end)"), "lib2")
+        XCTAssertEqual(try strata.cmd("save"), "OK")
+        let d2 = makeTempDir()
+        try FileManager.default.copyItem(atPath: d1 + "/dump.rdb", toPath: d2 + "/dump.rdb")
+        let redis2 = try RedisOracle(dir: d2)
+        defer { redis2.stop() }
+        XCTAssertEqual(try redis2.cmd("fcall", "f2", "0"), "strata")
+        XCTAssertEqual(try redis2.cmd("fcall_ro", "ro", "1", "k"), "from-redis-rdb")
+        // DUMP / RESTORE both ways (the payload is binary: passed through redis-cli -x).
+        for (from, to) in [(redis2, strata), (strata, redis)] {
+            let payload = try runProcess(from.cli, ["-p", "\(from.port)", "--raw", "function", "dump"]).out.dropLast()
+            _ = try to.cmd("function", "flush")
+            let r = try runProcess(to.cli, ["-p", "\(to.port)", "-x", "function", "restore"], stdin: Data(payload))
+            XCTAssertEqual(String(decoding: r.out, as: UTF8.self), "OK\n", r.err)
+            XCTAssertEqual(try to.cmd("fcall", "f2", "0"), "strata")
+        }
+        XCTAssertTrue(try strata.cmd("function", "restore", "not-a-payload").hasPrefix("ERR"))
+        // A FUNCTION LOAD in the AOF survives a restart.
+        let aofServer = try RedisOracle(server: strataPath, leading: ["serve"], extra: ["--appendonly", "yes"])
+        XCTAssertEqual(try aofServer.cmd("function", "load", "#!lua name=lib3\nredis.register_function('f3', function() return 3 end)"), "lib3")
+        let dir = aofServer.dir
+        aofServer.stop()
+        let again = try RedisOracle(server: strataPath, dir: dir, leading: ["serve"], extra: ["--appendonly", "yes"])
+        defer { again.stop() }
+        XCTAssertEqual(try again.cmd("fcall", "f3", "0"), "3")
+    }
 }

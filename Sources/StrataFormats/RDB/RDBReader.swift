@@ -113,6 +113,30 @@ public final class RDBReader {
 
     public enum DumpPayloadError: Error { case versionOrChecksum, badFormat }
 
+    /// FUNCTION RESTORE's payload: the library codes of its FUNCTION2 entries.
+    public static func readFunctionsPayload(_ payload: [UInt8], maxVersion: Int) throws -> [[UInt8]] {
+        let n = payload.count
+        guard n >= 10 else { throw DumpPayloadError.versionOrChecksum }
+        let version = Int(payload[n - 10]) | (Int(payload[n - 9]) << 8)
+        guard version <= maxVersion else { throw DumpPayloadError.versionOrChecksum }
+        var stored: UInt64 = 0
+        for i in 0..<8 { stored |= UInt64(payload[n - 8 + i]) << (8 * UInt64(i)) }
+        guard CRC64.checksum(Array(payload[0..<(n - 8)])) == stored else { throw DumpPayloadError.versionOrChecksum }
+        let src = ByteSource(bytes: Array(payload[0..<(n - 10)]))
+        let r = RDBReader(source: src)
+        r.resume(version: RDBVersion(family: version >= 80 ? .valkey : .redis, number: version), db: 0)
+        var out = [[UInt8]]()
+        do {
+            while src.offset < n - 10 {
+                guard try src.readByte() == RDBOpcode.function2 else { throw DumpPayloadError.badFormat }
+                out.append(try r.readString("a function library"))
+            }
+        } catch {
+            throw DumpPayloadError.badFormat
+        }
+        return out
+    }
+
     /// Continues reading the body at the source's current position (salvage, after a seek).
     public func resume(version: RDBVersion, db: Int) {
         started = true

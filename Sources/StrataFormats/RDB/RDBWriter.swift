@@ -196,6 +196,20 @@ public final class RDBWriter {
         if let key { try writeString(key) }
     }
 
+    /// FUNCTION DUMP's payload: every library as a FUNCTION2 opcode and its code, then the RDB
+    /// version (u16 LE) and a CRC-64 (u64 LE), as a DUMP payload ends.
+    public static func functionsPayload(_ libraries: [[UInt8]], target: RDBTarget) throws -> [UInt8] {
+        let sink = ByteSink()
+        let w = RDBWriter(sink: sink, target: target)
+        for code in libraries { try w.writeFunction(code) }
+        try sink.writeLE(UInt16(target.version.number))
+        try sink.flush()
+        var out = sink.memory
+        let crc = CRC64.checksum(out)
+        withUnsafeBytes(of: crc.littleEndian) { out.append(contentsOf: $0) }
+        return out
+    }
+
     /// Redis's DUMP payload of a value: type byte and value as RDB writes them, then the RDB
     /// version (u16 LE) and a CRC-64 (u64 LE) of everything before it.
     public static func dumpPayload(_ value: RDBValue, target: RDBTarget) throws -> [UInt8] {

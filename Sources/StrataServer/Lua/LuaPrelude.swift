@@ -550,13 +550,78 @@ for _, name in ipairs({'redis', 'string', 'math', 'table', 'cjson', 'bit', 'cmsg
   if raw_type(G[name]) == 'table' then G[name] = readonly(G[name]) end
 end
 
+-- FUNCTION LOAD runs a library with only the library API visible (redis.register_function,
+-- redis.log, the versions); its functions, called later, see every global.
+local loading = nil
 local globals = readonly(G, function(_, k)
-  local v = raw_rawget(G, k)
+  local v = raw_rawget(loading or G, k)
   if v == nil then
     raw_error("Script attempted to access nonexistent global variable '" .. raw_tostring(k) .. "'", 2)
   end
   return v
 end)
+local reg = dbg.getregistry()
+local FLAGS = {['no-writes'] = true, ['allow-oom'] = true, ['allow-stale'] = true, ['no-cluster'] = true, ['allow-cross-slot-keys'] = true}
+local function fail(msg) raw_error({err = 'ERR ' .. msg}) end
+local function register_function(...)
+  local n = select('#', ...)
+  local a, b = ...
+  local name, callback, flags, description
+  if n == 1 then
+    if raw_type(a) ~= 'table' then fail('calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).') end
+    for k, v in pairs(a) do
+      if raw_type(k) ~= 'string' then fail('named argument key given to redis.register_function is not a string') end
+      if k == 'function_name' then
+        if raw_type(v) ~= 'string' then fail('function_name argument given to redis.register_function must be a string') end
+        name = v
+      elseif k == 'description' then
+        if raw_type(v) ~= 'string' then fail('description argument given to redis.register_function must be a string') end
+        description = v
+      elseif k == 'callback' then
+        if raw_type(v) ~= 'function' then fail('callback argument given to redis.register_function must be a function') end
+        callback = v
+      elseif k == 'flags' then
+        if raw_type(v) ~= 'table' then fail('flags argument to redis.register_function must be a table representing function flags') end
+        flags = {}
+        for _, f in pairs(v) do
+          if raw_type(f) ~= 'string' or not FLAGS[f] then fail('unknown flag given') end
+          flags[#flags + 1] = f
+        end
+      else
+        fail('unknown argument given to redis.register_function')
+      end
+    end
+    if not name then fail('redis.register_function must get a function name argument') end
+    if not callback then fail('redis.register_function must get a callback argument') end
+  elseif n == 2 then
+    if raw_type(a) ~= 'string' then fail('first argument to redis.register_function must be a string') end
+    if raw_type(b) ~= 'function' then fail('second argument to redis.register_function must be a function') end
+    name, callback = a, b
+  else
+    fail('wrong number of arguments to redis.register_function')
+  end
+  if not string.find(name, '^[%w_]+$') then
+    fail('Function names can only contain letters, numbers, or underscores(_) and must be at least one character long')
+  end
+  local pending = reg.__strata_pending
+  for _, f in ipairs(pending) do
+    if f.name == name then fail('Function already exists in the library') end
+  end
+  pending[#pending + 1] = {name = name, callback = callback, flags = flags or {}, description = description}
+end
+local real_redis = G.redis
+local library_redis = {register_function = register_function, log = real_redis.log,
+  LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+  REDIS_VERSION = real_redis.REDIS_VERSION, REDIS_VERSION_NUM = real_redis.REDIS_VERSION_NUM}
+local library_api = {redis = readonly(library_redis, function(_, k)
+  local v = raw_rawget(library_redis, k)
+  if v == nil then
+    raw_error("Script attempted to access nonexistent global variable '" .. raw_tostring(k) .. "'", 2)
+  end
+  return v
+end)}
+reg.__strata_load_begin = function() reg.__strata_pending = {}; loading = library_api end
+reg.__strata_load_end = function() loading = nil end
 G._G = globals
 G.setmetatable = function(t, m)
   if protected[t] then refuse_here() end

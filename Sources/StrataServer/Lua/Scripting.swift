@@ -111,6 +111,11 @@ final class Scripting {
     /// `busy-reply-threshold` / `lua-time-limit` in ms.
     var busyThresholdMs: Int64 = 5000
     private var gcCounter = 0
+    /// Function libraries (FUNCTION LOAD), in load order, and which library has each function.
+    fileprivate(set) var libraries: [FunctionLibrary] = []
+    fileprivate var functionOwner: [String: String] = [:]
+    /// While FUNCTION LOAD runs a library: its deadline (500 ms, as Redis).
+    fileprivate var loadDeadline: Int64?
 
     init(api: LuaAPI, host: ScriptHost) {
         self.api = api
@@ -122,6 +127,7 @@ final class Scripting {
 
     /// SCRIPT FLUSH: a new interpreter, no scripts.
     func reset() {
+        current = self
         if let L { api.close(L) }
         scripts = [:]
         L = makeState()
@@ -200,6 +206,7 @@ final class Scripting {
 
     /// Compiles a body into the registry as f_<sha> (SCRIPT LOAD, EVAL of a new script).
     func create(_ body: Bytes) -> Result<String, CommandError> {
+        current = self
         let sha = Scripting.sha1hex(body)
         if scripts[sha] != nil { return .success(sha) }
         let flags: ScriptFlags, skip: Int
@@ -234,23 +241,27 @@ final class Scripting {
         }
         let r = ScriptRun(name: sha, db: db, readOnly: readOnlyCommand || flags.contains(.noWrites),
                           allowOOM: flags.contains(.allowOOM) || flags.contains(.evalCompat), isFunction: false)
+        return runProtected(r) {
+            api.getglobal(L, "__redis__err__handler")
+            api.getfield(L, LuaAPI.registryIndex, "f_" + sha)
+            setGlobalArray("KEYS", keys)
+            setGlobalArray("ARGV", args)
+            return api.pcall(L, 0, 1, -2)
+        }
+    }
+
+    /// Runs `body` (which calls lua_pcall) as the current script, with the busy hook; the
+    /// reply from the value or error it left.
+    func runProtected(_ r: ScriptRun, _ body: () -> Int32) -> Reply {
+        current = self
         run = r
         defer { run = nil }
-        api.getglobal(L, "__redis__err__handler")
-        api.getfield(L, LuaAPI.registryIndex, "f_" + sha)
-        setGlobalArray("KEYS", keys)
-        setGlobalArray("ARGV", args)
         if busyThresholdMs > 0 { _ = api.sethook(L, cHook, LuaAPI.maskCount, 100_000) }
-        let err = api.pcall(L, 0, 1, -2)
+        let err = body()
         if busyThresholdMs > 0 { _ = api.sethook(L, nil, 0, 0) }
         gcCounter += 1
         if gcCounter == 50 { _ = api.gc(L, LuaAPI.gcStep, 50); gcCounter = 0 }
-        let reply: Reply
-        if err != 0 {
-            reply = errorReplyFromStack(name: sha)
-        } else {
-            reply = toReply(-1, scriptResp: r.resp)
-        }
+        let reply = err != 0 ? errorReplyFromStack(name: r.name) : toReply(-1, scriptResp: r.resp)
         api.settop(L, 0)
         return reply
     }
@@ -444,7 +455,7 @@ final class Scripting {
     // MARK: the redis API (called from Lua through the C callbacks above)
 
     /// Pushes {err = "ERR <text>"} and returns -1 (the caller raises it).
-    private func fail(_ L: LuaState?, _ text: String) -> Int32 {
+    fileprivate func fail(_ L: LuaState?, _ text: String) -> Int32 {
         api.newtable(L)
         api.pushstring(L, "ERR " + text)
         api.setfield(L, -2, "err")
@@ -577,6 +588,10 @@ final class Scripting {
     /// Every 100,000 instructions: past the busy threshold the server serves others (BUSY) and
     /// SCRIPT KILL can end the script here.
     fileprivate func hook(_ L: LuaState?) -> Int32 {
+        if let deadline = loadDeadline, EventLoop.nowMs() > deadline {
+            _ = fail(L, "FUNCTION LOAD timeout")
+            return -1
+        }
         guard let run else { return 0 }
         if !run.timedOut && EventLoop.nowMs() - run.startMs >= busyThresholdMs {
             run.timedOut = true
@@ -593,5 +608,191 @@ final class Scripting {
             return -1
         }
         return 0
+    }
+}
+
+// MARK: functions (FUNCTION LOAD, FCALL)
+
+/// A library of functions (Redis 7.0's functionLibInfo).
+struct FunctionLibrary {
+    struct Function {
+        let name: String
+        let flags: ScriptFlags
+        let description: String?
+    }
+    let name: String
+    let code: Bytes
+    var functions: [Function]
+}
+
+extension Scripting {
+    /// `#!lua name=<name>` (functionExtractLibMetaData): the engine, the name, and where the
+    /// code after the first line starts (its newline kept, so line numbers stay right).
+    static func libraryMetadata(_ code: Bytes) -> Result<(engine: String, name: String, body: Int), CommandError> {
+        guard code.starts(with: Array("#!".utf8)) else { return .failure(CommandError("ERR Missing library metadata")) }
+        guard let end = code.firstIndex(of: 10) else { return .failure(CommandError("ERR Invalid library metadata")) }
+        let parts = String(decoding: code[0..<end], as: UTF8.self).split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        guard let first = parts.first else { return .failure(CommandError("ERR Invalid library metadata")) }
+        var name: String?
+        for p in parts.dropFirst() {
+            if p.lowercased().hasPrefix("name=") {
+                if name != nil { return .failure(CommandError("ERR Invalid metadata value, name argument was given multiple times")) }
+                name = String(p.dropFirst(5))
+                continue
+            }
+            return .failure(CommandError("ERR Invalid metadata value given: \(p)"))
+        }
+        guard let name else { return .failure(CommandError("ERR Library name was not given")) }
+        return .success((String(first.dropFirst(2)), name, end))
+    }
+
+    static func validName(_ s: String) -> Bool {
+        !s.isEmpty && s.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 95 }
+    }
+
+    /// FUNCTION LOAD [REPLACE]: compiles and runs the library, which registers its functions.
+    func loadLibrary(_ code: Bytes, replace: Bool) -> Result<String, CommandError> {
+        current = self
+        let meta: (engine: String, name: String, body: Int)
+        switch Scripting.libraryMetadata(code) {
+        case .failure(let e): return .failure(e)
+        case .success(let m): meta = m
+        }
+        if !Scripting.validName(meta.name) {
+            return .failure(CommandError("ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long"))
+        }
+        if meta.engine.lowercased() != "lua" { return .failure(CommandError("ERR Engine '\(meta.engine)' not found")) }
+        let old = libraries.firstIndex { $0.name == meta.name }
+        if old != nil && !replace { return .failure(CommandError("ERR Library '\(meta.name)' already exists")) }
+        let rc = code.withUnsafeBufferPointer { p in
+            p.withMemoryRebound(to: CChar.self) { api.loadbuffer(L, $0.baseAddress! + meta.body, $0.count - meta.body, "@user_function") }
+        }
+        if rc != 0 {
+            let msg = api.string(L, -1) ?? "?"
+            api.settop(L, 0)
+            return .failure(CommandError("ERR Error compiling function: \(msg)"))
+        }
+        callRegistry("__strata_load_begin")
+        loadDeadline = EventLoop.nowMs() + 500
+        _ = api.sethook(L, cHook, LuaAPI.maskCount, 100_000)
+        let failed = api.pcall(L, 0, 0, 0) != 0
+        _ = api.sethook(L, nil, 0, 0)
+        loadDeadline = nil
+        callRegistry("__strata_load_end")
+        if failed {
+            var msg = ""
+            if api.istable(L, -1) {
+                api.getfield(L, -1, "err")
+                msg = api.string(L, -1) ?? ""
+                api.pop(L, 1)
+            } else {
+                msg = "ERR " + (api.string(L, -1) ?? "")
+            }
+            api.settop(L, 0)
+            return .failure(CommandError("ERR Error registering functions: \(msg)"))
+        }
+        // The functions registered: name, flags, description; callbacks left in the pending list.
+        var functions = [FunctionLibrary.Function]()
+        api.getfield(L, LuaAPI.registryIndex, "__strata_pending")
+        let pending = api.gettop(L)
+        let n = Int32(api.objlen(L, pending))
+        if n > 0 {
+            for i in 1...n {
+                api.rawgeti(L, pending, i)
+                api.getfield(L, -1, "name")
+                let fname = api.string(L, -1) ?? ""
+                api.pop(L, 1)
+                api.getfield(L, -1, "description")
+                let desc = api.type(L, -1) == LuaAPI.tString ? api.string(L, -1) : nil
+                api.pop(L, 1)
+                var flags = ScriptFlags()
+                api.getfield(L, -1, "flags")
+                let fl = api.gettop(L)
+                for j in 0..<Int32(api.objlen(L, fl)) {
+                    api.rawgeti(L, fl, j + 1)
+                    if let f = api.string(L, -1), let flag = ScriptFlags.names.first(where: { $0.0 == f })?.1 { flags.insert(flag) }
+                    api.pop(L, 1)
+                }
+                api.pop(L, 2)
+                functions.append(FunctionLibrary.Function(name: fname, flags: flags, description: desc))
+            }
+        }
+        if functions.isEmpty { api.settop(L, 0); return .failure(CommandError("ERR No functions registered")) }
+        for f in functions {
+            if let owner = functionOwner[f.name], owner != meta.name {
+                api.settop(L, 0)
+                return .failure(CommandError("ERR Function \(f.name) already exists"))
+            }
+        }
+        // Commit: the old library's functions go, the new callbacks are kept in the registry.
+        if let old { removeLibrary(at: old) }
+        for i in 1...n {
+            api.rawgeti(L, pending, i)
+            api.getfield(L, -1, "callback")
+            api.setfield(L, LuaAPI.registryIndex, "__strata_fn_" + functions[Int(i) - 1].name)
+            api.pop(L, 1)
+        }
+        api.settop(L, 0)
+        for f in functions { functionOwner[f.name] = meta.name }
+        libraries.append(FunctionLibrary(name: meta.name, code: code, functions: functions))
+        return .success(meta.name)
+    }
+
+    private func callRegistry(_ name: String) {
+        api.getfield(L, LuaAPI.registryIndex, name)
+        _ = api.pcall(L, 0, 0, 0)
+    }
+
+    private func removeLibrary(at i: Int) {
+        for f in libraries[i].functions {
+            functionOwner[f.name] = nil
+            api.pushnil(L)
+            api.setfield(L, LuaAPI.registryIndex, "__strata_fn_" + f.name)
+        }
+        libraries.remove(at: i)
+    }
+
+    /// FUNCTION DELETE.
+    func deleteLibrary(_ name: String) -> Bool {
+        current = self
+        guard let i = libraries.firstIndex(where: { $0.name == name }) else { return false }
+        removeLibrary(at: i)
+        return true
+    }
+
+    /// FUNCTION FLUSH: a new interpreter, no libraries.
+    func flushFunctions() {
+        current = self
+        libraries = []
+        functionOwner = [:]
+        reset()
+    }
+
+    func function(_ name: String) -> FunctionLibrary.Function? {
+        guard let lib = functionOwner[name] else { return nil }
+        return libraries.first { $0.name == lib }?.functions.first { $0.name == name }
+    }
+
+    /// FCALL / FCALL_RO: the callback with the KEYS and ARGV tables as its arguments.
+    func callFunction(_ name: String, keys: [Bytes], args: [Bytes], db: Int, readOnlyCommand: Bool, oom: Bool) -> Reply {
+        current = self
+        guard let f = function(name) else { return .error("ERR Function not found") }
+        if !f.flags.contains(.noWrites) {
+            if readOnlyCommand { return .error("ERR Can not execute a script with write flag using *_ro command.") }
+            if oom && !f.flags.contains(.allowOOM) {
+                return .error("OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'")
+            }
+        }
+        let r = ScriptRun(name: name, db: db, readOnly: readOnlyCommand || f.flags.contains(.noWrites),
+                          allowOOM: f.flags.contains(.allowOOM), isFunction: true)
+        return runProtected(r) {
+            api.getglobal(L, "__redis__err__handler")
+            api.getfield(L, LuaAPI.registryIndex, "__strata_fn_" + name)
+            for list in [keys, args] {
+                api.createtable(L, Int32(list.count), 0)
+                for (i, b) in list.enumerated() { api.pushbytes(L, b); api.rawseti(L, -2, Int32(i + 1)) }
+            }
+            return api.pcall(L, 2, 1, -4)
+        }
     }
 }
