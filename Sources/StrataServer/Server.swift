@@ -778,6 +778,14 @@ public final class Server: ScriptHost {
         case "getkeys":
             guard a.count >= 4 else { return .error("ERR wrong number of arguments for 'command|getkeys' command") }
             let args = Array(a.dropFirst(2))
+            if ["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"].contains(Server.lower(args[0])) {
+                // Scripts name their keys by count: script numkeys key... arg...
+                guard args.count >= 3, let n = Decimal.parseCanonical(args[2]), n >= 0, n <= Int64(args.count - 3) else {
+                    return .error("ERR Invalid arguments specified for command")
+                }
+                if n == 0 { return .error("ERR The command has no key arguments") }
+                return .array(args[3..<(3 + Int(n))].map { .bulk($0) })
+            }
             guard let cmd = CommandTable.shared.lookup(Server.lower(args[0])) else { return .error("ERR Invalid command specified") }
             if (cmd.arity > 0 && args.count != cmd.arity) || (cmd.arity < 0 && args.count < -cmd.arity) { return .error("ERR Invalid number of arguments specified for command") }
             let keys = Server.allKeys(Server.lower(args[0]), args, cmd)
@@ -1073,6 +1081,8 @@ public final class Server: ScriptHost {
     // MARK: DEBUG
 
     private var activeExpireEnabled = true
+    /// DEBUG SET-DISABLE-DENY-SCRIPTS: commands refused in scripts are allowed (Redis's tests use it).
+    private var scriptsMayRunAnything = false
 
     /// The DEBUG subcommands that need the server (persistence, the cron); nil: the engine's.
     private func debugCommand(_ c: Client, _ a: [Bytes]) -> Reply? {
@@ -1104,6 +1114,35 @@ public final class Server: ScriptHost {
         case "sleep":
             guard a.count == 3, let secs = Double(String(decoding: a[2], as: UTF8.self)) else { return .error("ERR wrong number of arguments for 'debug|sleep' command") }
             usleep(useconds_t(max(0, secs) * 1_000_000))
+            return .ok
+        case "protocol":
+            guard a.count == 3 else { return .error("ERR wrong number of arguments for 'debug|protocol' command") }
+            switch Server.lower(a[2]) {
+            case "string": return .bulk("Hello World")
+            case "integer": return .integer(12345)
+            case "double": return .double(Array("3.141".utf8))
+            case "bignum": return .bigNumber(Array("1234567999999999999999999999999999999".utf8))
+            case "null": return .null
+            case "array": return .array([.integer(0), .integer(1), .integer(2)])
+            case "set": return .set([.integer(0), .integer(1), .integer(2)])
+            case "map": return .map([.integer(0), .bool(false), .integer(1), .bool(true), .integer(2), .bool(false)])
+            case "attrib":
+                // An attribute precedes the reply for RESP3 clients; it is not a reply of its own.
+                if c.resp >= 3 { c.out += Array("|1\r\n$14\r\nkey-popularity\r\n*2\r\n$7\r\nkey:123\r\n:90\r\n".utf8) }
+                return .bulk("Some real reply following the attribute")
+            case "push":
+                if c.resp < 3 { return .error("ERR RESP2 is not supported by this command") }
+                reply(c, .push([.bulk("server-cpu-usage"), .integer(42)]))
+                return .bulk("Some real reply following the push reply")
+            case "true": return .bool(true)
+            case "false": return .bool(false)
+            case "verbatim": return .verbatim(Array("This is a verbatim\nstring".utf8))
+            default:
+                return .error("ERR Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false")
+            }
+        case "set-disable-deny-scripts":
+            guard a.count == 3 else { return .error("ERR wrong number of arguments for 'debug|set-disable-deny-scripts' command") }
+            scriptsMayRunAnything = String(decoding: a[2], as: UTF8.self) != "0"
             return .ok
         case "set-active-expire":
             guard a.count == 3 else { return .error("ERR wrong number of arguments for 'debug|set-active-expire' command") }
@@ -1199,12 +1238,15 @@ public final class Server: ScriptHost {
         guard let functions else { return .error("ERR \(scriptingUnavailable)") }
         switch sub {
         case "load":
-            guard a.count == 3 || a.count == 4 else { return .error("ERR wrong number of arguments for 'function|load' command") }
+            guard a.count >= 3 else { return .error("ERR wrong number of arguments for 'function|load' command") }
             var replace = false
-            if a.count == 4 {
-                guard Server.lower(a[2]) == "replace" else { return .error("ERR Unknown option given: \(String(decoding: a[2], as: UTF8.self))") }
+            var i = 2
+            while i < a.count - 1 {
+                guard Server.lower(a[i]) == "replace" else { return .error("ERR Unknown option given: \(String(decoding: a[i], as: UTF8.self))") }
                 replace = true
+                i += 1
             }
+            if i >= a.count { return .error("ERR Function code is missing") }
             switch functions.loadLibrary(a[a.count - 1], replace: replace) {
             case .failure(let e): return .error(e.message)
             case .success(let name):
@@ -1283,6 +1325,7 @@ public final class Server: ScriptHost {
                                                                      .bulk("functions_count"), .integer(Int64(count))])])])
         case "kill":
             if let e = arity(a.count == 2) { return e }
+            if scripting?.run != nil { return .error("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.") }
             guard let run = functions.run else { return .error("NOTBUSY No scripts in execution right now.") }
             if run.wrote {
                 return .error("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.")
@@ -2153,13 +2196,18 @@ public final class Server: ScriptHost {
         let engineCommand = CommandTable.shared.lookup(name)
         let serverInfo = Server.serverCommandInfo.first { $0.0 == name }
         let blocking = Server.blockingCommands.contains(name)
+        // CLUSTER exists in Redis (its subcommands are refused in scripts), though not here.
+        if name == "cluster" && !scriptsMayRunAnything { return .error("ERR This Redis command is not allowed from script") }
         guard engineCommand != nil || serverInfo != nil || blocking else { return .error("ERR Unknown Redis command called from script") }
         let arity = engineCommand?.arity ?? serverInfo?.1 ?? -2
         if (arity > 0 && args.count != arity) || (arity < 0 && args.count < -arity) {
             return .error("ERR Wrong number of args calling Redis command from script")
         }
-        if engineCommand?.flags.contains(.noscript) == true || serverInfo?.2.contains("noscript") == true || blocking {
+        if !scriptsMayRunAnything && (engineCommand?.flags.contains(.noscript) == true || serverInfo?.2.contains("noscript") == true || blocking) {
             return .error("ERR This Redis command is not allowed from script")
+        }
+        if name == "xread" || name == "xreadgroup", args.contains(where: { Server.lower($0) == "block" }) {
+            return .error("ERR \(name) command is not allowed with BLOCK option from scripts")
         }
         let isWrite = engineCommand?.flags.contains(.write) ?? blocking
         if isWrite {
@@ -2176,6 +2224,7 @@ public final class Server: ScriptHost {
         let before = engine.dirty
         let t0 = Server.microseconds()
         var r = execute(c, name, args)
+        c.out.removeAll(keepingCapacity: true)   // what a command writes directly (attributes) is not the script's
         stats.record(stats.entry(args) { _ in true }, usec: Server.microseconds() - t0, error: nil)
         if engine.dirty != before { run.wrote = true }
         run.db = c.state.db
@@ -2440,7 +2489,11 @@ public final class Server: ScriptHost {
                        ("maxmemory", "\(maxmemory)"), ("maxmemory_human", Server.bytesToHuman(maxmemory)),
                        ("maxmemory_policy", config.string("maxmemory-policy")),
                        ("mem_fragmentation_ratio", Server.twoDecimals(used > 0 ? Double(rss) / Double(used) : 0)),
-                       ("mem_allocator", "libc")])
+                       ("mem_allocator", "libc"),
+                       ("used_memory_lua", "\(scripting?.memory ?? 0)"), ("used_memory_vm_functions", "\(functions?.memory ?? 0)"),
+                       ("number_of_cached_scripts", "\(scripting?.scripts.count ?? 0)"),
+                       ("number_of_functions", "\(functions?.libraries.reduce(0) { $0 + $1.functions.count } ?? 0)"),
+                       ("number_of_libraries", "\(functions?.libraries.count ?? 0)")])
         add("Persistence", [("loading", "0"), ("rdb_changes_since_last_save", "\(dirty)"),
                             ("rdb_bgsave_in_progress", childPID != 0 ? "1" : "0"), ("rdb_last_save_time", "\(lastSave)"),
                             ("rdb_last_bgsave_status", lastSaveOK ? "ok" : "err"), ("aof_enabled", aof != nil ? "1" : "0"),

@@ -28,6 +28,8 @@ public indirect enum Reply: Equatable, CustomStringConvertible, Sendable {
     /// Keys and values alternating: RESP2 an array of [key, value] arrays, RESP3 `%`
     /// (XREAD's streams).
     case keyedPairs([Reply])
+    /// A big number's digits: RESP2 a bulk string, RESP3 `(`.
+    case bigNumber([UInt8])
 
     public static let ok = Reply.status("OK")
     public static let null = Reply.bulk(nil)
@@ -74,6 +76,9 @@ public indirect enum Reply: Equatable, CustomStringConvertible, Sendable {
         case .double(let t):
             if resp == 2 { header(UInt8(ascii: "$"), t.count) } else { out.append(UInt8(ascii: ",")) }
             out.append(contentsOf: t); crlf()
+        case .bigNumber(let t):
+            if resp == 2 { header(UInt8(ascii: "$"), t.count) } else { out.append(UInt8(ascii: "(")) }
+            out.append(contentsOf: t); crlf()
         case .bool(let b):
             if resp == 2 { out.append(contentsOf: b ? [58, 49, 13, 10] : [58, 48, 13, 10]) }
             else { out.append(contentsOf: b ? [35, 116, 13, 10] : [35, 102, 13, 10]) }
@@ -116,7 +121,7 @@ public indirect enum Reply: Equatable, CustomStringConvertible, Sendable {
         case .status, .error, .integer, .bulk: return self
         case .array(let a): return .array(a?.map(\.resp2))
         case .map(let a), .set(let a), .push(let a), .pairs(let a): return .array(a.map(\.resp2))
-        case .double(let t), .verbatim(let t): return .bulk(t)
+        case .double(let t), .verbatim(let t), .bigNumber(let t): return .bulk(t)
         case .bool(let b): return .integer(b ? 1 : 0)
         case .keyedPairs(let a):
             return .array(stride(from: 0, to: a.count - 1, by: 2).map { .array([a[$0].resp2, a[$0 + 1].resp2]) })
@@ -154,6 +159,7 @@ public indirect enum Reply: Equatable, CustomStringConvertible, Sendable {
         case .double(let t): return "," + String(decoding: t, as: UTF8.self)
         case .verbatim(let t): return "=" + String(decoding: t, as: UTF8.self)
         case .bool(let b): return b ? "#t" : "#f"
+        case .bigNumber(let t): return "(" + String(decoding: t, as: UTF8.self)
         }
     }
 }

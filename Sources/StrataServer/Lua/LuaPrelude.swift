@@ -60,6 +60,7 @@ bit = {
 
 -- cjson: lua-cjson's encode/decode (numbers as %.14g, '/' escaped, sparse arrays refused).
 local json_null = {}
+local json_cfg = {encode_max_depth = 1000, decode_max_depth = 1000, encode_invalid_numbers = false}
 local escapes = { ['"'] = '\\"', ['\\'] = '\\\\', ['/'] = '\\/', ['\b'] = '\\b', ['\f'] = '\\f', ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t' }
 local function escape_char(c) return escapes[c] or sformat("\\u%04x", sbyte(c)) end
 local function encode_string(s) return '"' .. s:gsub('[%c"\\/\127]', escape_char) .. '"' end
@@ -83,12 +84,16 @@ encode_value = function(v, depth, out)
   local t = type(v)
   if t == "string" then out[#out + 1] = encode_string(v)
   elseif t == "number" then
-    if v ~= v or v == huge or v == -huge then error("Cannot serialise number: must not be NaN or Inf", 0) end
-    out[#out + 1] = sformat("%.14g", v)
+    if v ~= v or v == huge or v == -huge then
+      if not json_cfg.encode_invalid_numbers then error("Cannot serialise number: must not be NaN or Inf", 0) end
+      out[#out + 1] = (v ~= v) and "nan" or (v > 0 and "inf" or "-inf")
+    else
+      out[#out + 1] = sformat("%.14g", v)
+    end
   elseif t == "boolean" then out[#out + 1] = tostring(v)
   elseif t == "nil" or v == json_null or (t == "userdata" and v == cjson.null) then out[#out + 1] = "null"
   elseif t == "table" then
-    if depth > 1000 then error("Cannot serialise, excessive nesting (" .. depth .. ")", 0) end
+    if depth > json_cfg.encode_max_depth then error("Cannot serialise, excessive nesting (" .. depth .. ")", 0) end
     local n = array_length(v)
     if n > 0 then
       out[#out + 1] = "["
@@ -172,7 +177,7 @@ end
 decode_value = function(s, i, depth)
   i = skip(s, i)
   local c = ssub(s, i, i)
-  if depth > 1000 then error("Found too many nested data structures (" .. depth .. ") at character " .. i, 0) end
+  if (c == "{" or c == "[") and depth > json_cfg.decode_max_depth then error("Found too many nested data structures (" .. depth .. ") at character " .. i, 0) end
   if c == "{" then
     local t = {}
     i = skip(s, i + 1)
@@ -228,11 +233,11 @@ cjson = {
     return v
   end),
   encode_keep_buffer = function() end,
-  encode_max_depth = function() end,
-  decode_max_depth = function() end,
-  encode_number_precision = function() end,
+  encode_max_depth = function(n) if n then json_cfg.encode_max_depth = n end return json_cfg.encode_max_depth end,
+  decode_max_depth = function(n) if n then json_cfg.decode_max_depth = n end return json_cfg.decode_max_depth end,
+  encode_number_precision = function() return 14 end,
   encode_sparse_array = function() end,
-  encode_invalid_numbers = function() end,
+  encode_invalid_numbers = function(v) if v ~= nil then json_cfg.encode_invalid_numbers = v and true or false end return json_cfg.encode_invalid_numbers end,
   decode_invalid_numbers = function() end,
 }
 
@@ -277,7 +282,8 @@ end
 local mp_pack
 mp_pack = function(v, depth, out)
   local t = type(v)
-  if t == "nil" or depth > 16 then out[#out + 1] = "\192"
+  -- lua-cmsgpack: a table at the 16th level of nesting is packed as nil.
+  if t == "nil" or (t == "table" and depth > 16) then out[#out + 1] = "\192"
   elseif t == "boolean" then out[#out + 1] = v and "\195" or "\194"
   elseif t == "number" then
     if v == floor(v) and v >= -2 ^ 63 and v < 2 ^ 64 then
@@ -531,6 +537,23 @@ function __redis__err__handler(err)
 end
 
 G.debug, G.print, G.dofile, G.loadfile, G.__strata_cwrap = nil, nil, nil, nil, nil
+
+-- Precompiled (binary) chunks are refused, as Redis's Lua refuses them: bytecode is not checked
+-- by the VM and can crash it.
+local raw_loadstring, raw_load, sbyte = loadstring, load, string.byte
+G.loadstring = function(s, name)
+  if raw_type(s) == 'string' and sbyte(s, 1) == 27 then return nil, 'binary chunks are not allowed' end
+  return raw_loadstring(s, name)
+end
+G.load = function(f, name)
+  local first = true
+  return raw_load(function()
+    local piece = f()
+    if first and raw_type(piece) == 'string' and sbyte(piece, 1) == 27 then return nil end
+    first = false
+    return piece
+  end, name)
+end
 
 local protected = {}
 local function refuse() raw_error('Attempt to modify a readonly table', 2) end

@@ -125,6 +125,9 @@ final class Scripting {
         L = makeState()
     }
 
+    /// The interpreter's memory in bytes (used_memory_lua).
+    var memory: Int { L.map { Int(api.gc($0, LuaAPI.gcCount, 0)) * 1024 } ?? 0 }
+
     /// SCRIPT FLUSH: a new interpreter, no scripts.
     func reset() {
         current = self
@@ -175,6 +178,7 @@ final class Scripting {
                 api.pop(L, 1)
             }
         }
+        _ = api.gc(L, LuaAPI.gcCollect, 0)   // the prelude's source and temporaries
         return L
     }
 
@@ -240,7 +244,7 @@ final class Scripting {
             }
         }
         let r = ScriptRun(name: sha, db: db, readOnly: readOnlyCommand || flags.contains(.noWrites),
-                          allowOOM: flags.contains(.allowOOM) || flags.contains(.evalCompat), isFunction: false)
+                          allowOOM: flags.contains(.allowOOM), isFunction: false)
         return runProtected(r) {
             api.getglobal(L, "__redis__err__handler")
             api.getfield(L, LuaAPI.registryIndex, "f_" + sha)
@@ -282,13 +286,14 @@ final class Scripting {
             let msg = api.string(L, -1) ?? "execution failure"
             return .error("ERR Error running script \(name), \(msg.prefix(100))")
         }
-        api.getfield(L, -1, "err")
+        let t = api.gettop(L)
+        rawField(t, "err")
         let msg = api.isstring(L, -1) != 0 ? api.string(L, -1) ?? "" : ""
         api.pop(L, 1)
-        api.getfield(L, -1, "source")
+        rawField(t, "source")
         let source = api.isstring(L, -1) != 0 ? api.string(L, -1) : nil
         api.pop(L, 1)
-        api.getfield(L, -1, "line")
+        rawField(t, "line")
         let line = api.isstring(L, -1) != 0 ? api.string(L, -1) : nil
         api.pop(L, 1)
         if let source, let line { return .error("\(msg) script: \(name), on \(source):\(line).") }
@@ -320,6 +325,8 @@ final class Scripting {
             }
         case .bool(let b):
             if resp == 2 { api.pushnumber(L, b ? 1 : 0) } else { api.pushboolean(L, b ? 1 : 0) }
+        case .bigNumber(let t):
+            if resp == 2 { api.pushbytes(L, t) } else { api.newtable(L); api.pushbytes(L, t); api.setfield(L, -2, "big_number") }
         case .verbatim(let t):
             if resp == 2 { api.pushbytes(L, t) } else {
                 api.newtable(L); api.newtable(L)
@@ -369,7 +376,7 @@ final class Scripting {
 
     /// The Lua value at `i` as the reply to the caller (luaReplyToRedisReply); `scriptResp`
     /// decides what a boolean becomes.
-    private func toReply(_ i: Int32, scriptResp: Int) -> Reply {
+    private func toReply(_ i: Int32, scriptResp: Int, depth: Int = 0) -> Reply {
         let idx = i < 0 ? api.gettop(L) + i + 1 : i
         switch api.type(L, idx) {
         case LuaAPI.tString: return .bulk(api.bytes(L, idx) ?? [])
@@ -382,48 +389,50 @@ final class Scripting {
             if d.isNaN { return .integer(Int64.min) }
             return .integer(d >= 9.2233720368547758e18 ? Int64.min : d <= -9.2233720368547758e18 ? Int64.min : Int64(d))
         case LuaAPI.tTable:
-            _ = api.checkstack(L, 4)
+            // A table nested too deep (or holding itself) ends where Lua's stack does, as in Redis.
+            // (Bounded at 200 levels here, well before the thread's stack would be.)
+            if depth >= 200 || api.checkstack(L, 4) == 0 { return .error("ERR reached lua stack limit") }
             if let s = field(idx, "err", LuaAPI.tString) {
                 return .error(String(decoding: s, as: UTF8.self))
             }
             if let s = field(idx, "ok", LuaAPI.tString) {
                 return .status(String(decoding: s.map { $0 == 13 || $0 == 10 ? 32 : $0 }, as: UTF8.self))
             }
-            api.getfield(L, idx, "double")
+            rawField(idx, "double")
             if api.type(L, -1) == LuaAPI.tNumber {
                 let d = api.tonumber(L, -1); api.pop(L, 1)
                 return .double(d.isInfinite ? Array((d > 0 ? "inf" : "-inf").utf8) : Scripting.g17(d))
             }
             api.pop(L, 1)
-            if let s = field(idx, "big_number", LuaAPI.tString) { return .bulk(s) }
-            api.getfield(L, idx, "verbatim_string")
+            if let s = field(idx, "big_number", LuaAPI.tString) { return .bigNumber(s.map { $0 == 13 || $0 == 10 ? 32 : $0 }) }
+            rawField(idx, "verbatim_string")
             if api.istable(L, -1), let s = field(api.gettop(L), "string", LuaAPI.tString) {
                 api.pop(L, 1)
                 return .verbatim(s)
             }
             api.pop(L, 1)
-            api.getfield(L, idx, "map")
+            rawField(idx, "map")
             if api.istable(L, -1) {
                 let t = api.gettop(L)
                 var out = [Reply]()
                 api.pushnil(L)
                 while api.next(L, t) != 0 {
                     api.pushvalue(L, -2)
-                    out.append(toReply(-1, scriptResp: scriptResp)); api.pop(L, 1)
-                    out.append(toReply(-1, scriptResp: scriptResp)); api.pop(L, 1)
+                    out.append(toReply(-1, scriptResp: scriptResp, depth: depth + 1)); api.pop(L, 1)
+                    out.append(toReply(-1, scriptResp: scriptResp, depth: depth + 1)); api.pop(L, 1)
                 }
                 api.pop(L, 1)
                 return .map(out)
             }
             api.pop(L, 1)
-            api.getfield(L, idx, "set")
+            rawField(idx, "set")
             if api.istable(L, -1) {
                 let t = api.gettop(L)
                 var out = [Reply]()
                 api.pushnil(L)
                 while api.next(L, t) != 0 {
                     api.pop(L, 1)
-                    out.append(toReply(-1, scriptResp: scriptResp))
+                    out.append(toReply(-1, scriptResp: scriptResp, depth: depth + 1))
                 }
                 api.pop(L, 1)
                 return .set(out)
@@ -434,7 +443,7 @@ final class Scripting {
             while true {
                 api.rawgeti(L, idx, j)
                 if api.isnil(L, -1) { api.pop(L, 1); break }
-                out.append(toReply(-1, scriptResp: scriptResp))
+                out.append(toReply(-1, scriptResp: scriptResp, depth: depth + 1))
                 api.pop(L, 1)
                 j += 1
             }
@@ -442,6 +451,13 @@ final class Scripting {
         default:
             return .null
         }
+    }
+
+    /// Pushes t[name] without metamethods (a script's table may have any metatable, and an
+    /// error here would be outside every protected call).
+    fileprivate func rawField(_ t: Int32, _ name: String) {
+        api.pushstring(L, name)
+        api.rawget(L, t)
     }
 
     /// t[name] (raw) when it has Lua type `type`.
@@ -662,7 +678,8 @@ extension Scripting {
             return .failure(CommandError("ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long"))
         }
         if meta.engine.lowercased() != "lua" { return .failure(CommandError("ERR Engine '\(meta.engine)' not found")) }
-        let old = libraries.firstIndex { $0.name == meta.name }
+        // Library names compare without case too ("Library 'X' already exists").
+        let old = libraries.firstIndex { $0.name.lowercased() == meta.name.lowercased() }
         if old != nil && !replace { return .failure(CommandError("ERR Library '\(meta.name)' already exists")) }
         let rc = code.withUnsafeBufferPointer { p in
             p.withMemoryRebound(to: CChar.self) { api.loadbuffer(L, $0.baseAddress! + meta.body, $0.count - meta.body, "@user_function") }
@@ -682,7 +699,7 @@ extension Scripting {
         if failed {
             var msg = ""
             if api.istable(L, -1) {
-                api.getfield(L, -1, "err")
+                rawField(api.gettop(L), "err")
                 msg = api.string(L, -1) ?? ""
                 api.pop(L, 1)
             } else {
@@ -719,7 +736,7 @@ extension Scripting {
         }
         if functions.isEmpty { api.settop(L, 0); return .failure(CommandError("ERR No functions registered")) }
         for f in functions {
-            if let owner = functionOwner[f.name], owner != meta.name {
+            if let owner = functionOwner[f.name.lowercased()], owner.lowercased() != meta.name.lowercased() {
                 api.settop(L, 0)
                 return .failure(CommandError("ERR Function \(f.name) already exists"))
             }
@@ -729,11 +746,11 @@ extension Scripting {
         for i in 1...n {
             api.rawgeti(L, pending, i)
             api.getfield(L, -1, "callback")
-            api.setfield(L, LuaAPI.registryIndex, "__strata_fn_" + functions[Int(i) - 1].name)
+            api.setfield(L, LuaAPI.registryIndex, "__strata_fn_" + functions[Int(i) - 1].name.lowercased())
             api.pop(L, 1)
         }
         api.settop(L, 0)
-        for f in functions { functionOwner[f.name] = meta.name }
+        for f in functions { functionOwner[f.name.lowercased()] = meta.name }
         libraries.append(FunctionLibrary(name: meta.name, code: code, functions: functions))
         return .success(meta.name)
     }
@@ -745,9 +762,9 @@ extension Scripting {
 
     private func removeLibrary(at i: Int) {
         for f in libraries[i].functions {
-            functionOwner[f.name] = nil
+            functionOwner[f.name.lowercased()] = nil
             api.pushnil(L)
-            api.setfield(L, LuaAPI.registryIndex, "__strata_fn_" + f.name)
+            api.setfield(L, LuaAPI.registryIndex, "__strata_fn_" + f.name.lowercased())
         }
         libraries.remove(at: i)
     }
@@ -755,7 +772,7 @@ extension Scripting {
     /// FUNCTION DELETE.
     func deleteLibrary(_ name: String) -> Bool {
         current = self
-        guard let i = libraries.firstIndex(where: { $0.name == name }) else { return false }
+        guard let i = libraries.firstIndex(where: { $0.name.lowercased() == name.lowercased() }) else { return false }
         removeLibrary(at: i)
         return true
     }
@@ -768,9 +785,11 @@ extension Scripting {
         reset()
     }
 
+    /// Function names are case-insensitive, as Redis's functions dictionary.
     func function(_ name: String) -> FunctionLibrary.Function? {
-        guard let lib = functionOwner[name] else { return nil }
-        return libraries.first { $0.name == lib }?.functions.first { $0.name == name }
+        let key = name.lowercased()
+        guard let lib = functionOwner[key] else { return nil }
+        return libraries.first { $0.name == lib }?.functions.first { $0.name.lowercased() == key }
     }
 
     /// FCALL / FCALL_RO: the callback with the KEYS and ARGV tables as its arguments.
@@ -787,7 +806,7 @@ extension Scripting {
                           allowOOM: f.flags.contains(.allowOOM), isFunction: true)
         return runProtected(r) {
             api.getglobal(L, "__redis__err__handler")
-            api.getfield(L, LuaAPI.registryIndex, "__strata_fn_" + name)
+            api.getfield(L, LuaAPI.registryIndex, "__strata_fn_" + name.lowercased())
             for list in [keys, args] {
                 api.createtable(L, Int32(list.count), 0)
                 for (i, b) in list.enumerated() { api.pushbytes(L, b); api.rawseti(L, -2, Int32(i + 1)) }
