@@ -1034,7 +1034,7 @@ public final class Server: ScriptHost {
             // Out of memory: commands that may grow it are refused, and inside MULTI anything
             // but EXEC/DISCARD (the transaction then fails), as Redis does.
             func denyoom(_ n: String) -> Bool { CommandTable.shared.lookup(n)?.flags.contains(.denyoom) ?? false }
-            var deny = denyoom(name)
+            var deny = denyoom(name) || (name == "function" && args.count > 1 && ["load", "restore"].contains(Server.lower(args[1])))
             if name == "exec", let q = c.multi { deny = q.contains { denyoom(Server.lower($0[0])) } }
             if c.multi != nil && !["exec", "discard", "quit", "reset"].contains(name) { deny = true }
             if deny {
@@ -1178,11 +1178,10 @@ public final class Server: ScriptHost {
             return .ok
         case "object":
             guard a.count == 3 else { return .error("ERR wrong number of arguments for 'debug|object' command") }
-            let enc = engine.execute([Array("OBJECT".utf8), Array("ENCODING".utf8), a[2]], client: &c.state)
-            guard case .bulk(let e?) = enc else { return .error("ERR no such key") }
-            var length = 0
-            if case .bulk(let payload?) = engine.execute([Array("DUMP".utf8), a[2]], client: &c.state) { length = max(0, payload.count - 11) }
-            return .status("Value at:0x0 refcount:1 encoding:\(String(decoding: e, as: UTF8.self)) serializedlength:\(length) lru:0 lru_seconds_idle:0")
+            // The key as stored, expired or not (Redis looks in the dictionary directly).
+            guard c.state.db < engine.databases.count, let v = engine.databases[c.state.db].dict[a[2]] else { return .error("ERR no such key") }
+            let length = max(0, ((try? RDBWriter.dumpPayload(v.rdbValue, target: Engine.dumpTarget))?.count ?? 11) - 11)
+            return .status("Value at:0x0 refcount:1 encoding:\(v.encoding) serializedlength:\(length) lru:0 lru_seconds_idle:0")
         default:
             return nil
         }
@@ -1227,7 +1226,8 @@ public final class Server: ScriptHost {
                            "HELP", "    Prints this help."].map { .status($0) })
         }
         if sub == "flush" {
-            if a.count > 3 || (a.count == 3 && !["async", "sync"].contains(Server.lower(a[2]))) {
+            if a.count > 3 { return .error("ERR unknown subcommand or wrong number of arguments for 'flush'. Try FUNCTION HELP.") }
+            if a.count == 3 && !["async", "sync"].contains(Server.lower(a[2])) {
                 return .error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
             }
             functions?.flushFunctions()
@@ -1265,7 +1265,10 @@ public final class Server: ScriptHost {
             while i < a.count {
                 let o = Server.lower(a[i])
                 if o == "withcode" && !withCode { withCode = true; i += 1; continue }
-                if o == "libraryname" && pattern == nil && i + 1 < a.count { pattern = a[i + 1]; i += 2; continue }
+                if o == "libraryname" && pattern == nil {
+                    guard i + 1 < a.count else { return .error("ERR library name argument was not given") }
+                    pattern = a[i + 1]; i += 2; continue
+                }
                 return .error("ERR Unknown argument \(String(decoding: a[i], as: UTF8.self))")
             }
             return .array(functions.libraries.filter { pattern == nil || Glob.matches(pattern!, Array($0.name.utf8)) }.map { lib in
@@ -1299,6 +1302,14 @@ public final class Server: ScriptHost {
             }
             // All or nothing: tried on a copy of the current libraries first.
             let before = functions.libraries.map(\.code)
+            if policy == "append" {
+                for code in codes {
+                    if case .success(let m) = Scripting.libraryMetadata(code),
+                       functions.libraries.contains(where: { $0.name.lowercased() == m.name.lowercased() }) {
+                        return .error("ERR Library \(m.name) already exists")
+                    }
+                }
+            }
             if policy == "flush" { functions.flushFunctions() }
             for code in codes {
                 if case .failure(let e) = functions.loadLibrary(code, replace: policy == "replace") {
@@ -1355,7 +1366,8 @@ public final class Server: ScriptHost {
         if n < 0 { return .error("ERR Number of keys can't be negative") }
         scriptCaller = c
         c.currentCommand = a
-        defer { scriptCaller = nil; busyScript = nil; replMask = 3; c.currentCommand = [] }
+        let clock = freezeClock()
+        defer { scriptCaller = nil; busyScript = nil; replMask = 3; c.currentCommand = []; engine.clock = clock }
         return functions.callFunction(name, keys: Array(a[3..<(3 + Int(n))]), args: Array(a[(3 + Int(n))...]),
                                       db: c.state.db, readOnlyCommand: readOnly, oom: outOfMemory)
     }
@@ -2139,8 +2151,18 @@ public final class Server: ScriptHost {
         }
         let keys = Array(a[3..<(3 + Int(n))]), args = Array(a[(3 + Int(n))...])
         scriptCaller = c
-        defer { scriptCaller = nil; busyScript = nil; replMask = 3 }
+        let clock = freezeClock()
+        defer { scriptCaller = nil; busyScript = nil; replMask = 3; engine.clock = clock }
         return scripting.call(sha: sha, keys: keys, args: args, db: c.state.db, readOnlyCommand: readOnly, oom: outOfMemory)
+    }
+
+    /// A script sees one time from start to end (keys do not expire while it runs), as Redis
+    /// 7.0 fixes it; the clock to restore afterwards is returned.
+    private func freezeClock() -> () -> Int64 {
+        let real = engine.clock
+        let now = real()
+        engine.clock = { now }
+        return real
     }
 
     /// SCRIPT LOAD / EXISTS / FLUSH / KILL / HELP.

@@ -587,6 +587,7 @@ local reg = dbg.getregistry()
 local FLAGS = {['no-writes'] = true, ['allow-oom'] = true, ['allow-stale'] = true, ['no-cluster'] = true, ['allow-cross-slot-keys'] = true}
 local function fail(msg) raw_error({err = 'ERR ' .. msg}) end
 local function register_function(...)
+  if not loading then fail('redis.register_function can only be called on FUNCTION LOAD command') end
   local n = select('#', ...)
   local a, b = ...
   local name, callback, flags, description
@@ -624,7 +625,8 @@ local function register_function(...)
     fail('wrong number of arguments to redis.register_function')
   end
   if not string.find(name, '^[%w_]+$') then
-    fail('Function names can only contain letters, numbers, or underscores(_) and must be at least one character long')
+    -- (Redis words it so for function names too.)
+    fail('Library names can only contain letters, numbers, or underscores(_) and must be at least one character long')
   end
   local pending = reg.__strata_pending
   for _, f in ipairs(pending) do
