@@ -749,6 +749,9 @@ public final class Server: ScriptHost {
         ("fcall_ro", -3, ["noscript", "skip_monitor", "no_mandatory_keys", "stale", "readonly"]),
     ]
 
+    private static let serverCommandInfoByName: [String: (String, Int, [String])] =
+        Dictionary(serverCommandInfo.map { ($0.0, $0) }, uniquingKeysWith: { a, _ in a })
+
     private func commandInfo(_ name: String) -> Reply? {
         if let cmd = CommandTable.shared.lookup(name) {
             let flags = cmd.flags.map(\.rawValue).sorted().map { Reply.status($0) }
@@ -2216,7 +2219,7 @@ public final class Server: ScriptHost {
     func scriptCall(_ args: [Bytes], _ run: ScriptRun) -> Reply {
         let name = Server.lower(args[0])
         let engineCommand = CommandTable.shared.lookup(name)
-        let serverInfo = Server.serverCommandInfo.first { $0.0 == name }
+        let serverInfo = engineCommand == nil ? Server.serverCommandInfoByName[name] : nil
         let blocking = Server.blockingCommands.contains(name)
         // CLUSTER exists in Redis (its subcommands are refused in scripts), though not here.
         if name == "cluster" && !scriptsMayRunAnything { return .error("ERR This Redis command is not allowed from script") }
@@ -2245,8 +2248,13 @@ public final class Server: ScriptHost {
         replMask = run.replicate
         let before = engine.dirty
         let t0 = Server.microseconds()
-        var r = execute(c, name, args)
-        c.out.removeAll(keepingCapacity: true)   // what a command writes directly (attributes) is not the script's
+        var r: Reply
+        if engineCommand != nil && watchers.isEmpty && blockedClients.isEmpty && !Server.maybeServerCommand(args[0]) && !Server.maybeBlocking(args[0]) {
+            r = engine.execute(args, client: &c.state)   // nothing of the server's is involved
+        } else {
+            r = execute(c, name, args)
+            c.out.removeAll(keepingCapacity: true)   // what a command writes directly (attributes) is not the script's
+        }
         stats.record(stats.entry(args) { _ in true }, usec: Server.microseconds() - t0, error: nil)
         if engine.dirty != before { run.wrote = true }
         run.db = c.state.db
