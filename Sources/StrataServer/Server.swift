@@ -35,6 +35,10 @@ public final class Server: ScriptHost {
     private var childStarted: Int64 = 0
     private var commandsProcessed = 0
     private var evictedKeys = 0
+    /// CLIENT PAUSE: until when (ms, 0 = not paused), writes only or all, and who waits.
+    private var pauseUntil: Int64 = 0
+    private var pauseWritesOnly = false
+    private var pausedClients: [Client] = []
     /// Lua (nil when liblua5.1 is missing: `scriptingUnavailable` says why).
     private var scripting: Scripting?
     /// The functions engine: its own interpreter, as Redis keeps (SCRIPT FLUSH leaves it).
@@ -75,6 +79,8 @@ public final class Server: ScriptHost {
         var name: Bytes = []
         var authenticated: Bool
         var closeAfterReply = false
+        /// A command held by CLIENT PAUSE.
+        var pausedCommand: [Bytes]?
         /// The command a script runs for (FUNCTION STATS).
         var currentCommand: [Bytes] = []
         /// The protocol HELLO chose: 2 (RESP2) or 3 (RESP3).
@@ -582,7 +588,7 @@ public final class Server: ScriptHost {
     /// Runs the complete commands buffered for `c` (stopping while it is blocked), then writes.
     private func processInput(_ c: Client) {
         do {
-            while !c.closeAfterReply && c.blocked == nil, let item = try c.reader.next() {
+            while !c.closeAfterReply && c.blocked == nil && c.pausedCommand == nil, let item = try c.reader.next() {
                 if case .command(let args) = item { process(c, args) }
             }
         } catch let e as FormatError {
@@ -675,6 +681,15 @@ public final class Server: ScriptHost {
         if c.isReplica {
             // A replica's REPLCONF ACK and the like get no reply, as in Redis.
             return
+        }
+        // CLIENT PAUSE: the command waits (and the client's later input with it) until the pause ends.
+        if pauseUntil > 0 && Server.pauses(argv, c: c, writesOnly: pauseWritesOnly) {
+            if EventLoop.nowMs() < pauseUntil {
+                c.pausedCommand = argv
+                pausedClients.append(c)
+                return
+            }
+            pauseUntil = 0
         }
         if let err = aof?.lastWriteError, CommandTable.shared.lookup(Server.lower(argv[0]))?.flags.contains(.write) == true {
             reply(c, .error("MISCONF Errors writing to the AOF file: \(err)"))
@@ -1720,7 +1735,18 @@ public final class Server: ScriptHost {
 
     private typealias Handler = (Client, [Bytes]) -> Reply
 
-    private func serverCommand(_ name: String) -> Handler? {
+    /// The server's handlers by name, built once (a closure per command was built per call).
+    private lazy var serverHandlers: [String: Handler] = {
+        var d = [String: Handler]()
+        for n in Server.handledNames { if let h = makeServerCommand(n) { d[n] = h } }
+        return d
+    }()
+    private static let handledNames: [String] = ["quit", "auth", "hello", "multi", "discard", "exec", "watch", "unwatch", "reset", "subscribe", "psubscribe", "unsubscribe", "punsubscribe", "publish", "pubsub", "function", "fcall", "fcall_ro", "ping", "client", "info", "config", "save", "bgsave", "slowlog", "monitor", "sync", "psync", "replconf", "bgrewriteaof", "lastsave", "time", "shutdown", "command", "wait", "latency", "eval", "evalsha", "eval_ro", "evalsha_ro", "script", "memory"]
+
+    @inline(__always)
+    private func serverCommand(_ name: String) -> Handler? { serverHandlers[name] }
+
+    private func makeServerCommand(_ name: String) -> Handler? {
         switch name {
         case "quit": return { c, _ in c.closeAfterReply = true; return .ok }
         case "auth": return { [unowned self] c, a in self.auth(c, a) }
@@ -1965,6 +1991,28 @@ public final class Server: ScriptHost {
             case "skip": c.replyMode = .skipNext; return .noReply
             default: return .error("ERR syntax error")
             }
+        case "pause":
+            guard a.count == 3 || a.count == 4 else { return .error("ERR wrong number of arguments for 'client|pause' command") }
+            guard let ms = Decimal.parseCanonical(a[2]) else { return .error("ERR timeout is not an integer or out of range") }
+            if ms < 0 { return .error("ERR timeout is negative") }
+            var writesOnly = false
+            if a.count == 4 {
+                switch Server.lower(a[3]) {
+                case "write": writesOnly = true
+                case "all": writesOnly = false
+                default: return .error("ERR CLIENT PAUSE mode must be WRITE or ALL")
+                }
+            }
+            // A new pause extends, never shortens, and ALL wins over WRITE (pauseClients).
+            let until = EventLoop.nowMs() + ms
+            if pauseUntil == 0 || !writesOnly || pauseWritesOnly { pauseWritesOnly = writesOnly }
+            pauseUntil = max(pauseUntil, until)
+            return .ok
+        case "unpause":
+            guard a.count == 2 else { return .error("ERR wrong number of arguments for 'client|unpause' command") }
+            pauseUntil = 0
+            resumePaused()
+            return .ok
         case "no-evict", "tracking":
             guard a.count >= 3 else { return .error("ERR wrong number of arguments for 'client|\(Server.lower(a[1]))' command") }
             let v = Server.lower(a[2])
@@ -2122,6 +2170,33 @@ public final class Server: ScriptHost {
         }
     }
 
+    // MARK: CLIENT PAUSE
+
+    /// Whether CLIENT PAUSE holds this command: everything under ALL; under WRITE, writes and
+    /// what may replicate (EVAL, FCALL, PUBLISH, PFCOUNT, EXEC of writes), as Redis 7.0.
+    static func pauses(_ argv: [Bytes], c: Client, writesOnly: Bool) -> Bool {
+        if !writesOnly { return true }
+        let name = Server.lower(argv[0])
+        if ["eval", "evalsha", "fcall", "publish", "pfcount"].contains(name) { return true }
+        if name == "exec", let q = c.multi {
+            return q.contains { CommandTable.shared.lookup(Server.lower($0[0]))?.flags.contains(.write) ?? false }
+        }
+        if name == "function" { return argv.count > 1 && Server.lower(argv[1]) != "list" && Server.lower(argv[1]) != "stats" && Server.lower(argv[1]) != "dump" }
+        return CommandTable.shared.lookup(name)?.flags.contains(.write) ?? false
+    }
+
+    /// The pause is over: held commands run in arrival order, then each client's later input.
+    private func resumePaused() {
+        let waiting = pausedClients
+        pausedClients = []
+        for c in waiting where clients[c.fd] === c {
+            guard let cmd = c.pausedCommand else { continue }
+            c.pausedCommand = nil
+            process(c, cmd)
+            processInput(c)
+        }
+    }
+
     // MARK: scripting
 
     /// What a client may run while a script is busy (Redis's CMD_ALLOW_BUSY).
@@ -2217,6 +2292,31 @@ public final class Server: ScriptHost {
     /// redis.call / redis.pcall: the checks Redis makes for a command from a script, then the
     /// command on the script's own client (its db; blocking commands answer at once).
     func scriptCall(_ args: [Bytes], _ run: ScriptRun) -> Reply {
+        // The common case, a plain engine command: no name strings, no server dispatch.
+        if let cmd = engine.command(args[0]), !Server.maybeServerCommand(args[0]), !Server.maybeBlocking(args[0]),
+           watchers.isEmpty, blockedClients.isEmpty, !scriptsMayRunAnything {
+            if (cmd.arity > 0 && args.count != cmd.arity) || (cmd.arity < 0 && args.count < -cmd.arity) {
+                return .error("ERR Wrong number of args calling Redis command from script")
+            }
+            if cmd.flags.contains(.noscript) { return .error("ERR This Redis command is not allowed from script") }
+            if cmd.flags.contains(.write) {
+                if run.readOnly { return .error("ERR Write commands are not allowed from read-only scripts.") }
+                if let err = aof?.lastWriteError { return .error("MISCONF Errors writing to the AOF file: \(err)") }
+            }
+            if maxmemoryBytes > 0 && !run.allowOOM && !run.wrote && outOfMemory && cmd.flags.contains(.denyoom) {
+                return .error("OOM command not allowed when used memory > 'maxmemory'.")
+            }
+            let c = scriptClient
+            c.state.db = run.db
+            replMask = run.replicate
+            let before = engine.dirty
+            let t0 = Server.microseconds()
+            let r = engine.execute(args, client: &c.state)
+            stats.record(stats.entry(args) { _ in true }, usec: Server.microseconds() - t0, error: nil)
+            if engine.dirty != before { run.wrote = true }
+            run.db = c.state.db
+            return r
+        }
         let name = Server.lower(args[0])
         let engineCommand = CommandTable.shared.lookup(name)
         let serverInfo = engineCommand == nil ? Server.serverCommandInfoByName[name] : nil
@@ -2438,6 +2538,7 @@ public final class Server: ScriptHost {
             return
         }
         expireBlocked()
+        if pauseUntil > 0 && EventLoop.nowMs() >= pauseUntil { pauseUntil = 0; resumePaused() }
         if activeExpireEnabled {
             // Watched keys the cycle deletes are touched (EXEC of their watchers fails).
             let watchedLive = watchers.keys.filter { $0.db < engine.databases.count && engine.databases[$0.db].dict[$0.key.bytes] != nil }

@@ -748,4 +748,38 @@ final class ServeTests: XCTestCase {
             }
         }
     }
+
+    /// CLIENT PAUSE WRITE holds writes (reads go on) until the timeout; CLIENT UNPAUSE ends it
+    /// early; CLIENT PAUSE ALL holds everything. Same behaviour as redis-server.
+    func testClientPauseHoldsWritesLikeRedis() throws {
+        for s in [try RedisOracle(), try startStrata()] {
+            defer { s.stop() }
+            func timed(_ args: String...) throws -> (String, Double) {
+                let t0 = Date()
+                let r = try s.cmd(args)
+                return (r, Date().timeIntervalSince(t0))
+            }
+            XCTAssertEqual(try s.cmd("client", "pause", "600", "write"), "OK")
+            let (g, tg) = try timed("get", "k")
+            XCTAssertEqual(g, "")
+            XCTAssertLessThan(tg, 0.4, "\(s.dir): reads are not paused")
+            let (w, tw) = try timed("set", "k", "v")
+            XCTAssertEqual(w, "OK")
+            XCTAssertGreaterThan(tw, 0.35, "\(s.dir): writes wait for the pause")
+            XCTAssertEqual(try s.cmd("client", "pause", "10000", "write"), "OK")
+            let writer = Process()
+            writer.executableURL = URL(fileURLWithPath: s.cli)
+            writer.arguments = ["-p", "\(s.port)", "incr", "n"]
+            writer.standardOutput = FileHandle.nullDevice
+            let t0 = Date()
+            try writer.run()
+            usleep(200_000)
+            XCTAssertEqual(try s.cmd("client", "unpause"), "OK")
+            writer.waitUntilExit()
+            XCTAssertLessThan(Date().timeIntervalSince(t0), 3, "UNPAUSE releases the held write")
+            XCTAssertEqual(try s.cmd("get", "n"), "1")
+            XCTAssertEqual(try s.cmd("client", "pause", "x"), "ERR timeout is not an integer or out of range")
+            XCTAssertEqual(try s.cmd("client", "pause", "10", "bogus"), "ERR CLIENT PAUSE mode must be WRITE or ALL")
+        }
+    }
 }

@@ -171,6 +171,9 @@ public final class Engine {
     /// True when the engine implements the command spelled `name` (any case).
     public func implements(_ name: Bytes) -> Bool { commandCache[ByteKey(name)] != nil || resolveCommand(name) != nil }
 
+    /// The command a spelling names ("INCR", "incr"), from the same cache execute uses.
+    public func command(_ name: Bytes) -> Command? { commandCache[ByteKey(name)] ?? resolveCommand(name) }
+
     /// Runs one command (`args[0]` is its name) for a client whose selected db is `client.db`.
     public func execute(_ args: [Bytes], client: inout ClientState) -> Reply {
         guard let first = args.first else { return .error("ERR empty command") }

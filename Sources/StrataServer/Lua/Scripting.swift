@@ -105,7 +105,11 @@ final class Scripting {
     private(set) var L: LuaState?
     private unowned let host: ScriptHost
     /// sha1 (lower-case hex) → body and flags.
-    private(set) var scripts: [String: (body: Bytes, flags: ScriptFlags)] = [:]
+    private(set) var scripts: [String: (body: Bytes, flags: ScriptFlags, ref: Int32)] = [:]
+    /// Registry slots (integer keys, no string to hash or convert per call): the error handler,
+    /// the real globals table, and compiled scripts from `firstScriptRef` on.
+    static let errorHandlerRef: Int32 = 999_990, globalsRef: Int32 = 999_991, firstScriptRef: Int32 = 1_000_000
+    private var nextScriptRef = Scripting.firstScriptRef
     private(set) var run: ScriptRun?
     private var rand = RedisRand48()   // survives SCRIPT FLUSH, as rand.c's state
     /// `busy-reply-threshold` / `lua-time-limit` in ms.
@@ -133,6 +137,7 @@ final class Scripting {
         current = self
         if let L { api.close(L) }
         scripts = [:]
+        nextScriptRef = Scripting.firstScriptRef
         L = makeState()
     }
 
@@ -178,12 +183,20 @@ final class Scripting {
                 api.pop(L, 1)
             }
         }
+        api.getglobal(L, "__redis__err__handler")
+        api.rawseti(L, LuaAPI.registryIndex, Scripting.errorHandlerRef)
+        api.getfield(L, LuaAPI.registryIndex, "__strata_globals")
+        api.rawseti(L, LuaAPI.registryIndex, Scripting.globalsRef)
         _ = api.gc(L, LuaAPI.gcCollect, 0)   // the prelude's source and temporaries
         return L
     }
 
     static func sha1hex(_ b: Bytes) -> String {
-        SHA1.hash(b).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        var hex = [UInt8]()
+        hex.reserveCapacity(40)
+        for byte in SHA1.hash(b) { hex.append(digits[Int(byte >> 4)]); hex.append(digits[Int(byte & 15)]) }
+        return String(decoding: hex, as: UTF8.self)
     }
 
     /// `#!lua flags=...`: the flags and how many bytes the shebang line takes (its newline is kept
@@ -226,8 +239,10 @@ final class Scripting {
             api.pop(L, 1)
             return .failure(CommandError("ERR Error compiling script (new function): \(msg)"))
         }
-        api.setfield(L, LuaAPI.registryIndex, "f_" + sha)
-        scripts[sha] = (body, flags)
+        let ref = nextScriptRef
+        nextScriptRef += 1
+        api.rawseti(L, LuaAPI.registryIndex, ref)
+        scripts[sha] = (body, flags, ref)
         return .success(sha)
     }
 
@@ -246,8 +261,8 @@ final class Scripting {
         let r = ScriptRun(name: sha, db: db, readOnly: readOnlyCommand || flags.contains(.noWrites),
                           allowOOM: flags.contains(.allowOOM), isFunction: false)
         return runProtected(r) {
-            api.getglobal(L, "__redis__err__handler")
-            api.getfield(L, LuaAPI.registryIndex, "f_" + sha)
+            api.rawgeti(L, LuaAPI.registryIndex, Scripting.errorHandlerRef)
+            api.rawgeti(L, LuaAPI.registryIndex, script.ref)
             setGlobalArray("KEYS", keys)
             setGlobalArray("ARGV", args)
             return api.pcall(L, 0, 1, -2)
@@ -272,7 +287,7 @@ final class Scripting {
 
     private func setGlobalArray(_ name: String, _ items: [Bytes]) {
         // Set on the real globals table (the sandbox's proxy refuses new globals).
-        api.getfield(L, LuaAPI.registryIndex, "__strata_globals")
+        api.rawgeti(L, LuaAPI.registryIndex, Scripting.globalsRef)
         api.createtable(L, Int32(items.count), 0)
         for (i, b) in items.enumerated() { api.pushbytes(L, b); api.rawseti(L, -2, Int32(i + 1)) }
         api.setfield(L, -2, name)
@@ -851,7 +866,7 @@ extension Scripting {
         let r = ScriptRun(name: name, db: db, readOnly: readOnlyCommand || f.flags.contains(.noWrites),
                           allowOOM: f.flags.contains(.allowOOM), isFunction: true)
         return runProtected(r) {
-            api.getglobal(L, "__redis__err__handler")
+            api.rawgeti(L, LuaAPI.registryIndex, Scripting.errorHandlerRef)
             api.getfield(L, LuaAPI.registryIndex, "__strata_fn_" + name.lowercased())
             for list in [keys, args] {
                 api.createtable(L, Int32(list.count), 0)
