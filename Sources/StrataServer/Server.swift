@@ -35,6 +35,11 @@ public final class Server: ScriptHost {
     private var childStarted: Int64 = 0
     private var commandsProcessed = 0
     private var evictedKeys = 0
+    /// ACL users. `aclActive` is false while only an unrestricted default user exists (no check
+    /// is then made per command).
+    private lazy var acl = ACL(serverCommands: Server.serverCommandInfo)
+    private var aclActive = false
+    private var appliedRequirepass: String?
     /// CLIENT PAUSE: until when (ms, 0 = not paused), writes only or all, and who waits.
     private var pauseUntil: Int64 = 0
     private var pauseWritesOnly = false
@@ -78,6 +83,8 @@ public final class Server: ScriptHost {
         var state = ClientState()
         var name: Bytes = []
         var authenticated: Bool
+        /// The ACL user the connection is authenticated as.
+        var user = "default"
         var closeAfterReply = false
         /// A command held by CLIENT PAUSE.
         var pausedCommand: [Bytes]?
@@ -538,7 +545,7 @@ public final class Server: ScriptHost {
             }
             var limits = RESPCommandReader.Limits()
             limits.maxBulkLength = config.bytes("proto-max-bulk-len")
-            let c = Client(fd: fd, id: nextClientID, limits: limits, authenticated: config.string("requirepass").isEmpty,
+            let c = Client(fd: fd, id: nextClientID, limits: limits, authenticated: defaultUserOpen,
                            now: EventLoop.nowMs(), address: address)
             nextClientID += 1
             clients[fd] = c
@@ -656,7 +663,7 @@ public final class Server: ScriptHost {
     }
 
     /// Commands the server handles itself (everything else goes to the engine).
-    private static let serverCommands: Set<String> = ["fcall", "fcall_ro", "eval", "evalsha", "eval_ro", "evalsha_ro", "script", "function", "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "publish", "pubsub", "ping",
+    private static let serverCommands: Set<String> = ["acl", "fcall", "fcall_ro", "eval", "evalsha", "eval_ro", "evalsha_ro", "script", "function", "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "publish", "pubsub", "ping",
         "quit", "auth", "hello", "multi", "discard", "exec", "client", "info",
         "config", "save", "bgsave", "bgrewriteaof", "sync", "psync", "replconf", "slowlog", "monitor", "wait", "latency", "memory", "lastsave", "time", "shutdown", "command", "debug", "watch", "unwatch", "reset"]
     private static let serverCommandBytes: [[UInt8]] = serverCommands.map { Array($0.utf8) }
@@ -666,7 +673,7 @@ public final class Server: ScriptHost {
     @inline(__always)
     private static func maybeServerCommand(_ name: Bytes) -> Bool {
         let n = name.count
-        guard n >= 4 && n <= 12 else { return false }
+        guard n >= 3 && n <= 12 else { return false }
         return name.withUnsafeBufferPointer { b in
             for cand in serverCommandBytes where cand.count == n {
                 var same = true
@@ -759,7 +766,7 @@ public final class Server: ScriptHost {
         ("evalsha", -3, ["noscript", "skip_monitor", "may_replicate", "no_mandatory_keys", "stale"]),
         ("eval_ro", -3, ["noscript", "skip_monitor", "no_mandatory_keys", "stale", "readonly"]),
         ("evalsha_ro", -3, ["noscript", "skip_monitor", "no_mandatory_keys", "stale", "readonly"]),
-        ("script", -2, ["noscript"]),
+        ("script", -2, ["noscript"]), ("acl", -2, ["admin", "noscript", "loading", "stale"]),
         ("fcall", -3, ["noscript", "skip_monitor", "may_replicate", "no_mandatory_keys", "stale"]),
         ("fcall_ro", -3, ["noscript", "skip_monitor", "no_mandatory_keys", "stale", "readonly"]),
     ]
@@ -1019,7 +1026,7 @@ public final class Server: ScriptHost {
     private func processCommand(_ c: Client, _ argv: [Bytes]) {
         commandsProcessed += 1
         // The fast path: an authenticated client outside MULTI, no renamed commands, an engine command.
-        if c.authenticated && c.multi == nil && c.subscriptionCount == 0 && renamed.isEmpty && disabled.isEmpty && maxmemoryBytes == 0 && busyScript == nil && !Server.maybeServerCommand(argv[0]) {
+        if c.authenticated && c.multi == nil && c.subscriptionCount == 0 && renamed.isEmpty && disabled.isEmpty && maxmemoryBytes == 0 && busyScript == nil && !aclActive && !Server.maybeServerCommand(argv[0]) {
             if watchers.isEmpty && blockedClients.isEmpty && !Server.maybeBlocking(argv[0]) {
                 engine.execute(argv, client: &c.state).write(into: &c.out, resp: c.resp)
                 return
@@ -1037,6 +1044,10 @@ public final class Server: ScriptHost {
         }
         if !c.authenticated && !["auth", "hello", "quit"].contains(name) {
             reply(c, .error("NOAUTH Authentication required.")); return
+        }
+        if aclActive && !["auth", "hello", "quit", "reset"].contains(name) {
+            guard let u = acl.user(c.user), u.enabled else { closeClient(c); return }
+            if let denial = aclDenial(u, name, args) { reply(c, .error(denial)); return }
         }
         if c.subscriptionCount > 0 && c.resp == 2 && !["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ping", "quit", "reset"].contains(name) {
             reply(c, .error("ERR Can't execute '\(name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"))
@@ -1630,7 +1641,8 @@ public final class Server: ScriptHost {
         c.resp = 2
         c.replyMode = .on
         c.name = []
-        c.authenticated = config.string("requirepass").isEmpty
+        c.authenticated = defaultUserOpen
+        c.user = "default"
     }
 
     private func unwatchAll(_ c: Client) {
@@ -1741,7 +1753,7 @@ public final class Server: ScriptHost {
         for n in Server.handledNames { if let h = makeServerCommand(n) { d[n] = h } }
         return d
     }()
-    private static let handledNames: [String] = ["quit", "auth", "hello", "multi", "discard", "exec", "watch", "unwatch", "reset", "subscribe", "psubscribe", "unsubscribe", "punsubscribe", "publish", "pubsub", "function", "fcall", "fcall_ro", "ping", "client", "info", "config", "save", "bgsave", "slowlog", "monitor", "sync", "psync", "replconf", "bgrewriteaof", "lastsave", "time", "shutdown", "command", "wait", "latency", "eval", "evalsha", "eval_ro", "evalsha_ro", "script", "memory"]
+    private static let handledNames: [String] = ["acl", "quit", "auth", "hello", "multi", "discard", "exec", "watch", "unwatch", "reset", "subscribe", "psubscribe", "unsubscribe", "punsubscribe", "publish", "pubsub", "function", "fcall", "fcall_ro", "ping", "client", "info", "config", "save", "bgsave", "slowlog", "monitor", "sync", "psync", "replconf", "bgrewriteaof", "lastsave", "time", "shutdown", "command", "wait", "latency", "eval", "evalsha", "eval_ro", "evalsha_ro", "script", "memory"]
 
     @inline(__always)
     private func serverCommand(_ name: String) -> Handler? { serverHandlers[name] }
@@ -1893,20 +1905,134 @@ public final class Server: ScriptHost {
         }
         case "script": return { [unowned self] _, a in self.scriptCommand(a) }
         case "memory": return { [unowned self] c, a in self.memoryCommand(c, a) }
+        case "acl": return { [unowned self] c, a in self.aclCommand(c, a) }
         default: return nil
         }
     }
 
     private func auth(_ c: Client, _ a: [Bytes]) -> Reply {
         guard a.count == 2 || a.count == 3 else { return .error("ERR wrong number of arguments for 'auth' command") }
-        let pass = config.string("requirepass")
-        if pass.isEmpty && a.count == 2 {
+        if a.count == 2, acl.user("default")?.nopass == true {
             return .error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
         }
-        let user = a.count == 3 ? String(decoding: a[1], as: UTF8.self) : "default"
-        // The default user without requirepass is `nopass`: any password opens it (AUTH default x).
-        if user == "default" && (pass.isEmpty || a.last! == Array(pass.utf8)) { c.authenticated = true; return .ok }
-        return .error("WRONGPASS invalid username-password pair or user is disabled.")
+        let name = a.count == 3 ? String(decoding: a[1], as: UTF8.self) : "default"
+        // A nopass user opens with any password (AUTH default x); others need one of theirs.
+        guard let u = acl.user(name), u.enabled, u.nopass || u.passwords.contains(SHA256.hex(a.last!)) else {
+            return .error("WRONGPASS invalid username-password pair or user is disabled.")
+        }
+        c.authenticated = true
+        c.user = name
+        return .ok
+    }
+
+    /// Whether a new connection starts authenticated (the default user is on and nopass).
+    private var defaultUserOpen: Bool { acl.user("default").map { $0.enabled && $0.nopass } ?? true }
+
+    /// After any ACL change: whether checks are needed at all.
+    private func refreshACLState() {
+        let all = acl.categoriesOf.count
+        aclActive = acl.users.count > 1 || acl.users.values.contains { !($0.enabled && $0.allKeys && $0.allChannels && $0.allowed.count >= all) }
+    }
+
+    /// ACL SETUSER / GETUSER / DELUSER / LIST / USERS / WHOAMI / CAT / GENPASS / LOG / DRYRUN / HELP.
+    private func aclCommand(_ c: Client, _ a: [Bytes]) -> Reply {
+        let sub = Server.lower(a[1])
+        func text(_ i: Int) -> String { String(decoding: a[i], as: UTF8.self) }
+        switch sub {
+        case "setuser":
+            guard a.count >= 3 else { return .error("ERR wrong number of arguments for 'acl|setuser' command") }
+            do { try acl.setUser(text(2), (3..<a.count).map(text)) } catch let e as ACL.RuleError {
+                return .error("ERR Error in ACL SETUSER modifier '\(a.count > 3 ? text(a.count - 1) : "")': \(e.message)")
+            } catch { return .error("ERR \(error)") }
+            refreshACLState()
+            return .ok
+        case "getuser":
+            guard a.count == 3 else { return .error("ERR wrong number of arguments for 'acl|getuser' command") }
+            guard let u = acl.user(text(2)) else { return .null }
+            var flags: [Reply] = [.bulk(u.enabled ? "on" : "off")]
+            if u.allKeys { flags.append(.bulk("allkeys")) }
+            if u.allChannels { flags.append(.bulk("allchannels")) }
+            if u.commandRules == ["+@all"] { flags.append(.bulk("allcommands")) }
+            if u.nopass { flags.append(.bulk("nopass")) }
+            return .map([.bulk("flags"), .array(flags), .bulk("passwords"), .array(u.passwords.map { .bulk(Array($0.utf8)) }),
+                         .bulk("commands"), .bulk(Array((u.commandRules.isEmpty ? "-@all" : u.commandRules.joined(separator: " ")).utf8)),
+                         .bulk("keys"), .bulk(Array((u.allKeys ? "~*" : u.keyPatterns.map { "~" + String(decoding: $0, as: UTF8.self) }.joined(separator: " ")).utf8)),
+                         .bulk("channels"), .bulk(Array((u.allChannels ? "&*" : u.channelPatterns.map { "&" + String(decoding: $0, as: UTF8.self) }.joined(separator: " ")).utf8)),
+                         .bulk("selectors"), .array([])])
+        case "deluser":
+            guard a.count >= 3 else { return .error("ERR wrong number of arguments for 'acl|deluser' command") }
+            var n = 0
+            for i in 2..<a.count {
+                let name = text(i)
+                if name == "default" { return .error("ERR The 'default' user cannot be removed") }
+                if acl.deleteUser(name) {
+                    n += 1
+                    // Connections authenticated as the user are closed, as in Redis.
+                    for other in clients.values where other.user == name && other !== c { closeClient(other) }
+                    if c.user == name { c.closeAfterReply = true }
+                }
+            }
+            refreshACLState()
+            return .integer(Int64(n))
+        case "list":
+            return .array(acl.users.keys.sorted().map { .bulk(Array(acl.users[$0]!.description.utf8)) })
+        case "users":
+            return .array(acl.users.keys.sorted().map { .bulk(Array($0.utf8)) })
+        case "whoami":
+            return .bulk(Array(c.user.utf8))
+        case "cat":
+            if a.count == 2 { return .array(ACL.categories.map { .bulk(Array($0.utf8)) }) }
+            let cat = Server.lower(a[2])
+            guard ACL.categories.contains(cat) else { return .error("ERR Unknown category '\(text(2))'") }
+            return .array(acl.categoriesOf.filter { $0.value.contains(cat) }.map(\.key).sorted().map { .bulk(Array($0.utf8)) })
+        case "genpass":
+            var bits = 256
+            if a.count == 3 {
+                guard let b = Int(text(2)), b > 0, b <= 4096 else { return .error("ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096") }
+                bits = b
+            }
+            let digits = Array("0123456789abcdef".utf8)
+            return .bulk((0..<((bits + 3) / 4)).map { _ in digits[Int.random(in: 0..<16)] })
+        case "log":
+            if a.count == 3 && Server.lower(a[2]) == "reset" { return .ok }
+            return .array([])
+        case "dryrun":
+            guard a.count >= 4 else { return .error("ERR wrong number of arguments for 'acl|dryrun' command") }
+            guard let u = acl.user(text(2)) else { return .error("ERR User '\(text(2))' not found") }
+            let args = Array(a[3...])
+            let name = Server.lower(args[0])
+            guard acl.categoriesOf[name] != nil else { return .error("ERR Command '\(name)' not found") }
+            if let e = aclDenial(u, name, args) {
+                // "This user has no permissions to ...", capitalised as Redis's DRYRUN says it.
+                let text = String(e.dropFirst("NOPERM ".count))
+                return .bulk(Array((text.prefix(1).uppercased() + text.dropFirst()).utf8))
+            }
+            return .ok
+        case "load", "save":
+            return .error("ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.")
+        case "help":
+            return .array(["ACL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "CAT [<category>]", "DELUSER <username> [<username> ...]",
+                           "DRYRUN <username> <command> [<arg> ...]", "GETUSER <username>", "GENPASS [<bits>]", "LIST", "LOG [<count> | RESET]",
+                           "SETUSER <username> <attribute> [<attribute> ...]", "USERS", "WHOAMI", "HELP"].map { .status($0) })
+        default:
+            return .error("ERR unknown subcommand '\(text(1))'. Try ACL HELP.")
+        }
+    }
+
+    /// The NOPERM error for `u` running this command, or nil when allowed.
+    private func aclDenial(_ u: ACLUser, _ name: String, _ args: [Bytes]) -> String? {
+        var keys: [Bytes] = []
+        if let cmd = CommandTable.shared.lookup(name) { keys = Server.allKeys(name, args, cmd) }
+        else if ["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"].contains(name), args.count >= 3,
+                let n = Decimal.parseCanonical(args[2]), n >= 0, n <= Int64(args.count - 3) {
+            keys = Array(args[3..<(3 + Int(n))])
+        } else if Server.blockingCommands.contains(name), args.count >= 3 {
+            keys = Array(args[1..<(args.count - 1)])
+        }
+        var channels: [Bytes] = []
+        if ["subscribe", "psubscribe"].contains(name) { channels = Array(args.dropFirst()) }
+        if name == "publish", args.count > 1 { channels = [args[1]] }
+        return acl.check(u, name, args, keys: keys, channels: channels)
     }
 
     /// HELLO [protover [AUTH user pass] [SETNAME name]]: switches the protocol only once the
@@ -2095,6 +2221,22 @@ public final class Server: ScriptHost {
         engine.lfuLogFactor = config.int("lfu-log-factor")
         engine.lfuDecayTime = config.int("lfu-decay-time")
         maxmemoryBytes = config.bytes("maxmemory")
+        let requirepass = config.string("requirepass")
+        if appliedRequirepass != requirepass {
+            // requirepass is the default user's password (ACL rules "resetpass >pass", or nopass).
+            if appliedRequirepass == nil {
+                acl.resetDefault(requirepass: requirepass)
+                for line in config.users where !line.isEmpty {
+                    do { try acl.setUser(line[0], Array(line.dropFirst())) } catch let e as ACL.RuleError {
+                        log("warning", "user \(line[0]): \(e.message)")
+                    } catch {}
+                }
+            } else {
+                try? acl.setUser("default", requirepass.isEmpty ? ["nopass"] : ["resetpass", ">" + requirepass])
+            }
+            appliedRequirepass = requirepass
+            refreshACLState()
+        }
         engine.sharedIntegersDisabled = maxmemoryBytes > 0 && (policy.isLRU || policy.isLFU)
         queryBufferLimit = config.bytes("client-query-buffer-limit")
         slowlogThreshold = Int64(config.int("slowlog-log-slower-than"))
@@ -2292,6 +2434,13 @@ public final class Server: ScriptHost {
     /// redis.call / redis.pcall: the checks Redis makes for a command from a script, then the
     /// command on the script's own client (its db; blocking commands answer at once).
     func scriptCall(_ args: [Bytes], _ run: ScriptRun) -> Reply {
+        // Scripts run with their caller's ACL permissions.
+        if aclActive, let caller = scriptCaller, let u = acl.user(caller.user),
+           let denial = aclDenial(u, Server.lower(args[0]), args) {
+            let why = denial.contains("keys") ? "can't access at least one of the keys mentioned in the command arguments"
+                : denial.contains("channels") ? "can't publish to the channel mentioned in the command" : "can't run this command or subcommand"
+            return .error("ERR The user executing the script \(why)")
+        }
         // The common case, a plain engine command: no name strings, no server dispatch.
         if let cmd = engine.command(args[0]), !Server.maybeServerCommand(args[0]), !Server.maybeBlocking(args[0]),
            watchers.isEmpty, blockedClients.isEmpty, !scriptsMayRunAnything {

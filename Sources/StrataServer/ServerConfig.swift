@@ -14,6 +14,8 @@ public struct ServerConfig: Sendable {
     public private(set) var outputBufferLimits: [String: [String]] = [:]
     /// Directives accepted and recorded but without effect in Strata (named in the log).
     public private(set) var ignored: [String] = []
+    /// `user NAME rule...` lines (ACL users), in file order.
+    public private(set) var users: [[String]] = []
 
     public struct ConfigError: Error, CustomStringConvertible, Sendable {
         public let line: Int
@@ -219,7 +221,11 @@ public struct ServerConfig: Sendable {
             guard ["normal", "replica", "slave", "pubsub"].contains(cls) else { throw fail("Invalid client class specified in buffer limit configuration.") }
             outputBufferLimits[cls == "slave" ? "replica" : cls] = Array(args.dropFirst())
             return
-        case "user", "loadmodule", "include", "sentinel", "oom-score-adj-values", "replicaof", "slaveof",
+        case "user":
+            guard args.count >= 1 else { throw bad }
+            users.append(args)
+            return
+        case "loadmodule", "include", "sentinel", "oom-score-adj-values", "replicaof", "slaveof",
              "latency-tracking-info-percentiles":
             guard !args.isEmpty else { throw bad }
             if name == "include" { throw fail("include is not supported by strata serve (inline the file)") }

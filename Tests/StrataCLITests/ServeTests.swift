@@ -782,4 +782,39 @@ final class ServeTests: XCTestCase {
             XCTAssertEqual(try s.cmd("client", "pause", "10", "bogus"), "ERR CLIENT PAUSE mode must be WRITE or ALL")
         }
     }
+
+    /// ACL users (a read-only user, a user limited to key patterns and without FLUSHALL, bad
+    /// rules, DRYRUN, DELUSER, a disabled user, scripts run with the caller's rights) give
+    /// redis-server's replies; a `user default on >pw ~* &* +@all` config line requires AUTH.
+    func testACLUsersAsRedis() throws {
+        let steps: [[String]] = [
+            ["acl", "setuser", "ro", "on", ">ropw", "~*", "+@read"], ["acl", "setuser", "app", "on", ">apppw", "~app:*", "+@all", "-flushall"],
+            ["acl", "setuser", "bad", "on", "bogus"], ["acl", "users"], ["acl", "whoami"], ["set", "app:1", "x"],
+            ["--user", "ro", "--pass", "ropw", "get", "app:1"], ["--user", "ro", "--pass", "ropw", "set", "app:1", "y"],
+            ["--user", "app", "--pass", "apppw", "set", "app:2", "y"], ["--user", "app", "--pass", "apppw", "set", "other", "y"],
+            ["--user", "app", "--pass", "apppw", "flushall"], ["--user", "app", "--pass", "apppw", "acl", "whoami"],
+            ["--user", "ro", "--pass", "wrong", "get", "app:1"], ["--user", "nobody", "--pass", "x", "get", "app:1"],
+            ["--user", "ro", "--pass", "ropw", "eval", "return redis.call('set','app:1','z')", "1", "app:1"],
+            ["--user", "app", "--pass", "apppw", "eval", "return redis.call('get','other')", "0"],
+            ["acl", "dryrun", "ro", "set", "k", "v"], ["acl", "dryrun", "ro", "get", "k"], ["acl", "deluser", "ro", "nosuch"],
+            ["acl", "deluser", "default"], ["acl", "cat", "nosuch"], ["acl", "getuser", "nosuch"], ["acl", "setuser", "off1", "off", ">p"],
+            ["--user", "off1", "--pass", "p", "ping"], ["get", "app:1"],
+        ]
+        var outputs = [[String]]()
+        for server in [try RedisOracle(), try startStrata()] {
+            defer { server.stop() }
+            outputs.append(try steps.map { try server.cmd($0) })
+        }
+        for (i, step) in steps.enumerated() where outputs[0][i] != outputs[1][i] {
+            XCTFail("\(step):\nredis:  \(outputs[0][i])\nstrata: \(outputs[1][i])")
+        }
+        let dir = makeTempDir()
+        try "user default on >s3cret ~* &* +@all\nuser reader on >r ~* +@read\n".write(toFile: dir + "/acl.conf", atomically: true, encoding: .utf8)
+        let s = try RedisOracle(server: strataPath, dir: dir, leading: ["serve", dir + "/acl.conf"])
+        defer { s.stop() }
+        XCTAssertEqual(try s.cmd("get", "x"), "NOAUTH Authentication required.")
+        XCTAssertEqual(try s.cmd("-a", "s3cret", "set", "x", "1"), "OK")
+        XCTAssertEqual(try s.cmd("--user", "reader", "--pass", "r", "get", "x"), "1")
+        XCTAssertEqual(try s.cmd("--user", "reader", "--pass", "r", "del", "x"), "NOPERM this user has no permissions to run the 'del' command")
+    }
 }
