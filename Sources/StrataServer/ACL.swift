@@ -72,7 +72,8 @@ final class ACLUser {
         parts += passwords.map { "#" + $0 }
         parts += allKeys ? ["~*"] : keyPatterns.map { "~" + String(decoding: $0, as: UTF8.self) }
         parts += allChannels ? ["&*"] : (channelPatterns.isEmpty ? ["resetchannels"] : channelPatterns.map { "&" + String(decoding: $0, as: UTF8.self) })
-        parts += commandRules.isEmpty ? ["-@all"] : commandRules
+        // Rules as given, after Redis's implicit starting point for a user that has no +@all.
+        parts += commandRules.isEmpty ? ["-@all"] : (commandRules.first == "+@all" || commandRules.first == "-@all" ? commandRules : ["-@all"] + commandRules)
         return parts.joined(separator: " ")
     }
 }
@@ -139,6 +140,13 @@ final class ACL {
     }
 
     func user(_ name: String) -> ACLUser? { users[name] }
+
+    /// How the default user reads when nothing but requirepass shaped it.
+    static func defaultDescription(requirepass: String, acl: ACL) -> String {
+        let probe = ACL(serverCommands: [])
+        probe.resetDefault(requirepass: requirepass)
+        return probe.users["default"]!.description
+    }
 
     /// The default user: on, nopass and everything allowed, unless requirepass sets a password.
     func resetDefault(requirepass: String) {

@@ -16,6 +16,8 @@ public struct ServerConfig: Sendable {
     public private(set) var ignored: [String] = []
     /// `user NAME rule...` lines (ACL users), in file order.
     public private(set) var users: [[String]] = []
+    /// The configuration file the server started from (absolute), for CONFIG REWRITE.
+    public var configFile: String?
 
     public struct ConfigError: Error, CustomStringConvertible, Sendable {
         public let line: Int
@@ -111,6 +113,8 @@ public struct ServerConfig: Sendable {
         "unixsocket", "unixsocketperm", "appendfsync", "aof-timestamp-enabled", "aof-load-truncated",
         "auto-aof-rewrite-percentage", "auto-aof-rewrite-min-size", "aof-disable-auto-gc",
         "slowlog-log-slower-than", "slowlog-max-len", "client-output-buffer-limit", "no-appendfsync-on-rewrite",
+        "maxmemory", "maxmemory-policy", "maxmemory-samples", "lfu-log-factor", "lfu-decay-time", "busy-reply-threshold",
+        "lua-time-limit", "latency-monitor-threshold", "user",
     ]
 
     static let booleans: Set<String> = [

@@ -33,18 +33,22 @@ func runServe(_ args: [String]) throws -> Int32 {
         } else { i += 1 }
     }
     var fileText: String? = nil
+    var configPath: String? = nil
     if let f = rest.first, !f.hasPrefix("--") {
+        var buf = [CChar](repeating: 0, count: 4096)
+        configPath = realpath(f, &buf) != nil ? String(cString: buf) : f
         guard let data = FileManager.default.contents(atPath: f) else {
             throw CommandFailure(message: "Fatal error, can't open config file '\(f)': \(String(cString: strerror(errno)))", status: 1)
         }
         fileText = String(decoding: data, as: UTF8.self)
         rest.removeFirst()
     }
-    let config: ServerConfig
+    var config: ServerConfig
     do { config = try ServerConfig.parse(file: fileText, arguments: rest) } catch let e as ServerConfig.ConfigError {
         FileHandle.standardError.write(Data((e.description + "\n").utf8))
         return 1
     }
+    config.configFile = configPath
     let server = try Server(config: config)
     if let source = fromBackup {
         guard let target = Restore.parseTime(at) else {
