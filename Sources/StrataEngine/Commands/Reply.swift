@@ -1,7 +1,7 @@
 /// A command's reply in the shape Redis builds it: the RESP2 shapes, plus the RESP3 types Redis
 /// 7.0 chooses per client (`addReplyMapLen`, `addReplySetLen`, `addReplyDouble`, ...). Each is
 /// written as Redis writes it for a RESP2 client and for a RESP3 one (`HELLO 3`).
-public indirect enum Reply: Equatable, CustomStringConvertible, Sendable {
+public enum Reply: Equatable, CustomStringConvertible, Sendable {
     case status(String)
     case error(String)
     case integer(Int64)
