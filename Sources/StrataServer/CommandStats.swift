@@ -26,6 +26,14 @@ struct CommandStats {
         return entries.count - 1
     }
 
+    /// The entry of a spelling already seen (not a container command), without building
+    /// anything: the per-command path.
+    @inline(__always)
+    func cachedEntry(_ argv: [Bytes]) -> Int? {
+        guard let i = spellings[ByteKey(argv[0])], i >= 0 else { return nil }
+        return i
+    }
+
     /// The entry of a call, nil when the command is unknown (Redis does not count those).
     mutating func entry(_ argv: [Bytes], known: (String) -> Bool) -> Int? {
         if let i = spellings[ByteKey(argv[0])] {

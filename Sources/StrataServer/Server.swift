@@ -741,6 +741,7 @@ public final class Server: ScriptHost {
     static let queuedReply = Array("+QUEUED\r\n".utf8)
 
     private func recordStat(_ argv: [Bytes], usec: Int64, error: ArraySlice<UInt8>?) {
+        if let i = stats.cachedEntry(argv) { stats.record(i, usec: usec, error: error); return }
         let name = stats.entry(argv) { [unowned self] n in self.serverCommand(n) != nil || CommandTable.shared.lookup(n) != nil || Server.blockingCommands.contains(n) }
         stats.record(name, usec: usec, error: error)
     }
