@@ -86,21 +86,12 @@ public enum Reply: Equatable, CustomStringConvertible, Sendable {
             if resp == 2 { header(UInt8(ascii: "$"), t.count) }
             else { header(UInt8(ascii: "="), t.count + 4); out.append(contentsOf: [116, 120, 116, 58]) }  // txt:
             out.append(contentsOf: t); crlf()
-        case .pairs(let a):
-            if resp == 2 {
-                header(UInt8(ascii: "*"), a.count)
-                for r in a { r.write(into: &out, resp: resp) }
-            } else {
-                header(UInt8(ascii: "*"), a.count / 2)
-                var i = 0
-                while i + 1 < a.count {
-                    out.append(contentsOf: [42, 50, 13, 10])   // *2
-                    a[i].write(into: &out, resp: resp); a[i + 1].write(into: &out, resp: resp)
-                    i += 2
-                }
-            }
-        case .keyedPairs(let a):
-            if resp == 2 {
+        case .pairs(let a), .keyedPairs(let a):
+            // Flat (RESP2 pairs, RESP3 map) or as two-element arrays (RESP3 pairs, RESP2 keyed).
+            var nested = resp == 2
+            if case .pairs = self { nested = resp != 2 }
+            let flatPrefix: UInt8 = resp == 2 ? UInt8(ascii: "*") : UInt8(ascii: "%")
+            if nested {
                 header(UInt8(ascii: "*"), a.count / 2)
                 var i = 0
                 while i + 1 < a.count {
@@ -109,7 +100,7 @@ public enum Reply: Equatable, CustomStringConvertible, Sendable {
                     i += 2
                 }
             } else {
-                header(UInt8(ascii: "%"), a.count / 2)
+                if case .pairs = self { header(UInt8(ascii: "*"), a.count) } else { header(flatPrefix, a.count / 2) }
                 for r in a { r.write(into: &out, resp: resp) }
             }
         }

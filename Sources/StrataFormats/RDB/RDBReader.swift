@@ -89,16 +89,7 @@ public final class RDBReader {
     /// "DUMP payload version or checksum are wrong"); the value must use every byte
     /// ("Bad data format" when it does not decode). Returns the type byte and the value.
     public static func readDumpPayload(_ payload: [UInt8], maxVersion: Int) throws -> (type: UInt8, value: RDBValue) {
-        let n = payload.count
-        guard n >= 10 else { throw DumpPayloadError.versionOrChecksum }
-        let version = Int(payload[n - 10]) | (Int(payload[n - 9]) << 8)
-        guard version <= maxVersion else { throw DumpPayloadError.versionOrChecksum }
-        var stored: UInt64 = 0
-        for i in 0..<8 { stored |= UInt64(payload[n - 8 + i]) << (8 * UInt64(i)) }
-        guard CRC64.checksum(Array(payload[0..<(n - 8)])) == stored else { throw DumpPayloadError.versionOrChecksum }
-        let src = ByteSource(bytes: Array(payload[0..<(n - 10)]))
-        let r = RDBReader(source: src)
-        r.resume(version: RDBVersion(family: version >= 80 ? .valkey : .redis, number: version), db: 0)
+        let (src, r) = try openPayload(payload, maxVersion: maxVersion)
         do {
             let t = try src.readByte()
             try r.checkTypeAllowed(t, at: 0)
@@ -113,8 +104,9 @@ public final class RDBReader {
 
     public enum DumpPayloadError: Error { case versionOrChecksum, badFormat }
 
-    /// FUNCTION RESTORE's payload: the library codes of its FUNCTION2 entries.
-    public static func readFunctionsPayload(_ payload: [UInt8], maxVersion: Int) throws -> [[UInt8]] {
+    /// A DUMP-style payload's trailer checked (RDB version at most `maxVersion`, CRC-64 of the
+    /// rest), and a reader over its body.
+    private static func openPayload(_ payload: [UInt8], maxVersion: Int) throws -> (ByteSource, RDBReader) {
         let n = payload.count
         guard n >= 10 else { throw DumpPayloadError.versionOrChecksum }
         let version = Int(payload[n - 10]) | (Int(payload[n - 9]) << 8)
@@ -125,9 +117,15 @@ public final class RDBReader {
         let src = ByteSource(bytes: Array(payload[0..<(n - 10)]))
         let r = RDBReader(source: src)
         r.resume(version: RDBVersion(family: version >= 80 ? .valkey : .redis, number: version), db: 0)
+        return (src, r)
+    }
+
+    /// FUNCTION RESTORE's payload: the library codes of its FUNCTION2 entries.
+    public static func readFunctionsPayload(_ payload: [UInt8], maxVersion: Int) throws -> [[UInt8]] {
+        let (src, r) = try openPayload(payload, maxVersion: maxVersion)
         var out = [[UInt8]]()
         do {
-            while src.offset < n - 10 {
+            while src.offset < payload.count - 10 {
                 guard try src.readByte() == RDBOpcode.function2 else { throw DumpPayloadError.badFormat }
                 out.append(try r.readString("a function library"))
             }

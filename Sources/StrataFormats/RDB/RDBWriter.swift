@@ -202,6 +202,11 @@ public final class RDBWriter {
         let sink = ByteSink()
         let w = RDBWriter(sink: sink, target: target)
         for code in libraries { try w.writeFunction(code) }
+        return try finishPayload(sink, target)
+    }
+
+    /// A DUMP payload's trailer: the RDB version (u16 LE), then a CRC-64 (u64 LE) of it all.
+    private static func finishPayload(_ sink: ByteSink, _ target: RDBTarget) throws -> [UInt8] {
         try sink.writeLE(UInt16(target.version.number))
         try sink.flush()
         var out = sink.memory
@@ -217,12 +222,7 @@ public final class RDBWriter {
         let w = RDBWriter(sink: sink, target: target)
         if let reason = w.unsupportedReason(value) { throw Unsupported(description: reason) }
         try w.writeValue(key: nil, value)
-        try sink.writeLE(UInt16(target.version.number))
-        try sink.flush()
-        var out = sink.memory
-        let crc = CRC64.checksum(out)
-        withUnsafeBytes(of: crc.littleEndian) { out.append(contentsOf: $0) }
-        return out
+        return try finishPayload(sink, target)
     }
 
     private func writeValue(key: [UInt8]?, _ value: RDBValue) throws {

@@ -662,7 +662,8 @@ extension Scripting {
     static func libraryMetadata(_ code: Bytes) -> Result<(engine: String, name: String, body: Int), CommandError> {
         guard code.starts(with: Array("#!".utf8)) else { return .failure(CommandError("ERR Missing library metadata")) }
         guard let end = code.firstIndex(of: 10) else { return .failure(CommandError("ERR Invalid library metadata")) }
-        guard let parts = Scripting.splitArgs(Array(code[0..<end])) else { return .failure(CommandError("ERR Invalid library metadata")) }
+        guard let words = RESPCommandReader.splitArgs(Array(code[0..<end])) else { return .failure(CommandError("ERR Invalid library metadata")) }
+        let parts = words.map { String(decoding: $0, as: UTF8.self) }
         guard let first = parts.first else { return .failure(CommandError("ERR Invalid library metadata")) }
         var name: String?
         for p in parts.dropFirst() {
@@ -675,52 +676,6 @@ extension Scripting {
         }
         guard let name else { return .failure(CommandError("ERR Library name was not given")) }
         return .success((String(first.dropFirst(2)), name, end))
-    }
-
-    /// sdssplitargs: space-separated words, with "double" (backslash escapes) and 'single'
-    /// quoted parts; nil when a quote is left open or not followed by a space.
-    static func splitArgs(_ line: [UInt8]) -> [String]? {
-        var out = [String]()
-        var i = 0
-        while true {
-            while i < line.count && (line[i] == 32 || line[i] == 9 || line[i] == 13) { i += 1 }
-            if i >= line.count { return out }
-            var word = [UInt8]()
-            var inDouble = false, inSingle = false
-            while true {
-                if inDouble {
-                    guard i < line.count else { return nil }
-                    if line[i] == 92 && i + 1 < line.count {
-                        i += 1
-                        switch line[i] {
-                        case UInt8(ascii: "n"): word.append(10)
-                        case UInt8(ascii: "r"): word.append(13)
-                        case UInt8(ascii: "t"): word.append(9)
-                        case UInt8(ascii: "b"): word.append(8)
-                        case UInt8(ascii: "a"): word.append(7)
-                        default: word.append(line[i])
-                        }
-                    } else if line[i] == 34 {
-                        if i + 1 < line.count && line[i + 1] != 32 { return nil }
-                        inDouble = false
-                    } else { word.append(line[i]) }
-                    i += 1
-                } else if inSingle {
-                    guard i < line.count else { return nil }
-                    if line[i] == 92 && i + 1 < line.count && line[i + 1] == 39 { word.append(39); i += 2; continue }
-                    if line[i] == 39 {
-                        if i + 1 < line.count && line[i + 1] != 32 { return nil }
-                        inSingle = false
-                    } else { word.append(line[i]) }
-                    i += 1
-                } else {
-                    if i >= line.count || line[i] == 32 || line[i] == 9 || line[i] == 13 { break }
-                    if line[i] == 34 { inDouble = true } else if line[i] == 39 { inSingle = true } else { word.append(line[i]) }
-                    i += 1
-                }
-            }
-            out.append(String(decoding: word, as: UTF8.self))
-        }
     }
 
     static func validName(_ s: String) -> Bool {
