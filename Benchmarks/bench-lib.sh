@@ -17,3 +17,16 @@ time_cmd() {
 }
 # ratio A B : how many times faster A ran than B.
 ratio() { printf '  ratio %s / %s: %.2fx\n' "$1" "$2" "$(echo "${T[$2]} / ${T[$1]}" | bc -l)"; }
+
+# start_servers RP SP : redis-server 7.0 on port RP and `strata serve` on SP (fresh dirs under
+# $work, no persistence), both killed when the script exits; returns once both answer PING.
+start_servers() {
+  rm -rf "$work"; mkdir -p "$work/redis" "$work/strata"
+  swift build -c release >/dev/null
+  redis-server --port "$1" --dir "$work/redis" --save "" --appendonly no --daemonize no >/dev/null 2>&1 &
+  local rpid=$!
+  "$PWD/.build/release/strata" serve --port "$2" --dir "$work/strata" --save "" --appendonly no --daemonize no >/dev/null 2>&1 &
+  local spid=$!
+  trap "kill $rpid $spid 2>/dev/null || true" EXIT
+  for p in "$1" "$2"; do until redis-cli -p "$p" ping 2>/dev/null | grep -q PONG; do sleep 0.05; done; done
+}

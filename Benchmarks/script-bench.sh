@@ -9,16 +9,9 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
 N=${N:-200000}
 work=${STRATA_BENCH_DIR:-/tmp/strata-script-bench}
-rm -rf "$work"; mkdir -p "$work/redis" "$work/strata"
-swift build -c release >/dev/null
-S=$PWD/.build/release/strata
+. Benchmarks/bench-lib.sh
 RP=7393; SP=7394
-redis-server --port $RP --dir "$work/redis" --save "" --appendonly no --daemonize no >/dev/null 2>&1 &
-rpid=$!
-"$S" serve --port $SP --dir "$work/strata" --save "" --appendonly no --daemonize no >/dev/null 2>&1 &
-spid=$!
-trap 'kill $rpid $spid 2>/dev/null || true' EXIT
-for p in $RP $SP; do until redis-cli -p $p ping 2>/dev/null | grep -q PONG; do sleep 0.05; done; done
+start_servers $RP $SP
 
 INCR="return redis.call('incr',KEYS[1])"
 READ="local v = redis.call('get',KEYS[1]) return {v, #ARGV}"
@@ -34,7 +27,6 @@ rps() {
   local port=$1; shift
   redis-benchmark -p "$port" -c 50 -n "$N" --csv "$@" 2>/dev/null | awk -F'","' 'NR>1 { gsub(/"/, "", $2); print $2 }'
 }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 printf '%-34s %12s %12s %7s\n' "test (50 clients, median of $RUNS)" redis-rps strata-rps ratio
 for t in evalsha eval fcall; do
   case $t in

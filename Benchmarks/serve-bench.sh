@@ -9,23 +9,15 @@ RUNS=${RUNS:-5}
 N=${N:-200000}
 TESTS=${TESTS:-set,get,incr,lpush,rpop,sadd,hset,zadd,lrange_100,mset}
 work=${STRATA_BENCH_DIR:-/tmp/strata-serve-bench}
-rm -rf "$work"; mkdir -p "$work/redis" "$work/strata"
-swift build -c release >/dev/null
-S=$PWD/.build/release/strata
+. Benchmarks/bench-lib.sh
 RP=7391; SP=7392
-redis-server --port $RP --dir "$work/redis" --save "" --appendonly no --daemonize no >/dev/null 2>&1 &
-rpid=$!
-"$S" serve --port $SP --dir "$work/strata" --save "" --appendonly no --daemonize no >/dev/null 2>&1 &
-spid=$!
-trap 'kill $rpid $spid 2>/dev/null || true' EXIT
-for p in $RP $SP; do until redis-cli -p $p ping 2>/dev/null | grep -q PONG; do sleep 0.05; done; done
+start_servers $RP $SP
 
 # bench PORT PIPELINE -> "TEST rps p99" lines (redis-benchmark --csv)
 bench() {
   redis-benchmark -p "$1" -P "$2" -c 50 -n "$N" -t "$TESTS" --csv 2>/dev/null |
     awk -F',' 'NR>1 { for (i = 1; i <= NF; i++) gsub(/"/, "", $i); split($1, a, " "); print a[1], $2, $7 }'
 }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 for P in 1 16; do
   : > "$work/r.$P"; : > "$work/s.$P"
   for _ in $(seq "$RUNS"); do

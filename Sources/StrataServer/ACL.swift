@@ -234,21 +234,41 @@ final class ACL {
         }
     }
 
-    /// Whether `u` may run this command on these keys and channels; the NOPERM text if not.
-    func check(_ u: ACLUser, _ name: String, _ args: [Bytes], keys: [Bytes], channels: [Bytes]) -> String? {
+    /// Why a command is refused to a user.
+    enum Denial {
+        case command(String), keys, channels
+
+        /// The NOPERM error a client gets.
+        var message: String {
+            switch self {
+            case .command(let name): return "NOPERM this user has no permissions to run the '\(name)' command"
+            case .keys: return "NOPERM this user has no permissions to access one of the keys used as arguments"
+            case .channels: return "NOPERM this user has no permissions to access one of the channels used as arguments"
+            }
+        }
+
+        /// How ACL DRYRUN says it ("This user has no permissions to ...").
+        var dryRunText: String { "This" + message.dropFirst("NOPERM this".count) }
+
+        /// How a script's redis.call says it ("The user executing the script ...").
+        var scriptWording: String {
+            switch self {
+            case .command: return "can't run this command or subcommand"
+            case .keys: return "can't access at least one of the keys mentioned in the command arguments"
+            case .channels: return "can't publish to the channel mentioned in the command"
+            }
+        }
+    }
+
+    /// Whether `u` may run this command on these keys and channels; why not if not.
+    func check(_ u: ACLUser, _ name: String, _ args: [Bytes], keys: [Bytes], channels: [Bytes]) -> Denial? {
         let sub = args.count > 1 ? name + "|" + String(decoding: args[1], as: UTF8.self).lowercased() : name
         if !u.allowed.contains(name) && !u.allowed.contains(sub) {
-            return "NOPERM this user has no permissions to run the '\(args.count > 1 && u.allowed.contains(where: { $0.hasPrefix(name + "|") }) ? sub : name)' command"
+            return .command(args.count > 1 && u.allowed.contains(where: { $0.hasPrefix(name + "|") }) ? sub : name)
         }
-        if !u.allKeys {
-            for k in keys where !u.keyPatterns.contains(where: { Glob.matches($0, k) }) {
-                return "NOPERM this user has no permissions to access one of the keys used as arguments"
-            }
-        }
-        if !u.allChannels {
-            for ch in channels where !u.channelPatterns.contains(where: { Glob.matches($0, ch) }) {
-                return "NOPERM this user has no permissions to access one of the channels used as arguments"
-            }
+        if !u.allKeys && keys.contains(where: { k in !u.keyPatterns.contains(where: { Glob.matches($0, k) }) }) { return .keys }
+        if !u.allChannels && channels.contains(where: { ch in !u.channelPatterns.contains(where: { Glob.matches($0, ch) }) }) {
+            return .channels
         }
         return nil
     }

@@ -48,6 +48,8 @@ public final class Server: ScriptHost {
     private var scripting: Scripting?
     /// The functions engine: its own interpreter, as Redis keeps (SCRIPT FLUSH leaves it).
     private var functions: Scripting?
+    /// Libraries from the RDB/AOF that did not compile: saved again unchanged until FUNCTION FLUSH.
+    private var unloadedLibraries: [[UInt8]] = []
     private var scriptingUnavailable = ""
     /// The client whose script runs (not read meanwhile) and the run, once past the busy threshold.
     private var scriptCaller: Client?
@@ -234,7 +236,12 @@ public final class Server: ScriptHost {
             applyConfig()
             // The libraries the RDB or AOF brought: compiled now (one that fails is kept as saved).
             for code in functionLibraries {
-                if case .failure(let e) = f.loadLibrary(code, replace: false) { log("warning", "Function library not loaded: \(e.message)") }
+                if case .failure(let e) = f.loadLibrary(code, replace: false) {
+                    // Kept as it was saved (never dropped by a later save), just not callable.
+                    let name = (try? Scripting.libraryMetadata(code).get().name) ?? "?"
+                    log("warning", "Function library '\(name)' from the data files not loaded (kept as saved): \(e.message)")
+                    unloadedLibraries.append(code)
+                }
             }
         } else {
             scriptingUnavailable = why
@@ -1048,7 +1055,7 @@ public final class Server: ScriptHost {
         }
         if aclActive && !["auth", "hello", "quit", "reset"].contains(name) {
             guard let u = acl.user(c.user), u.enabled else { closeClient(c); return }
-            if let denial = aclDenial(u, name, args) { reply(c, .error(denial)); return }
+            if let denial = aclDenial(u, name, args) { reply(c, .error(denial.message)); return }
         }
         if c.subscriptionCount > 0 && c.resp == 2 && !["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ping", "quit", "reset"].contains(name) {
             reply(c, .error("ERR Can't execute '\(name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"))
@@ -1261,6 +1268,7 @@ public final class Server: ScriptHost {
                 return .error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
             }
             functions?.flushFunctions()
+            unloadedLibraries = []
             functionLibraries = []
             functionsChanged(c, a)
             return .ok
@@ -1381,7 +1389,7 @@ public final class Server: ScriptHost {
     /// After FUNCTION LOAD/DELETE/FLUSH/RESTORE: the libraries saved with the data follow, the
     /// command goes to the AOF and replicas as given, and it counts as a change.
     private func functionsChanged(_ c: Client, _ a: [Bytes]) {
-        if let functions { functionLibraries = functions.libraries.map(\.code) }
+        if let functions { functionLibraries = functions.libraries.map(\.code) + unloadedLibraries }
         engine.dirty += 1
         if engine.propagate != nil { propagated(a, c.state.db) }
     }
@@ -2003,11 +2011,7 @@ public final class Server: ScriptHost {
             let args = Array(a[3...])
             let name = Server.lower(args[0])
             guard acl.categoriesOf[name] != nil else { return .error("ERR Command '\(name)' not found") }
-            if let e = aclDenial(u, name, args) {
-                // "This user has no permissions to ...", capitalised as Redis's DRYRUN says it.
-                let text = String(e.dropFirst("NOPERM ".count))
-                return .bulk(Array((text.prefix(1).uppercased() + text.dropFirst()).utf8))
-            }
+            if let e = aclDenial(u, name, args) { return .bulk(Array(e.dryRunText.utf8)) }
             return .ok
         case "load", "save":
             return .error("ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.")
@@ -2020,8 +2024,8 @@ public final class Server: ScriptHost {
         }
     }
 
-    /// The NOPERM error for `u` running this command, or nil when allowed.
-    private func aclDenial(_ u: ACLUser, _ name: String, _ args: [Bytes]) -> String? {
+    /// Why `u` may not run this command (its keys and channels included), or nil when allowed.
+    private func aclDenial(_ u: ACLUser, _ name: String, _ args: [Bytes]) -> ACL.Denial? {
         var keys: [Bytes] = []
         if let cmd = CommandTable.shared.lookup(name) { keys = Server.allKeys(name, args, cmd) }
         else if ["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"].contains(name), args.count >= 3,
@@ -2447,42 +2451,20 @@ public final class Server: ScriptHost {
         // Scripts run with their caller's ACL permissions.
         if aclActive, let caller = scriptCaller, let u = acl.user(caller.user),
            let denial = aclDenial(u, Server.lower(args[0]), args) {
-            let why = denial.contains("keys") ? "can't access at least one of the keys mentioned in the command arguments"
-                : denial.contains("channels") ? "can't publish to the channel mentioned in the command" : "can't run this command or subcommand"
-            return .error("ERR The user executing the script \(why)")
+            return .error("ERR The user executing the script \(denial.scriptWording)")
         }
-        // The common case, a plain engine command: no name strings, no server dispatch.
-        if let cmd = engine.command(args[0]), !Server.maybeServerCommand(args[0]), !Server.maybeBlocking(args[0]),
-           watchers.isEmpty, blockedClients.isEmpty, !scriptsMayRunAnything {
-            if (cmd.arity > 0 && args.count != cmd.arity) || (cmd.arity < 0 && args.count < -cmd.arity) {
-                return .error("ERR Wrong number of args calling Redis command from script")
-            }
-            if cmd.flags.contains(.noscript) { return .error("ERR This Redis command is not allowed from script") }
-            if cmd.flags.contains(.write) {
-                if run.readOnly { return .error("ERR Write commands are not allowed from read-only scripts.") }
-                if let err = aof?.lastWriteError { return .error("MISCONF Errors writing to the AOF file: \(err)") }
-            }
-            if maxmemoryBytes > 0 && !run.allowOOM && !run.wrote && outOfMemory && cmd.flags.contains(.denyoom) {
-                return .error("OOM command not allowed when used memory > 'maxmemory'.")
-            }
-            let c = scriptClient
-            c.state.db = run.db
-            replMask = run.replicate
-            let before = engine.dirty
-            let t0 = Server.microseconds()
-            let r = engine.execute(args, client: &c.state)
-            stats.record(stats.entry(args) { _ in true }, usec: Server.microseconds() - t0, error: nil)
-            if engine.dirty != before { run.wrote = true }
-            run.db = c.state.db
-            return r
-        }
-        let name = Server.lower(args[0])
-        let engineCommand = CommandTable.shared.lookup(name)
+        // A plain engine command (the common case) is found by its spelling, with no name string
+        // and no server dispatch; anything else by its lower-case name.
+        let plain = engine.command(args[0]).flatMap { !Server.maybeServerCommand(args[0]) && !Server.maybeBlocking(args[0]) ? $0 : nil }
+        let name = plain?.name ?? Server.lower(args[0])
+        let engineCommand = plain ?? CommandTable.shared.lookup(name)
         let serverInfo = engineCommand == nil ? Server.serverCommandInfoByName[name] : nil
-        let blocking = Server.blockingCommands.contains(name)
-        // CLUSTER exists in Redis (its subcommands are refused in scripts), though not here.
-        if name == "cluster" && !scriptsMayRunAnything { return .error("ERR This Redis command is not allowed from script") }
-        guard engineCommand != nil || serverInfo != nil || blocking else { return .error("ERR Unknown Redis command called from script") }
+        let blocking = plain == nil && Server.blockingCommands.contains(name)
+        if plain == nil {
+            // CLUSTER exists in Redis (its subcommands are refused in scripts), though not here.
+            if name == "cluster" && !scriptsMayRunAnything { return .error("ERR This Redis command is not allowed from script") }
+            guard engineCommand != nil || serverInfo != nil || blocking else { return .error("ERR Unknown Redis command called from script") }
+        }
         let arity = engineCommand?.arity ?? serverInfo?.1 ?? -2
         if (arity > 0 && args.count != arity) || (arity < 0 && args.count < -arity) {
             return .error("ERR Wrong number of args calling Redis command from script")
@@ -2490,11 +2472,10 @@ public final class Server: ScriptHost {
         if !scriptsMayRunAnything && (engineCommand?.flags.contains(.noscript) == true || serverInfo?.2.contains("noscript") == true || blocking) {
             return .error("ERR This Redis command is not allowed from script")
         }
-        if name == "xread" || name == "xreadgroup", args.contains(where: { Server.lower($0) == "block" }) {
+        if plain == nil, name == "xread" || name == "xreadgroup", args.contains(where: { Server.lower($0) == "block" }) {
             return .error("ERR \(name) command is not allowed with BLOCK option from scripts")
         }
-        let isWrite = engineCommand?.flags.contains(.write) ?? blocking
-        if isWrite {
+        if engineCommand?.flags.contains(.write) ?? blocking {
             if run.readOnly { return .error("ERR Write commands are not allowed from read-only scripts.") }
             if let err = aof?.lastWriteError { return .error("MISCONF Errors writing to the AOF file: \(err)") }
         }
@@ -2508,7 +2489,7 @@ public final class Server: ScriptHost {
         let before = engine.dirty
         let t0 = Server.microseconds()
         var r: Reply
-        if engineCommand != nil && watchers.isEmpty && blockedClients.isEmpty && !Server.maybeServerCommand(args[0]) && !Server.maybeBlocking(args[0]) {
+        if plain != nil && watchers.isEmpty && blockedClients.isEmpty {
             r = engine.execute(args, client: &c.state)   // nothing of the server's is involved
         } else {
             r = execute(c, name, args)

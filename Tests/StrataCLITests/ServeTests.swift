@@ -847,4 +847,37 @@ final class ServeTests: XCTestCase {
         defer { plain.stop() }
         XCTAssertEqual(try plain.cmd("config", "rewrite"), "ERR The server is running without a config file")
     }
+
+    /// Under an LRU policy a key's idle time travels through the RDB (IDLE opcode) and a loaded key
+    /// starts as just accessed: after SAVE and a restart OBJECT IDLETIME reads the same in strata
+    /// serve and in redis-server loading strata's file.
+    func testIdleTimesSurviveSaveAndLoad() throws {
+        let dir = makeTempDir()
+        let lru = ["--maxmemory-policy", "allkeys-lru"]
+        let s = try RedisOracle(server: strataPath, dir: dir, leading: ["serve"], extra: lru)
+        XCTAssertEqual(try s.cmd("set", "warm", "v"), "OK")
+        XCTAssertEqual(try s.cmd("set", "tmp", "v"), "OK")
+        let payload = Array(try runProcess(s.cli, ["-p", "\(s.port)", "--raw", "dump", "tmp"]).out.dropLast())
+        // RESTORE cold 0 <payload> IDLETIME 5000 (binary payload: sent as RESP on a raw connection).
+        var cmd = [UInt8]()
+        let words: [[UInt8]] = [Array("RESTORE".utf8), Array("cold".utf8), Array("0".utf8), payload, Array("IDLETIME".utf8), Array("5000".utf8)]
+        cmd += Array("*\(words.count)\r\n".utf8)
+        for w in words { cmd += Array("$\(w.count)\r\n".utf8) + w + [13, 10] }
+        let fd = try rawConnection(s.port)
+        defer { close(fd) }
+        _ = cmd.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        var buf = [UInt8](repeating: 0, count: 64)
+        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, 64) }
+        XCTAssertEqual(String(decoding: buf.prefix(max(0, n)), as: UTF8.self), "+OK\r\n")
+        XCTAssertEqual(try s.cmd("save"), "OK")
+        s.stop()
+        let copy = makeTempDir()
+        try FileManager.default.copyItem(atPath: dir + "/dump.rdb", toPath: copy + "/dump.rdb")
+        for server in [try RedisOracle(server: strataPath, dir: dir, leading: ["serve"], extra: lru), try RedisOracle(dir: copy, extra: lru)] {
+            defer { server.stop() }
+            let cold = Int(try server.cmd("object", "idletime", "cold")) ?? -1, warm = Int(try server.cmd("object", "idletime", "warm")) ?? -1
+            XCTAssertTrue((5000...5100).contains(cold), "\(server.dir): cold idle \(cold)")
+            XCTAssertTrue((0...100).contains(warm), "\(server.dir): warm idle \(warm)")
+        }
+    }
 }

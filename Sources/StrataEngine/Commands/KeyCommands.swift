@@ -178,8 +178,8 @@ enum KeyCommands {
             if deleted { c.propagate([B("DEL"), key]) }
             return .ok
         }
-        c.engine.store(c.db, key, Value.from(decoded, limits: c.engine.limits))
-        c.engine.setAccess(c.db, key, idleSeconds: idle >= 0 ? idle : nil, frequency: freq >= 0 ? freq : nil)
+        c.engine.store(c.db, key, Value.from(decoded, limits: c.engine.limits),
+                       meta: c.engine.accessMeta(idleSeconds: idle >= 0 ? idle : nil, frequency: freq >= 0 ? freq : nil))
         if ttl != 0 {
             c.engine.setExpire(c.db, key, ttl)
             c.propagate([B("RESTORE"), key, Decimal.bytes(ttl), c.arg(3), B("ABSTTL")] + (replace ? [B("REPLACE")] : []))

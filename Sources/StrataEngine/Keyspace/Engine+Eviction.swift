@@ -22,12 +22,16 @@ extension Engine {
 
     /// LRU_CLOCK(): seconds, 24 bits (the server's cached value when it keeps one).
     var lruClockNow: UInt32 {
-        UInt32(truncatingIfNeeded: ((cachedUnixMs ?? clock()) / 1000)) & Engine.lruClockMax
+        UInt32(truncatingIfNeeded: (accessClockMs / 1000)) & Engine.lruClockMax
     }
+
+    /// The time access bookkeeping uses: the server's cached time, else the time a load or
+    /// replay started (one clock read for the whole load, not one per key), else the clock.
+    private var accessClockMs: Int64 { cachedUnixMs ?? loadStartMs ?? clock() }
 
     /// LFUGetTimeInMinutes(): 16 bits of minutes.
     var lfuMinutesNow: UInt32 {
-        UInt32(truncatingIfNeeded: ((cachedUnixMs ?? clock()) / 1000) / 60) & 0xFFFF
+        UInt32(truncatingIfNeeded: (accessClockMs / 1000) / 60) & 0xFFFF
     }
 
     /// The metadata of an object created now (`createObject`).
@@ -73,18 +77,21 @@ extension Engine {
         return Int64(seconds) * 1000
     }
 
-    /// objectSetLRUOrLFU (RESTORE IDLETIME/FREQ, RDB IDLE/FREQ opcodes): only the kind the
-    /// policy tracks is applied.
-    func setAccess(_ db: Database, _ key: Bytes, idleSeconds: Int64?, frequency: Int64?) {
+    /// objectSetLRUOrLFU (RESTORE IDLETIME/FREQ, RDB IDLE/FREQ opcodes): the metadata of an
+    /// object with that idle time or frequency; only the kind the policy tracks applies, the
+    /// other leaves a fresh object's.
+    func accessMeta(idleSeconds: Int64?, frequency: Int64?) -> UInt32 {
         if let f = frequency, maxmemoryPolicy.isLFU {
-            _ = db.dict.lookup(key) { $0 = (lfuMinutesNow << 8) | UInt32(min(255, max(0, f))) }
-        } else if let idle = idleSeconds, !maxmemoryPolicy.isLFU, idle >= 0 {
+            return (lfuMinutesNow << 8) | UInt32(min(255, max(0, f)))
+        }
+        if let idle = idleSeconds, !maxmemoryPolicy.isLFU, idle >= 0 {
             // The clock moved back by the idle time (wrapping at 24 bits), as Redis does.
             let now = Int64(lruClockNow)
             var lru = now - idle
             if lru < 0 { lru = Int64(Engine.lruClockMax) - ((-lru) % Int64(Engine.lruClockMax)) }
-            _ = db.dict.lookup(key) { $0 = UInt32(lru) & Engine.lruClockMax }
+            return UInt32(lru) & Engine.lruClockMax
         }
+        return freshMeta()
     }
 
     // MARK: eviction

@@ -47,7 +47,9 @@ extension Engine {
         if let x = e.expireMs, x < now, !keepExpired { report.expiredSkipped += 1; return }
         let db = databases[e.db]
         // One lookup: set says whether the key was new (a duplicate fails the whole load).
-        if !db.dict.set(e.key, Value.from(e.value, limits: limits)) {
+        // The key's access metadata: the file's IDLE/FREQ when it has them, else loaded now.
+        let meta = accessMeta(idleSeconds: e.idle.map { Int64(clamping: $0) }, frequency: e.freq.map { Int64($0) })
+        if !db.dict.set(e.key, Value.from(e.value, limits: limits), meta: meta) {
             throw FormatError(offset: e.offset, "duplicate key \(RDBReader.printable(e.key)) in db \(e.db)")
         }
         if let x = e.expireMs { db.expires.set(e.key, x) }
@@ -66,9 +68,16 @@ extension Engine {
             try writer.writeResizeDB(keys: UInt64(db.count), expires: UInt64(db.expires.count))
             var failure: Error?
             let anyExpires = db.expires.count > 0
-            db.dict.forEachInStorageOrder { k, v in
+            // Under an LRU or LFU policy each key's idle time or frequency is saved too (IDLE and
+            // FREQ opcodes), as Redis's rdbSaveKeyValuePair does.
+            let lru = maxmemoryPolicy.isLRU, lfu = maxmemoryPolicy.isLFU
+            db.dict.forEachInStorageOrder { k, v, meta in
                 guard failure == nil else { return }
-                do { try writer.writeEntry(key: k, value: v.rdbValue, expireMs: anyExpires ? db.expires[k] : nil) } catch { failure = error }
+                do {
+                    try writer.writeEntry(key: k, value: v.rdbValue, expireMs: anyExpires ? db.expires[k] : nil,
+                                          idle: lru ? UInt64(idleMilliseconds(meta) / 1000) : nil,
+                                          freq: lfu ? UInt8(lfuDecayed(meta)) : nil)
+                } catch { failure = error }
             }
             if let failure { throw failure }
         }

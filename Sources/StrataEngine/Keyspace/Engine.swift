@@ -36,7 +36,11 @@ public final class Engine {
     public var dirty = 0
     /// True while replaying an AOF or loading: as in Redis (`server.loading`), nothing expires
     /// (no lazy or active expiry, and an expiry in the past is set, not applied as a delete).
-    public var loading = false
+    public var loading = false {
+        didSet { loadStartMs = loading ? clock() : nil }
+    }
+    /// When the current load or replay started (access bookkeeping reads it instead of the clock).
+    var loadStartMs: Int64?
     var rng = SystemRandomNumberGenerator()
     let hasher = SeededHash()
 
@@ -96,9 +100,10 @@ public final class Engine {
     }
 
     /// Sets a value, keeping or dropping the TTL.
-    public func store(_ db: Database, _ key: Bytes, _ value: Value, keepTTL: Bool = false) {
-        // A new object is fresh; an overwritten key keeps its LFU counter (dbSetValue).
-        db.dict.set(key, value, meta: freshMeta(), replaceMeta: !maxmemoryPolicy.isLFU)
+    public func store(_ db: Database, _ key: Bytes, _ value: Value, keepTTL: Bool = false, meta: UInt32? = nil) {
+        // A new object is fresh; an overwritten key keeps its LFU counter (dbSetValue), unless
+        // the caller gives the metadata (RESTORE IDLETIME/FREQ).
+        db.dict.set(key, value, meta: meta ?? freshMeta(), replaceMeta: meta != nil || !maxmemoryPolicy.isLFU)
         if !keepTTL && db.expires.count > 0 { db.expires.remove(key) }
     }
 

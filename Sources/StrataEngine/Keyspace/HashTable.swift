@@ -289,13 +289,14 @@ public final class HashTable<Value> {
         if rehashIndex >= 0 { try forEachIndex(in: table1) { try body(entries[$0].key, entries[$0].value!) } }
     }
 
-    /// Every entry in the order they sit in memory (not table order): sequential reads, for
-    /// walks that visit everything and do not care about order (writing an RDB).
-    public func forEachInStorageOrder(_ body: ([UInt8], Value) throws -> Void) rethrows {
+    /// Every entry (key, value, access metadata) in the order they sit in memory (not table
+    /// order): sequential reads, for walks that visit everything and do not care about order
+    /// (writing an RDB).
+    public func forEachInStorageOrder(_ body: ([UInt8], Value, UInt32) throws -> Void) rethrows {
         pauseRehashing += 1
         defer { pauseRehashing -= 1 }
         try entries.withUnsafeBufferPointer { e in
-            for i in e.indices { if let v = e[i].value { try body(e[i].key, v) } }
+            for i in e.indices { if let v = e[i].value { try body(e[i].key, v, e[i].meta) } }
         }
     }
 
