@@ -187,6 +187,26 @@ final class RDBTests: XCTestCase {
     }
 }
 
+final class LoadedKeyTests: XCTestCase {
+    /// Keys handed out by the reader are their own size: one long key early in a file must not
+    /// make every later key carry a buffer that large (a loaded keyspace keeps them all).
+    func testKeysAreNotCopiesOfALargeBuffer() throws {
+        let sink = ByteSink()
+        let w = RDBWriter(sink: sink, target: RDBTarget.named("redis-7.0")!)
+        try w.writeHeader()
+        try w.writeSelectDB(0)
+        try w.writeEntry(key: [UInt8](repeating: 0x6B, count: 4000), value: .string([1]), expireMs: nil)
+        for i in 0..<2000 { try w.writeEntry(key: Array("k\(i)".utf8), value: .string([1]), expireMs: nil) }
+        try w.finish()
+        let reader = RDBReader(source: ByteSource(bytes: sink.memory))
+        var kept = [[UInt8]]()
+        while let ev = try reader.next() { if case .entry(let e) = ev { kept.append(e.key) } }
+        XCTAssertEqual(kept.count, 2001)
+        for k in kept.dropFirst() { XCTAssertLessThan(k.capacity, 64, "a \(k.count)-byte key holds \(k.capacity) bytes") }
+    }
+
+}
+
 final class LargeFileTests: XCTestCase {
     /// Files over 4 MB have their checksum computed on a second thread: the verdict must be the
     /// same as the in-line one, for a good file, a flipped byte and bytes after the trailer.

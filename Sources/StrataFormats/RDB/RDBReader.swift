@@ -286,8 +286,10 @@ public final class RDBReader {
                 if recordStart == nil { recordStart = at }
                 try checkTypeAllowed(t, at: at)
                 doingText = "reading a key"
-                keyBuffer.removeAll(keepingCapacity: true)
-                try withString("a key") { keyBuffer.append(contentsOf: $0) }
+                // A fresh array per key, exactly its size. (Refilling one buffer in place made
+                // each key a copy of the buffer at the buffer's capacity, which crept up with
+                // every key the caller kept: 2 KB per key after a million.)
+                keyBuffer = try withString("a key") { [UInt8]($0) }
                 hasKey = true
                 let key = options.keepKeys ? keyBuffer : []
                 doingValueType = t
