@@ -16,19 +16,22 @@ if command -v redis-benchmark >/dev/null; then
   redis-cli -p 7497 shutdown nosave >/dev/null 2>&1 || true
 fi
 
-# Memory: the same data loaded by redis-server (used_memory) and by the engine (RSS).
+# Memory: the same data loaded from the same RDB by redis-server and by `strata serve`:
+# redis-server's used_memory and RSS beside strata's RSS (the whole process: Swift runtime and
+# all) and used_memory. COLLECTIONS (default 100000) hashes, sets and zsets of 100 members.
 if [ "${MEMORY:-1}" = 1 ] && command -v redis-server >/dev/null; then
+  swift build -c release --product strata >/dev/null
   d=$(mktemp -d)
   redis-server --port 7496 --dir "$d" --save "" --appendonly no --daemonize no >/dev/null 2>&1 &
   until redis-cli -p 7496 ping 2>/dev/null | grep -q PONG; do sleep 0.05; done
-  python3 - <<'PY' | redis-cli -p 7496 --pipe >/dev/null
-import sys
+  COLLECTIONS=${COLLECTIONS:-100000} python3 - <<'PY' | redis-cli -p 7496 --pipe >/dev/null
+import os, sys
 out = sys.stdout.buffer
 def cmd(*a):
     out.write(b"*%d\r\n" % len(a) + b"".join(b"$%d\r\n%s\r\n" % (len(x), x) for x in a))
 for i in range(1_000_000):
     cmd(b"SET", b"key:%012d" % i, b"value-%010d" % i)
-for i in range(10_000):
+for i in range(int(os.environ["COLLECTIONS"])):
     f = []
     for j in range(100): f += [b"field%03d" % j, b"v%06d" % (i * 100 + j)]
     cmd(b"HSET", b"hash:%d" % i, *f)
@@ -37,9 +40,25 @@ for i in range(10_000):
     for j in range(100): z += [b"%d" % j, b"m%03d" % j]
     cmd(b"ZADD", b"zset:%d" % i, *z)
 PY
-  echo "== memory for 1M 16-byte strings + 10k hashes, sets and zsets of 100 members"
-  echo "redis-server used_memory: $(redis-cli -p 7496 info memory | grep '^used_memory:' | cut -d: -f2 | tr -d '\r') bytes"
   redis-cli -p 7496 save >/dev/null
-  .build/release/strata-engine-bench load "$d/dump.rdb"
   redis-cli -p 7496 shutdown nosave >/dev/null 2>&1 || true
+  sleep 0.5
+  mem() {   # NAME CMD...: start a server on port 7496 from $d, print used_memory and RSS (kB)
+    local name=$1; shift
+    "$@" --port 7496 --dir "$d" --save "" --appendonly no >/dev/null 2>&1 &
+    local pid=$!
+    until redis-cli -p 7496 ping 2>/dev/null | grep -q PONG; do sleep 0.1; done
+    local used rss
+    used=$(redis-cli -p 7496 info memory | grep '^used_memory:' | cut -d: -f2 | tr -d '\r')
+    rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
+    kill -9 $pid; wait $pid 2>/dev/null || true
+    echo "$name $used $rss"
+  }
+  read -r _ rused rrss < <(mem redis redis-server)
+  read -r _ sused srss < <(mem strata .build/release/strata serve)
+  echo "== memory after loading 1M 16-byte strings + ${COLLECTIONS:-100000} hashes, sets and zsets of 100 members (same RDB)"
+  printf "redis-server: used_memory %6d MB, RSS %6d MB\n" $((rused / 1048576)) $((rrss / 1024))
+  printf "strata serve: used_memory %6d MB, RSS %6d MB\n" $((sused / 1048576)) $((srss / 1024))
+  echo "strata RSS / redis used_memory: $(echo "scale=2; $srss * 1024 / $rused" | bc)x   (RSS / RSS: $(echo "scale=2; $srss / $rrss" | bc)x)"
+  rm -rf "$d"
 fi

@@ -4,19 +4,6 @@ import StrataEngine
 import StrataFormats
 import Foundation
 
-// `strata-engine-bench load FILE.rdb`: load a dump into the engine and print the process's
-// resident memory (compared with redis-server's used_memory by engine-bench.sh).
-if CommandLine.arguments.count == 3 && CommandLine.arguments[1] == "load" {
-    let e = Engine()
-    let bytes = try FileIO.readFile(CommandLine.arguments[2])
-    let report = try e.load(from: RDBReader(source: ByteSource(bytes: bytes)))
-    let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-    let rss = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? "VmRSS: ?"
-    // The file's bytes are still held: subtract them to report what the keyspace costs.
-    print("keys \(report.keys) \(rss.replacingOccurrences(of: "  ", with: "")) (file in memory: \(bytes.count / 1024) kB)")
-    exit(0)
-}
-
 let n = Int(CommandLine.arguments.dropFirst().first ?? "") ?? 1_000_000
 let engine = Engine()
 var client = ClientState()

@@ -227,13 +227,11 @@ enum Geo {
             let minScore = Double(align52(b))
             var next = b; next.bits &+= 1
             let maxScore = Double(align52(next))
-            let start = z.list.countBefore { $0.score >= minScore }
-            var node = z.list.node(at: start)
-            while let n = node {
-                if !(n.score < maxScore) { break }
-                if let (x, y, d) = within(s, n.score) { out.append(Point(lon: x, lat: y, dist: d, score: n.score, member: n.member)) }
-                if !out.isEmpty && limit > 0 && out.count >= limit { break }
-                node = n.next
+            let start = z.countBefore(score: { $0 >= minScore })
+            z.walk(from: start) { score, member in
+                if !(score < maxScore) { return false }
+                if let (x, y, d) = within(s, score) { out.append(Point(lon: x, lat: y, dist: d, score: score, member: member)) }
+                return !(!out.isEmpty && limit > 0 && out.count >= limit)
             }
             lastProcessed = i
         }

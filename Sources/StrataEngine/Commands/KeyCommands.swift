@@ -347,7 +347,7 @@ extension Value {
 extension HashObject {
     /// Copies keep the source's encoding (a converted hash stays a table).
     func keepingEncoding(of other: HashObject) -> HashObject {
-        if other.packed == nil && packed != nil { forceTable() }
+        if !other.isPacked && isPacked { forceTable() }
         return self
     }
 }

@@ -62,8 +62,8 @@ enum ZSetCommands {
     // Rank windows [lo, hi) for score and lex ranges.
     static func scoreWindow(_ z: ZSetObject, _ min: ScoreBound, _ max: ScoreBound) -> Range<Int> {
         if min.value > max.value || (min.value == max.value && (min.exclusive || max.exclusive)) { return 0..<0 }
-        let lo = z.list.countBefore { n in min.exclusive ? n.score > min.value : n.score >= min.value }
-        let hi = z.list.countBefore { n in max.exclusive ? n.score >= max.value : n.score > max.value }
+        let lo = z.countBefore(score: { min.exclusive ? $0 > min.value : $0 >= min.value })
+        let hi = z.countBefore(score: { max.exclusive ? $0 >= max.value : $0 > max.value })
         return lo < hi ? lo..<hi : 0..<0
     }
 
@@ -91,8 +91,8 @@ enum ZSetCommands {
             if bytesLess(b, a) || (a == b && (ax || bx)) { return false }
         default: break
         }
-        guard let first = z.list.first, let last = z.list.tail else { return false }
-        return lexGteMin(last.member, min) && lexLteMax(first.member, max)
+        guard let first = z.firstMember, let last = z.lastMember else { return false }
+        return lexGteMin(last, min) && lexLteMax(first, max)
     }
 
     /// The rank window a lex range selects. Redis defines lex ranges only for members of equal
@@ -113,8 +113,8 @@ enum ZSetCommands {
             while start > 0 && lexGteMin(items[start - 1].member, min) { start -= 1 }
             return start..<(last + 1)
         }
-        let lo = z.list.countBefore { n in lexGteMin(n.member, min) }
-        let hi = z.list.countBefore { n in !lexLteMax(n.member, max) }
+        let lo = z.countBefore(member: { lexGteMin($0, min) })
+        let hi = z.countBefore(member: { !lexLteMax($0, max) })
         return lo < hi ? lo..<hi : 0..<0
     }
 

@@ -29,17 +29,17 @@ extension Engine {
             let items = l.items
             return 32 + items.count * 8 + Engine.sampled(items.count, samples) { Engine.arrayBytes(items[$0].count) }
         case .hash(let h):
+            if let packed = h.packedBytes { return 64 + Engine.arrayBytes(packed) }
             let pairs = h.pairs
-            let perEntry = h.encoding == "listpack" ? 16 : 48
-            return 64 + Engine.sampled(pairs.count, samples) { perEntry + Engine.arrayBytes(pairs[$0].field.count) + Engine.arrayBytes(pairs[$0].value.count) }
+            return 64 + Engine.sampled(pairs.count, samples) { 48 + Engine.arrayBytes(pairs[$0].field.count) + Engine.arrayBytes(pairs[$0].value.count) }
         case .set(let s):
             if s.encoding == "intset" { return 32 + s.count * 8 }
             let members = s.members
             return 64 + Engine.sampled(members.count, samples) { 40 + Engine.arrayBytes(members[$0].count) }
         case .zset(let z):
+            if let packed = z.packedBytes { return 64 + Engine.arrayBytes(packed) }
             let members = z.members
-            let perEntry = z.packed ? 24 : 96
-            return 64 + Engine.sampled(members.count, samples) { perEntry + Engine.arrayBytes(members[$0].member.count) }
+            return 64 + Engine.sampled(members.count, samples) { 96 + Engine.arrayBytes(members[$0].member.count) }
         case .stream(let st):
             return 128 + st.count * 16 + Engine.sampled(st.count, samples) { i in
                 st.fields[i].reduce(48) { $0 + Engine.arrayBytes($1.field.count) + Engine.arrayBytes($1.value.count) }

@@ -271,24 +271,29 @@ final class SkipList {
     }
 }
 
-/// A sorted set: member → score, plus the skiplist for order. Reports "listpack" while it is
-/// within `zset-max-listpack-*` (as Redis would keep it packed), "skiplist" once it outgrew them.
+/// A sorted set. While within `zset-max-listpack-*` its members and scores are packed in one
+/// buffer in (score, member) order, as Redis's listpack ("listpack"); once it outgrows them,
+/// member → score plus the skiplist for order ("skiplist", and never back, as in Redis).
 public final class ZSetObject {
+    private var pack: PackedScores? = PackedScores()
     var dict: [ByteKey: Double] = [:]
-    private var ordered = SkipList()
+    /// Made on conversion: a packed set carries no skiplist head.
+    private lazy var ordered = SkipList()
     /// True while the skiplist is out of date (see `set(_:_:limits:deferOrder:)`).
     private var orderStale = false
     /// Set once an ordered read rebuilt the skiplist: from then on it is always maintained.
     private var orderReadWhileDeferring = false
-    public private(set) var packed = true
 
     public init() {}
 
-    public var count: Int { dict.count }
-    public var encoding: String { packed ? "listpack" : "skiplist" }
+    public var packed: Bool { pack != nil }
+    public var count: Int { pack?.count ?? dict.count }
+    public var encoding: String { pack != nil ? "listpack" : "skiplist" }
+    /// Bytes of the packed buffer (MEMORY USAGE), nil for a skiplist.
+    var packedBytes: Int? { pack.map { $0.buf.capacity } }
 
     /// The members in (score, member) order, rebuilt first if updates were deferred.
-    var list: SkipList {
+    private var list: SkipList {
         if orderStale { rebuildOrder() }
         return ordered
     }
@@ -304,7 +309,10 @@ public final class ZSetObject {
         ordered = l
     }
 
-    public func score(_ m: [UInt8]) -> Double? { dict[ByteKey(m)] }
+    public func score(_ m: [UInt8]) -> Double? {
+        if let p = pack { return p.score(m) }
+        return dict[ByteKey(m)]
+    }
 
     /// Adds or moves a member; returns true when it is new.
     ///
@@ -314,6 +322,14 @@ public final class ZSetObject {
     /// set is maintained as usual, so reads interleaved with writes never rebuild twice.
     @discardableResult
     public func set(_ m: [UInt8], _ score: Double, limits: EncodingLimits, deferOrder: Bool = false) -> Bool {
+        if pack != nil {
+            // zsetAdd: a new element that would break the limits converts first.
+            if pack!.count + 1 <= limits.zsetMaxListpackEntries && m.count <= limits.zsetMaxListpackValue {
+                return pack!.set(m, score)
+            }
+            if pack!.score(m) != nil { return pack!.set(m, score) }
+            convert()
+        }
         if !orderStale && deferOrder && !orderReadWhileDeferring && dict.count >= 128 {
             orderStale = true
             ordered = SkipList()
@@ -329,18 +345,19 @@ public final class ZSetObject {
         }
         dict[k] = score
         if !orderStale { ordered.insert(m, score) }
-        if packed && (dict.count > limits.zsetMaxListpackEntries || m.count > limits.zsetMaxListpackValue) { packed = false }
         return true
     }
 
     @discardableResult
     public func remove(_ m: [UInt8]) -> Bool {
+        if pack != nil { return pack!.remove(m) != nil }
         guard let s = dict.removeValue(forKey: ByteKey(m)) else { return false }
         if !orderStale { ordered.delete(m, s) }
         return true
     }
 
     public func rank(_ m: [UInt8]) -> Int? {
+        if let p = pack { return p.rank(m) }
         guard let s = dict[ByteKey(m)] else { return nil }
         return list.rank(m, s)
     }
@@ -348,20 +365,76 @@ public final class ZSetObject {
     /// Members from rank `from` (inclusive), `n` of them, ascending.
     public func range(from: Int, count n: Int) -> [(member: [UInt8], score: Double)] {
         var out = [(member: [UInt8], score: Double)]()
-        var node = list.node(at: from)
-        while let x = node, out.count < n { out.append((x.member, x.score)); node = x.next }
+        walk(from: from) { s, m in
+            guard out.count < n else { return false }
+            out.append((m, s))
+            return out.count < n
+        }
         return out
+    }
+
+    /// Visits members from rank `from` on, in order, while `body` returns true.
+    func walk(from: Int, _ body: (Double, [UInt8]) -> Bool) {
+        if let p = pack { p.walk(from: from, body); return }
+        var node = list.node(at: from)
+        while let x = node, body(x.score, x.member) { node = x.next }
+    }
+
+    /// How many members come before the first whose score satisfies `isAtOrAfter` (monotone
+    /// along the order).
+    func countBefore(score isAtOrAfter: (Double) -> Bool) -> Int {
+        if let p = pack { return p.countBefore(score: isAtOrAfter) }
+        return list.countBefore { isAtOrAfter($0.score) }
+    }
+
+    /// How many members come before the first for which `isAtOrAfter` holds (monotone).
+    func countBefore(member isAtOrAfter: ([UInt8]) -> Bool) -> Int {
+        if pack != nil {
+            var r = 0
+            walk(from: 0) { _, m in
+                if isAtOrAfter(m) { return false }
+                r += 1
+                return true
+            }
+            return r
+        }
+        return list.countBefore { isAtOrAfter($0.member) }
+    }
+
+    /// The first and last members in order.
+    var firstMember: [UInt8]? { range(from: 0, count: 1).first?.member }
+    var lastMember: [UInt8]? {
+        if pack != nil { return count == 0 ? nil : range(from: count - 1, count: 1).first?.member }
+        return list.tail?.member
     }
 
     public var members: [(member: [UInt8], score: Double)] { range(from: 0, count: count) }
 
-    /// Reports "skiplist" from now on (a copy of a converted zset stays converted, as in Redis).
-    func forceSkiplist() { packed = false }
+    /// A skiplist from now on (a copy of a converted zset stays converted, as in Redis).
+    func forceSkiplist() { if pack != nil { convert() } }
+
+    private func convert() {
+        let ms = pack!.members
+        pack = nil
+        dict.reserveCapacity(ms.count)
+        for m in ms { dict[ByteKey(m.member)] = m.score; ordered.insert(m.member, m.score) }
+    }
 
     public static func from(_ ms: [(member: [UInt8], score: Double)], limits: EncodingLimits) -> ZSetObject {
         let z = ZSetObject()
-        if ms.count > limits.zsetMaxListpackEntries || ms.contains(where: { $0.member.count > limits.zsetMaxListpackValue }) { z.packed = false }
-        for m in ms { z.dict[ByteKey(m.member)] = m.score; z.ordered.insert(m.member, m.score) }
+        if ms.count > limits.zsetMaxListpackEntries || ms.contains(where: { $0.member.count > limits.zsetMaxListpackValue }) {
+            z.pack = nil
+            z.dict.reserveCapacity(ms.count)
+            for m in ms { z.dict[ByteKey(m.member)] = m.score; z.ordered.insert(m.member, m.score) }
+            return z
+        }
+        if Pack.hasRepeats(ms.count, { ms[$0].member }) {
+            for m in ms { _ = z.pack!.set(m.member, m.score) }   // a repeated member: the last wins
+            return z
+        }
+        var sorted = true
+        for i in ms.indices.dropFirst() where !SkipList.less(ms[i - 1].score, ms[i - 1].member, ms[i].score, ms[i].member) { sorted = false; break }
+        z.pack = PackedScores(sorted: sorted ? ms : ms.sorted { SkipList.less($0.score, $0.member, $1.score, $1.member) })
         return z
     }
 }

@@ -22,67 +22,57 @@ public final class ListObject {
     public init(_ e: [Bytes]) { items = Ring(e) }
 }
 
-/// A hash: insertion-ordered pairs while small (Redis's listpack, whose order HGETALL shows),
-/// a table once it outgrows the limits (and never back, as in Redis).
+/// A hash: insertion-ordered pairs packed in one buffer while small (Redis's listpack, whose
+/// order HGETALL shows), a table once it outgrows the limits (and never back, as in Redis).
 public final class HashObject {
-    public private(set) var packed: [(field: Bytes, value: Bytes)]? = []
-    public private(set) var table: [ByteKey: Bytes]?
+    private var packed: PackedPairs? = PackedPairs()
+    private var table: [ByteKey: Bytes]?
 
     public init() {}
 
     public var count: Int { packed?.count ?? table!.count }
+    public var isPacked: Bool { packed != nil }
     public var encoding: String { packed != nil ? "listpack" : "hashtable" }
+    /// Bytes of the packed buffer (MEMORY USAGE), nil for a table.
+    var packedBytes: Int? { packed.map { $0.buf.capacity } }
 
     public func get(_ f: Bytes) -> Bytes? {
-        if let p = packed { return p.first { $0.field == f }?.value }
+        if packed != nil { return packed!.get(f) }
         return table![ByteKey(f)]
     }
 
     /// Sets a field; returns true when it is new.
     @discardableResult
     public func set(_ f: Bytes, _ v: Bytes, limits: EncodingLimits) -> Bool {
-        if var p = packed {
+        if packed != nil {
             if f.count > limits.hashMaxListpackValue || v.count > limits.hashMaxListpackValue {
                 convert()
                 return table!.updateValue(v, forKey: ByteKey(f)) == nil
             }
-            if let i = p.firstIndex(where: { $0.field == f }) {
-                packed = nil  // release the array's storage so the update is in place
-                p[i].value = v
-                packed = p
-                return false
-            }
-            p.append((f, v))
-            packed = p
-            if p.count > limits.hashMaxListpackEntries { convert() }
-            return true
+            let isNew = packed!.set(f, v)
+            if packed!.count > limits.hashMaxListpackEntries { convert() }
+            return isNew
         }
         return table!.updateValue(v, forKey: ByteKey(f)) == nil
     }
 
     @discardableResult
     public func remove(_ f: Bytes) -> Bool {
-        if var p = packed {
-            guard let i = p.firstIndex(where: { $0.field == f }) else { return false }
-            packed = nil
-            p.remove(at: i)
-            packed = p
-            return true
-        }
+        if packed != nil { return packed!.remove(f) }
         return table!.removeValue(forKey: ByteKey(f)) != nil
     }
 
     func forceTable() { if packed != nil { convert() } }
 
     private func convert() {
-        var t = [ByteKey: Bytes]()
-        for (f, v) in packed! { t[ByteKey(f)] = v }
+        var t = [ByteKey: Bytes](minimumCapacity: packed!.count)
+        for (f, v) in packed!.pairs { t[ByteKey(f)] = v }
         table = t
         packed = nil
     }
 
     public var pairs: [(field: Bytes, value: Bytes)] {
-        if let p = packed { return p }
+        if let p = packed { return p.pairs }
         return table!.map { ($0.key.bytes, $0.value) }
     }
 
@@ -96,7 +86,11 @@ public final class HashObject {
             for (f, v) in fields { t[ByteKey(f)] = v }
             h.table = t
         } else {
-            h.packed = fields.map { (field: $0.0, value: $0.1) }
+            if !Pack.hasRepeats(fields.count, { fields[$0].0 }) {
+                h.packed = PackedPairs(fields.map { (field: $0.0, value: $0.1) })
+            } else {
+                for (f, v) in fields { _ = h.packed!.set(f, v) }   // a repeated field: the last wins
+            }
         }
         return h
     }
@@ -218,8 +212,9 @@ public enum Value {
     case zset(ZSetObject)
     case stream(StreamObject)
     /// Kinds whose commands are not implemented yet are held as read from RDB, so they load,
-    /// save, digest and DUMP unchanged.
-    case stored(RDBValue)
+    /// save, digest and DUMP unchanged. Boxed, so the common cases keep `Value` (and every
+    /// keyspace slot) small.
+    indirect case stored(RDBValue)
 
     public var typeName: String {
         switch self {

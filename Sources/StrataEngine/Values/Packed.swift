@@ -1,0 +1,272 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Small collections packed into one byte buffer, as Redis keeps them in a listpack: each
+/// element is its length (LEB128) followed by its bytes, so a 10-byte field costs 11 bytes
+/// instead of a heap block of its own. Lookups scan the buffer, as Redis's do; the
+/// `*-max-listpack-*` limits keep these buffers small.
+enum Pack {
+    @inline(__always)
+    static func readLength(_ p: UnsafeBufferPointer<UInt8>, _ i: inout Int) -> Int {
+        var b = p[i]
+        i += 1
+        if b < 0x80 { return Int(b) }
+        var n = Int(b & 0x7F), shift = 7
+        repeat {
+            b = p[i]
+            i += 1
+            n |= Int(b & 0x7F) << shift
+            shift += 7
+        } while b >= 0x80
+        return n
+    }
+
+    @inline(__always)
+    static func appendLength(_ n: Int, to out: inout [UInt8]) {
+        var v = n
+        while v >= 0x80 { out.append(UInt8(truncatingIfNeeded: v) | 0x80); v >>= 7 }
+        out.append(UInt8(v))
+    }
+
+    @inline(__always)
+    static func append(_ b: [UInt8], to out: inout [UInt8]) {
+        appendLength(b.count, to: &out)
+        out.append(contentsOf: b)
+    }
+
+    /// True when `p[at..<at+len]` holds exactly `key`.
+    @inline(__always)
+    static func equal(_ p: UnsafeBufferPointer<UInt8>, _ at: Int, _ len: Int, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
+        len == key.count && (len == 0 || memcmp(p.baseAddress! + at, key.baseAddress!, len) == 0)
+    }
+
+    /// sdscmp order of `p[at..<at+len]` against `key`: negative, zero or positive.
+    @inline(__always)
+    static func compare(_ p: UnsafeBufferPointer<UInt8>, _ at: Int, _ len: Int, _ key: UnsafeBufferPointer<UInt8>) -> Int {
+        let n = min(len, key.count)
+        if n > 0 {
+            let c = memcmp(p.baseAddress! + at, key.baseAddress!, n)
+            if c != 0 { return Int(c) }
+        }
+        return len - key.count
+    }
+
+    /// Whether any of the `n` strings `key(0)...` occurs twice (sorting indices: no hashing, no
+    /// table, for the few elements a packed value holds).
+    static func hasRepeats(_ n: Int, _ key: (Int) -> [UInt8]) -> Bool {
+        if n < 2 { return false }
+        let order = (0..<n).sorted { bytesLess(key($0), key($1)) }
+        for i in 1..<n where key(order[i - 1]) == key(order[i]) { return true }
+        return false
+    }
+
+    @inline(__always)
+    static func readScore(_ p: UnsafeBufferPointer<UInt8>, _ at: Int) -> Double {
+        Double(bitPattern: UInt64(littleEndian: UnsafeRawPointer(p.baseAddress! + at).loadUnaligned(as: UInt64.self)))
+    }
+
+    @inline(__always)
+    static func appendScore(_ s: Double, to out: inout [UInt8]) {
+        withUnsafeBytes(of: s.bitPattern.littleEndian) { out.append(contentsOf: $0) }
+    }
+}
+
+/// A hash's field/value pairs in insertion order (HGETALL shows that order, as from Redis's
+/// listpack).
+struct PackedPairs {
+    private(set) var buf: [UInt8] = []
+    private(set) var count = 0
+
+    init() {}
+
+    init(_ pairs: [(field: [UInt8], value: [UInt8])]) {
+        buf.reserveCapacity(pairs.reduce(0) { $0 + $1.field.count + $1.value.count + 2 })
+        for (f, v) in pairs { Pack.append(f, to: &buf); Pack.append(v, to: &buf) }
+        count = pairs.count
+    }
+
+    /// Where the pair with `field` lies: its start, where its value's length begins, its end.
+    private func locate(_ field: [UInt8]) -> (start: Int, value: Int, end: Int)? {
+        buf.withUnsafeBufferPointer { p in
+            field.withUnsafeBufferPointer { key in
+                var i = 0
+                while i < p.count {
+                    let start = i
+                    let fl = Pack.readLength(p, &i)
+                    let fs = i
+                    i += fl
+                    let value = i
+                    i += Pack.readLength(p, &i)
+                    if Pack.equal(p, fs, fl, key) { return (start, value, i) }
+                }
+                return nil
+            }
+        }
+    }
+
+    func get(_ field: [UInt8]) -> [UInt8]? {
+        guard let at = locate(field) else { return nil }
+        return buf.withUnsafeBufferPointer { p in
+            var i = at.value
+            let n = Pack.readLength(p, &i)
+            return Array(p[i..<i + n])
+        }
+    }
+
+    /// Sets a field's value; returns true when the field is new (appended at the end).
+    mutating func set(_ field: [UInt8], _ value: [UInt8]) -> Bool {
+        if let at = locate(field) {
+            var enc = [UInt8]()
+            enc.reserveCapacity(value.count + 2)
+            Pack.append(value, to: &enc)
+            buf.replaceSubrange(at.value..<at.end, with: enc)
+            return false
+        }
+        Pack.append(field, to: &buf)
+        Pack.append(value, to: &buf)
+        count += 1
+        return true
+    }
+
+    mutating func remove(_ field: [UInt8]) -> Bool {
+        guard let at = locate(field) else { return false }
+        buf.removeSubrange(at.start..<at.end)
+        count -= 1
+        if count == 0 { buf = [] }
+        return true
+    }
+
+    var pairs: [(field: [UInt8], value: [UInt8])] {
+        var out = [(field: [UInt8], value: [UInt8])]()
+        out.reserveCapacity(count)
+        buf.withUnsafeBufferPointer { p in
+            var i = 0
+            while i < p.count {
+                let fl = Pack.readLength(p, &i)
+                let f = Array(p[i..<i + fl])
+                i += fl
+                let vl = Pack.readLength(p, &i)
+                out.append((f, Array(p[i..<i + vl])))
+                i += vl
+            }
+        }
+        return out
+    }
+}
+
+/// A small sorted set's members and scores, kept in (score, member) order as Redis's listpack
+/// keeps them: each record is the member (length, bytes) and its score's 8 bytes.
+struct PackedScores {
+    private(set) var buf: [UInt8] = []
+    private(set) var count = 0
+
+    init() {}
+
+    /// From members already in (score, member) order with no member twice.
+    init(sorted ms: [(member: [UInt8], score: Double)]) {
+        buf.reserveCapacity(ms.reduce(0) { $0 + $1.member.count + 9 })
+        for m in ms { Pack.append(m.member, to: &buf); Pack.appendScore(m.score, to: &buf) }
+        count = ms.count
+    }
+
+    /// The record holding `member`: start, end, score and rank.
+    private func locate(_ member: [UInt8]) -> (start: Int, end: Int, score: Double, rank: Int)? {
+        buf.withUnsafeBufferPointer { p in
+            member.withUnsafeBufferPointer { key in
+                var i = 0, r = 0
+                while i < p.count {
+                    let start = i
+                    let ml = Pack.readLength(p, &i)
+                    let ms = i
+                    i += ml + 8
+                    if Pack.equal(p, ms, ml, key) { return (start, i, Pack.readScore(p, i - 8), r) }
+                    r += 1
+                }
+                return nil
+            }
+        }
+    }
+
+    func score(_ member: [UInt8]) -> Double? { locate(member)?.score }
+    func rank(_ member: [UInt8]) -> Int? { locate(member)?.rank }
+
+    /// Where (score, member) belongs: the start of the first record after it.
+    private func insertionPoint(_ score: Double, _ member: [UInt8]) -> Int {
+        buf.withUnsafeBufferPointer { p in
+            member.withUnsafeBufferPointer { key in
+                var i = 0
+                while i < p.count {
+                    let start = i
+                    let ml = Pack.readLength(p, &i)
+                    let s = Pack.readScore(p, i + ml)
+                    if s > score || (s == score && Pack.compare(p, i, ml, key) > 0) { return start }
+                    i += ml + 8
+                }
+                return p.count
+            }
+        }
+    }
+
+    /// Adds or rescores a member; returns true when it is new.
+    mutating func set(_ member: [UInt8], _ score: Double) -> Bool {
+        var isNew = true
+        if let at = locate(member) {
+            if at.score == score { return false }
+            buf.removeSubrange(at.start..<at.end)
+            count -= 1
+            isNew = false
+        }
+        var enc = [UInt8]()
+        enc.reserveCapacity(member.count + 10)
+        Pack.append(member, to: &enc)
+        Pack.appendScore(score, to: &enc)
+        buf.insert(contentsOf: enc, at: insertionPoint(score, member))
+        count += 1
+        return isNew
+    }
+
+    mutating func remove(_ member: [UInt8]) -> Double? {
+        guard let at = locate(member) else { return nil }
+        buf.removeSubrange(at.start..<at.end)
+        count -= 1
+        if count == 0 { buf = [] }
+        return at.score
+    }
+
+    /// Visits records from rank `from` on, in order, while `body` returns true.
+    func walk(from: Int = 0, _ body: (Double, [UInt8]) -> Bool) {
+        buf.withUnsafeBufferPointer { p in
+            var i = 0, r = 0
+            while i < p.count {
+                let ml = Pack.readLength(p, &i)
+                if r >= from {
+                    if !body(Pack.readScore(p, i + ml), Array(p[i..<i + ml])) { return }
+                }
+                i += ml + 8
+                r += 1
+            }
+        }
+    }
+
+    var members: [(member: [UInt8], score: Double)] {
+        var out = [(member: [UInt8], score: Double)]()
+        out.reserveCapacity(count)
+        walk { s, m in out.append((m, s)); return true }
+        return out
+    }
+
+    /// How many records come before the first whose score satisfies `isAtOrAfter`.
+    func countBefore(score isAtOrAfter: (Double) -> Bool) -> Int {
+        buf.withUnsafeBufferPointer { p in
+            var i = 0, r = 0
+            while i < p.count {
+                let ml = Pack.readLength(p, &i)
+                if isAtOrAfter(Pack.readScore(p, i + ml)) { return r }
+                i += ml + 8
+                r += 1
+            }
+            return r
+        }
+    }
+}
