@@ -18,10 +18,15 @@ extension Engine {
         var report = LoadReport()
         let now = clock()
         var currentDB = 0
+        // Collections are built as the reader decodes them (their entry carries a summary).
+        let builder = LoadValueBuilder(limits: limits)
+        let previousVisitor = reader.visitor
+        reader.visitor = builder
+        defer { reader.visitor = previousVisitor }
         while let ev = try reader.next() {
             switch ev {
             case .entry(let e):
-                try load(entry: e, now: now, keepExpired: keepExpired, report: &report)
+                try load(entry: e, built: builder.take(), now: now, keepExpired: keepExpired, report: &report)
             case .function(let code): report.functions.append(code)
             case .aux(let k, let v): report.aux.append((k, v))
             case .selectDB(let n): currentDB = n
@@ -40,6 +45,11 @@ extension Engine {
     /// load rules: expired keys dropped unless `keepExpired`, empty collections skipped, a
     /// duplicate key or a db beyond the configured count refused.
     public func load(entry e: RDBEntry, now: Int64, keepExpired: Bool, report: inout LoadReport) throws {
+        try load(entry: e, built: nil, now: now, keepExpired: keepExpired, report: &report)
+    }
+
+    /// `built`: the value already made from the entry's elements (when it carries a summary).
+    func load(entry e: RDBEntry, built: Value?, now: Int64, keepExpired: Bool, report: inout LoadReport) throws {
         guard e.db < databases.count else {
             throw FormatError(offset: e.offset, "database \(e.db) is beyond the \(databases.count) configured (databases)")
         }
@@ -49,7 +59,7 @@ extension Engine {
         // One lookup: set says whether the key was new (a duplicate fails the whole load).
         // The key's access metadata: the file's IDLE/FREQ when it has them, else loaded now.
         let meta = accessMeta(idleSeconds: e.idle.map { Int64(clamping: $0) }, frequency: e.freq.map { Int64($0) })
-        if !db.dict.set(e.key, Value.from(e.value, limits: limits), meta: meta) {
+        if !db.dict.set(e.key, built ?? Value.from(e.value, limits: limits), meta: meta) {
             throw FormatError(offset: e.offset, "duplicate key \(RDBReader.printable(e.key)) in db \(e.db)")
         }
         if let x = e.expireMs { db.expires.set(e.key, x) }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import StrataFormats
 
 /// Small collections packed into one byte buffer, as Redis keeps them in a listpack: each
 /// element is its length (LEB128) followed by its bytes, so a 10-byte field costs 11 bytes
@@ -35,6 +36,19 @@ enum Pack {
         out.append(contentsOf: b)
     }
 
+    /// An element lent by the RDB reader: integers as their decimal text, as Redis replies.
+    @inline(__always)
+    static func append(_ e: PackedElement, to out: inout [UInt8]) {
+        switch e {
+        case .bytes(let b):
+            appendLength(b.count, to: &out)
+            out.append(contentsOf: b.assumingMemoryBound(to: UInt8.self))   // one copy, not a byte loop
+        case .int(let v):
+            appendLength(Decimal.length(v), to: &out)
+            out.append(contentsOf: Decimal.bytes(v))
+        }
+    }
+
     /// True when `p[at..<at+len]` holds exactly `key`.
     @inline(__always)
     static func equal(_ p: UnsafeBufferPointer<UInt8>, _ at: Int, _ len: Int, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
@@ -59,6 +73,17 @@ enum Pack {
         let order = (0..<n).sorted { bytesLess(key($0), key($1)) }
         for i in 1..<n where key(order[i - 1]) == key(order[i]) { return true }
         return false
+    }
+
+    @inline(__always)
+    /// The same bytes in a block of their own size (a buffer built by appending has up to
+    /// twice the room it needs).
+    static func fitted(_ b: [UInt8]) -> [UInt8] {
+        if b.capacity - b.count < 32 { return b }
+        return [UInt8](unsafeUninitializedCapacity: b.count) { out, n in
+            _ = out.initialize(from: b)
+            n = b.count
+        }
     }
 
     @inline(__always)
@@ -129,6 +154,17 @@ struct PackedPairs {
         return true
     }
 
+    /// Appends a pair known to have a new field (the RDB reader refuses repeated fields).
+    mutating func appendLoaded(_ f: PackedElement, _ v: PackedElement) {
+        Pack.append(f, to: &buf)
+        Pack.append(v, to: &buf)
+        count += 1
+    }
+
+    /// Drops the spare room appending left (after loading).
+    mutating func fit() { buf = Pack.fitted(buf) }
+    mutating func reserve(_ n: Int) { buf.reserveCapacity(n) }
+
     mutating func remove(_ field: [UInt8]) -> Bool {
         guard let at = locate(field) else { return false }
         buf.removeSubrange(at.start..<at.end)
@@ -168,6 +204,36 @@ struct PackedScores {
         buf.reserveCapacity(ms.reduce(0) { $0 + $1.member.count + 9 })
         for m in ms { Pack.append(m.member, to: &buf); Pack.appendScore(m.score, to: &buf) }
         count = ms.count
+    }
+
+    /// Appends a record at the end (loading a file, whose members the reader has checked are
+    /// distinct). Returns where it starts and whether it sorts after the record starting at
+    /// `previous` (-1 for none): when one does not, the caller sorts with `sortedAgain`.
+    mutating func appendLoaded(_ m: PackedElement, _ score: Double, after previous: Int) -> (start: Int, inOrder: Bool) {
+        let start = buf.count
+        Pack.append(m, to: &buf)
+        Pack.appendScore(score, to: &buf)
+        count += 1
+        guard previous >= 0 else { return (start, true) }
+        let inOrder = buf.withUnsafeBufferPointer { p in
+            var i = previous
+            let pl = Pack.readLength(p, &i)
+            let ps = Pack.readScore(p, i + pl)
+            if ps != score { return ps < score }
+            var j = start
+            let ml = Pack.readLength(p, &j)
+            return Pack.compare(p, i, pl, UnsafeBufferPointer(rebasing: p[j..<j + ml])) < 0
+        }
+        return (start, inOrder)
+    }
+
+    /// Drops the spare room appending left (after loading).
+    mutating func fit() { buf = Pack.fitted(buf) }
+    mutating func reserve(_ n: Int) { buf.reserveCapacity(n) }
+
+    /// The same records in (score, member) order.
+    func sortedAgain() -> PackedScores {
+        PackedScores(sorted: members.sorted { SkipList.less($0.score, $0.member, $1.score, $1.member) })
     }
 
     /// The record holding `member`: start, end, score and rank.

@@ -420,6 +420,13 @@ public final class ZSetObject {
         for m in ms { dict[ByteKey(m.member)] = m.score; ordered.insert(m.member, m.score) }
     }
 
+    /// A packed sorted set built by the RDB loader.
+    static func loaded(_ p: PackedScores) -> ZSetObject {
+        let z = ZSetObject()
+        z.pack = p
+        return z
+    }
+
     public static func from(_ ms: [(member: [UInt8], score: Double)], limits: EncodingLimits) -> ZSetObject {
         let z = ZSetObject()
         if ms.count > limits.zsetMaxListpackEntries || ms.contains(where: { $0.member.count > limits.zsetMaxListpackValue }) {

@@ -76,6 +76,13 @@ public final class HashObject {
         return table!.map { ($0.key.bytes, $0.value) }
     }
 
+    /// A packed hash built by the RDB loader.
+    static func loaded(_ p: PackedPairs) -> HashObject {
+        let h = HashObject()
+        h.packed = p
+        return h
+    }
+
     /// Builds from a loaded value, choosing the encoding Redis would after loading.
     public static func from(_ fields: [(Bytes, Bytes)], limits: EncodingLimits) -> HashObject {
         let h = HashObject()
@@ -107,6 +114,7 @@ public final class SetObject {
 
     public var count: Int { ints?.count ?? table!.count }
     public var encoding: String { ints != nil ? "intset" : "hashtable" }
+    var isIntset: Bool { ints != nil }
 
     public func contains(_ m: Bytes) -> Bool {
         if let i = ints {
@@ -162,14 +170,32 @@ public final class SetObject {
     /// A hashtable from now on (a copy of a converted set stays converted, as in Redis).
     func forceTable() { if ints != nil { convert() } }
 
-    private func convert() {
-        table = Set(ints!.map { ByteKey(Decimal.bytes($0)) })
+    /// A table with room for `n` members (loading a set whose size the file gives), as Redis
+    /// sizes the dict up front.
+    func forceTable(reserving n: Int) {
+        if ints != nil { convert(reserving: n) } else { table!.reserveCapacity(n) }
+    }
+
+    private func convert(reserving n: Int = 0) {
+        var t = Set<ByteKey>(minimumCapacity: max(n, ints!.count))
+        for v in ints! { t.insert(ByteKey(Decimal.bytes(v))) }
+        table = t
         ints = nil
     }
 
     public var members: [Bytes] {
         if let i = ints { return i.map { Decimal.bytes($0) } }
         return table!.map(\.bytes)
+    }
+
+    /// Adds an integer member (an intset element from a file): no decimal text while the set
+    /// is an intset, and members arriving in ascending order (as an intset holds them) append.
+    func add(int v: Int64, limits: EncodingLimits) {
+        if ints != nil, ints!.count < limits.setMaxIntsetEntries, let last = ints!.last, last < v {
+            ints!.append(v)
+            return
+        }
+        add(Decimal.bytes(v), limits: limits)
     }
 
     public static func from(_ members: [Bytes], limits: EncodingLimits) -> SetObject {

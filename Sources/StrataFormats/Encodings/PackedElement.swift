@@ -15,7 +15,7 @@ public enum PackedElement {
     public var materialized: [UInt8] {
         switch self {
         case .int(let v): return Decimal.bytes(v)
-        case .bytes(let b): return [UInt8](b)
+        case .bytes(let b): return [UInt8](b.assumingMemoryBound(to: UInt8.self))
         }
     }
 

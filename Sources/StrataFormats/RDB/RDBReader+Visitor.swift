@@ -12,6 +12,16 @@ public protocol RDBCollectionVisitor: AnyObject {
     func member(_ m: PackedElement, score: Double)
     func field(_ f: PackedElement, value: PackedElement, expireMs: Int64?)
     func end()
+    /// How many elements the file says follow (plain list, set, sorted set and hash encodings
+    /// give it up front), called after `begin`; a builder can size its table once.
+    func expect(_ count: Int)
+    /// The size of the listpack or ziplist a sorted set's or hash's elements come from.
+    func expect(packedBytes: Int)
+}
+
+extension RDBCollectionVisitor {
+    public func expect(_ count: Int) {}
+    public func expect(packedBytes: Int) {}
 }
 
 extension RDBReader {

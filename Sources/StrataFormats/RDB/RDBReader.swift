@@ -834,6 +834,7 @@ public final class RDBReader {
         switch t {
         case RDBType.list, RDBType.set:
             let n = try readCount("the number of elements")
+            v.expect(n)
             for _ in 0..<n {
                 try withString("an element") {
                     if t == RDBType.set && !unique($0) { throw fail("duplicate set member \(RDBReader.printable([UInt8]($0)))") }
@@ -891,6 +892,7 @@ public final class RDBReader {
             let what = t == RDBType.zsetZiplist ? "zset ziplist" : "zset listpack"
             var pending: PackedElement?
             try withBlob(what) { blob in
+                v.expect(packedBytes: blob.count)
                 let visit: (PackedElement) throws -> Void = { e in
                     if let m = pending {
                         let score: Double
@@ -960,6 +962,7 @@ public final class RDBReader {
             let what = t == RDBType.hashZiplist ? "hash ziplist" : "hash listpack"
             var pending: PackedElement?
             try withBlob(what) { blob in
+                v.expect(packedBytes: blob.count)
                 let visit: (PackedElement) throws -> Void = { e in
                     if let f = pending {
                         count(f.stringLength)
