@@ -21,6 +21,9 @@ final class AppendOnlyFile {
     private var lastTimestamp: Int64 = 0
     var fsyncPolicy = "everysec"
     var timestamps = false
+    /// `aof-use-rdb-preamble`: bases are RDB files (`.base.rdb`) or commands (`.base.aof`).
+    var rdbPreamble = true
+    private var baseSuffix: String { rdbPreamble ? ".rdb" : ".aof" }
     private var lastFsync: Int64 = 0
     private var unsynced = false
     /// Bytes in the current incr file and at the last rewrite (for auto-aof-rewrite).
@@ -104,8 +107,8 @@ final class AppendOnlyFile {
     func open(engine: Engine, functions: [[UInt8]]) throws {
         if mkdir(dir, 0o755) != 0 && errno != EEXIST { throw ServerError("Can't open or create append-only dir \(dir): \(String(cString: strerror(errno)))") }
         if manifest.base == nil && manifest.incrs.isEmpty {
-            let name = "\(prefix).1.base.rdb"
-            try AppendOnlyFile.writeBase(engine: engine, functions: functions, to: dir + "/" + name)
+            let name = "\(prefix).1.base\(baseSuffix)"
+            try AppendOnlyFile.writeBase(engine: engine, functions: functions, preamble: rdbPreamble, to: dir + "/" + name)
             manifest.entries.insert(.init(file: Array(name.utf8), seq: 1, type: .base), at: 0)
             baseSize = FileIO.fileSize(dir + "/" + name)
             log("notice", "Creating AOF base file \(name) on server start")
@@ -138,15 +141,19 @@ final class AppendOnlyFile {
         } catch { f.abandon(); throw ServerError("Can't persist the AOF manifest: \(error)") }
     }
 
-    /// The dataset as an AOF base: an RDB with the `aof-base` aux field (Redis's default
-    /// preamble form; `aof-use-rdb-preamble no` is not built, so bases are always RDB).
-    static func writeBase(engine: Engine, functions: [[UInt8]], to path: String) throws {
+    /// The dataset as an AOF base: an RDB with the `aof-base` aux field (`aof-use-rdb-preamble
+    /// yes`, Redis's default), or the commands that recreate it (`no`).
+    static func writeBase(engine: Engine, functions: [[UInt8]], preamble: Bool, to path: String) throws {
         let f = try AtomicFile(path: path)
         do {
-            let sink = ByteSink(fileDescriptor: f.fd)
-            let writer = RDBWriter(sink: sink, target: Engine.dumpTarget)
-            try engine.save(to: writer, functions: functions, aux: [(Array("aof-base".utf8), Array("1".utf8))])
-            try sink.flush()
+            if preamble {
+                let sink = ByteSink(fileDescriptor: f.fd)
+                let writer = RDBWriter(sink: sink, target: Engine.dumpTarget)
+                try engine.save(to: writer, functions: functions, aux: [(Array("aof-base".utf8), Array("1".utf8))])
+                try sink.flush()
+            } else {
+                try engine.writeCommands(functions: functions) { chunk in try chunk.withUnsafeBytes { try FileIO.writeAll(f.fd, $0) } }
+            }
             try f.commit()
         } catch { f.abandon(); throw error }
     }
@@ -225,7 +232,7 @@ final class AppendOnlyFile {
 
     /// BGREWRITEAOF, step 1 (before the fork): a new incr file takes the writes from now on; the
     /// manifest lists both incr files until the rewrite is done.
-    func startRewrite(now: Int64) throws -> (tempBase: String, baseName: String) {
+    func startRewrite(now: Int64) throws -> (tempBase: String, baseName: String, preamble: Bool) {
         flush(now: now)
         sync(now: now, force: true)
         let nextIncr = (manifest.incrs.last?.seq ?? 0) + 1
@@ -234,13 +241,13 @@ final class AppendOnlyFile {
         try persistManifest()
         try openLastIncr()
         let nextBase = (manifest.base?.seq ?? 0) + 1
-        return ("temp-rewriteaof-bg-\(getpid()).aof", "\(prefix).\(nextBase).base")
+        return ("temp-rewriteaof-bg-\(getpid()).aof", "\(prefix).\(nextBase).base\(baseSuffix)", rdbPreamble)
     }
 
     /// Step 2 (the child finished): the new base replaces the old one and every incr file but
     /// the current one; they become history and are deleted (unless aof-disable-auto-gc).
     func finishRewrite(tempBase: String, baseName: String, keepHistory: Bool) throws {
-        let finalName = baseName + ".rdb"
+        let finalName = baseName
         if rename(tempBase, dir + "/" + finalName) != 0 {
             throw ServerError("Error trying to rename the temporary AOF base file \(tempBase) into \(finalName): \(String(cString: strerror(errno)))")
         }
@@ -271,8 +278,8 @@ final class AppendOnlyFile {
         if mkdir(dir, 0o755) != 0 && errno != EEXIST { throw ServerError("Can't open or create append-only dir \(dir): \(String(cString: strerror(errno)))") }
         let baseSeq = (manifest.base?.seq ?? 0) + 1
         let incrSeq = (manifest.incrs.map(\.seq).max() ?? 0) + 1
-        let baseName = "\(prefix).\(baseSeq).base.rdb", incrName = "\(prefix).\(incrSeq).incr.aof"
-        try AppendOnlyFile.writeBase(engine: engine, functions: functions, to: dir + "/" + baseName)
+        let baseName = "\(prefix).\(baseSeq).base\(baseSuffix)", incrName = "\(prefix).\(incrSeq).incr.aof"
+        try AppendOnlyFile.writeBase(engine: engine, functions: functions, preamble: rdbPreamble, to: dir + "/" + baseName)
         let old = manifest.entries
         manifest.entries = [.init(file: Array(baseName.utf8), seq: baseSeq, type: .base)]
             + (keepHistory ? old.map { .init(file: $0.file, seq: $0.seq, type: .history) } : [])

@@ -29,10 +29,16 @@ struct CommandStats {
     /// The entry of a spelling already seen (not a container command), without building
     /// anything: the per-command path.
     @inline(__always)
-    func cachedEntry(_ argv: [Bytes]) -> Int? {
+    mutating func cachedEntry(_ argv: [Bytes]) -> Int? {
+        // A pipeline mostly repeats one command: the last spelling is compared before hashing.
+        if lastIndex >= 0 && argv[0] == lastSpelling { return lastIndex }
         guard let i = spellings[ByteKey(argv[0])], i >= 0 else { return nil }
+        lastSpelling = argv[0]
+        lastIndex = i
         return i
     }
+    private var lastSpelling: Bytes = []
+    private var lastIndex = -1
 
     /// The entry of a call, nil when the command is unknown (Redis does not count those).
     mutating func entry(_ argv: [Bytes], known: (String) -> Bool) -> Int? {

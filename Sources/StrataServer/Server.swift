@@ -28,7 +28,7 @@ public final class Server: ScriptHost {
     /// The append-only file (appendonly yes).
     private var aof: AppendOnlyFile?
     /// What the running child writes: nil an RDB, else an AOF rewrite's temp base and name.
-    private var aofRewrite: (tempBase: String, baseName: String)?
+    private var aofRewrite: (tempBase: String, baseName: String, preamble: Bool)?
     private var aofRewriteScheduled = false
     private var aofRewrites = 0
     private var aofLastRewriteOK = true
@@ -263,6 +263,7 @@ public final class Server: ScriptHost {
         let a = AppendOnlyFile(dir: config.string("appenddirname"), prefix: config.string("appendfilename")) { [unowned self] l, m in self.log(l, m) }
         a.fsyncPolicy = config.string("appendfsync").lowercased()
         a.timestamps = config.bool("aof-timestamp-enabled")
+        a.rdbPreamble = config.bool("aof-use-rdb-preamble")
         let t0 = EventLoop.nowMs()
         if let load = initialData {
             if access(a.manifestPath, F_OK) == 0 {
@@ -299,6 +300,7 @@ public final class Server: ScriptHost {
         let a = AppendOnlyFile(dir: config.string("appenddirname"), prefix: config.string("appendfilename")) { [unowned self] l, m in self.log(l, m) }
         a.fsyncPolicy = config.string("appendfsync").lowercased()
         a.timestamps = config.bool("aof-timestamp-enabled")
+        a.rdbPreamble = config.bool("aof-use-rdb-preamble")
         do { try a.startFresh(engine: engine, functions: functionLibraries, keepHistory: config.bool("aof-disable-auto-gc")) } catch {
             return .error("ERR CONFIG SET failed (possibly related to argument 'appendonly') - \(error)")
         }
@@ -396,7 +398,8 @@ public final class Server: ScriptHost {
     /// BGREWRITEAOF: a new incr file takes the writes, a forked child writes the new base.
     private func backgroundRewriteAOF() -> Bool {
         guard let aof else { return false }
-        let names: (tempBase: String, baseName: String)
+        let names: (tempBase: String, baseName: String, preamble: Bool)
+        aof.rdbPreamble = config.bool("aof-use-rdb-preamble")
         do { names = try aof.startRewrite(now: Engine.systemClock()) } catch {
             log("warning", "Can't rewrite the append only file: \(error)")
             aofLastRewriteOK = false
@@ -409,7 +412,7 @@ public final class Server: ScriptHost {
             return false
         }
         if pid == 0 {
-            do { try AppendOnlyFile.writeBase(engine: engine, functions: functionLibraries, to: names.tempBase); _exit(0) } catch { _exit(1) }
+            do { try AppendOnlyFile.writeBase(engine: engine, functions: functionLibraries, preamble: names.preamble, to: names.tempBase); _exit(0) } catch { _exit(1) }
         }
         childPID = pid
         childStarted = Engine.systemClock() / 1000

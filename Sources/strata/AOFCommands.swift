@@ -191,23 +191,7 @@ enum AOFRewriteCommand {
             try sink.flush()
             return
         }
-        var o = Out(capacity: 1 << 16)
-        func flush() throws {
-            try o.bytes.withUnsafeBytes { try FileIO.writeAll(fd, $0) }
-            o.bytes.removeAll(keepingCapacity: true)
-        }
-        for f in replay.functions { o.resp([Array("FUNCTION".utf8), Array("LOAD".utf8), f.code]) }
-        for db in engine.databases where db.count > 0 {
-            o.resp([Array("SELECT".utf8), Decimal.bytes(Int64(db.id))])
-            var failure: Error?
-            db.dict.forEach { k, v in
-                guard failure == nil else { return }
-                RDBDumpCommand.writeRESP(RDBEntry(db: db.id, key: k, value: v.rdbValue, expireMs: db.expires[k]), &o)
-                if o.bytes.count >= 1 << 20 { do { try flush() } catch { failure = error } }
-            }
-            if let failure { throw failure }
-        }
-        try flush()
+        try engine.writeCommands(functions: replay.functions.map(\.code)) { chunk in try chunk.withUnsafeBytes { try FileIO.writeAll(fd, $0) } }
     }
 
     /// A new appendonlydir, built beside OUT and renamed into place whole.

@@ -62,7 +62,7 @@ final class OutBuffer {
 }
 
 /// Text output built as bytes (keys and values are bytes, never `String`).
-struct Out {
+struct Out: RESPCommandSink {
     let bytes: OutBuffer
 
     init(capacity: Int = 256) { bytes = OutBuffer(capacity: capacity) }
@@ -181,13 +181,7 @@ struct Out {
         else { raw(d > 0 ? "\"inf\"" : "\"-inf\"") }
     }
 
-    // MARK: RESP
-
-    /// One command as a RESP array of bulk strings (what `redis-cli --pipe` takes).
-    mutating func resp(_ args: [[UInt8]]) {
-        respHeader(args.count)
-        for a in args { bulk(a) }
-    }
+    // MARK: RESP (RESPCommandSink: `resp(_:)` writes one command)
 
     @inline(__always) mutating func respHeader(_ n: Int) {
         bytes.append(UInt8(ascii: "*")); digits(UInt64(n)); lit("\r\n")

@@ -17,7 +17,7 @@ enum RDBDumpCommand {
     enum Format: String { case json, resp, keys, memory }
 
     /// Redis batches at most 64 items per command when it rewrites an AOF (AOF_REWRITE_ITEMS_PER_CMD).
-    static let itemsPerCommand = 64
+    static let itemsPerCommand = RESPRewrite.itemsPerCommand
 
     static func run(_ args: [String]) throws -> Int32 {
         let a = try spec.parse(args)
@@ -185,68 +185,7 @@ enum RDBDumpCommand {
     static func b(_ s: String) -> [UInt8] { Array(s.utf8) }
 
     /// Commands that recreate the key, in the form Redis's AOF rewrite uses.
-    static func writeRESP(_ e: RDBEntry, _ o: inout Out) {
-        let key = e.key
-        // At most 64 items per command; a zset/hash item is a pair.
-        func batched(_ cmd: StaticString, count: Int, per: Int, _ item: (Int, inout Out) -> Void) {
-            var i = 0
-            while i < count {
-                let end = min(count, i + itemsPerCommand)
-                o.respHeader(2 + (end - i) * per)
-                o.bulk(cmd); o.bulk(key)
-                for k in i..<end { item(k, &o) }
-                i = end
-            }
-        }
-        switch e.value {
-        case .string(let s): o.respHeader(3); o.bulk("SET"); o.bulk(key); o.bulk(s)
-        case .list(let l): batched("RPUSH", count: l.count, per: 1) { k, o in o.bulk(l[k]) }
-        case .set(let s): batched("SADD", count: s.count, per: 1) { k, o in o.bulk(s[k]) }
-        case .sortedSet(let z):
-            batched("ZADD", count: z.count, per: 2) { k, o in o.bulk(DoubleText.bytes(z[k].score)); o.bulk(z[k].member) }
-        case .hash(let h):
-            batched("HSET", count: h.count, per: 2) { k, o in o.bulk(h[k].field); o.bulk(h[k].value) }
-            for f in h { if let x = f.expireMs { o.resp([b("HPEXPIREAT"), key, Decimal.bytes(x), b("FIELDS"), b("1"), f.field]) } }
-        case .stream(let s): writeStreamRESP(key, s, &o)
-        case .module, .summary: return
-        }
-        if let x = e.expireMs { o.respHeader(3); o.bulk("PEXPIREAT"); o.bulk(key); o.bulk(Decimal.bytes(x)) }
-    }
-
-    static func writeStreamRESP(_ key: [UInt8], _ s: StreamValue, _ o: inout Out) {
-        var any = false
-        try? s.forEachEntry { entry in
-            var cmd = [b("XADD"), key, b(entry.id.description)]
-            for fv in entry.fields { cmd.append(fv.field); cmd.append(fv.value) }
-            o.resp(cmd)
-            any = true
-        }
-        if !any {
-            // An empty stream still exists: create it with 0-1 and trim it, as Redis's rewrite
-            // does (its last ID may be 0-0, which XADD refuses); XSETID then sets the real one.
-            o.resp([b("XADD"), key, b("MAXLEN"), b("0"), b("0-1"), b("x"), b("y")])
-        }
-        var setid = [b("XSETID"), key, b(s.lastID.description)]
-        if let added = s.entriesAdded, let md = s.maxDeletedID {
-            setid += [b("ENTRIESADDED"), Decimal.bytes(Int64(bitPattern: added)), b("MAXDELETEDID"), b(md.description)]
-        }
-        o.resp(setid)
-        for g in s.groups {
-            var create = [b("XGROUP"), b("CREATE"), key, g.name, b(g.lastID.description)]
-            if let r = g.entriesRead, r >= 0 { create += [b("ENTRIESREAD"), Decimal.bytes(r)] }
-            o.resp(create)
-            let pel = Dictionary(g.pending.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-            for c in g.consumers {
-                o.resp([b("XGROUP"), b("CREATECONSUMER"), key, g.name, c.name])
-                for id in c.pending {
-                    guard let p = pel[id] else { continue }
-                    o.resp([b("XCLAIM"), key, g.name, c.name, b("0"), b(id.description),
-                            b("TIME"), Decimal.bytes(Int64(bitPattern: p.deliveryTimeMs)),
-                            b("RETRYCOUNT"), Decimal.bytes(Int64(bitPattern: p.deliveryCount)), b("JUSTID"), b("FORCE")])
-                }
-            }
-        }
-    }
+    static func writeRESP(_ e: RDBEntry, _ o: inout Out) { RESPRewrite.write(e, into: &o) }
 }
 
 /// Per-key memory estimate in the spirit of rdbtools' memory report: what the key costs in a

@@ -366,6 +366,46 @@ final class ServeTests: XCTestCase {
         again.stop()
     }
 
+    /// `aof-use-rdb-preamble no`: BGREWRITEAOF writes the dataset as commands (a `.base.aof`
+    /// file, as redis-server names it), with a stream's groups and pending entries, expiries and
+    /// a function library; redis-server starts from it with strata's digest and vice versa.
+    func testCommandBaseWithoutRDBPreambleAgreesWithRedis() throws {
+        let rd = makeTempDir(), sd = makeTempDir()
+        let aofArgs = ["--appendonly", "yes", "--aof-use-rdb-preamble", "no"]
+        let r = try RedisOracle(dir: rd, extra: aofArgs)
+        let st = try startStrata(dir: sd, extra: aofArgs)
+        for (i, o) in [r, st].enumerated() {
+            try burst(o, 120, tag: "a")
+            _ = try o.cmd("function", "load", "#!lua name=lib\nredis.register_function('f', function() return 1 end)")
+            _ = try o.cmd("xgroup", "create", "x:0", "g", "0")
+            _ = try o.cmd("xreadgroup", "group", "g", "alice", "count", "3", "streams", "x:0", ">")
+            _ = try o.cmd("set", "ttl", "v", "ex", "1000")
+            XCTAssertTrue(try o.cmd("bgrewriteaof").contains("started"), "server \(i)")
+            for _ in 0..<100 where try o.cmd("info", "persistence").contains("aof_rewrite_in_progress:1") { usleep(50_000) }
+            try burst(o, 30, tag: "b")
+        }
+        let redisDigest = try r.cmd("debug", "digest")
+        let digest = try st.cmd("debug", "digest")
+        r.stop(); st.stop()
+        let ours = try FileManager.default.contentsOfDirectory(atPath: sd + "/appendonlydir").sorted()
+        let theirs = try FileManager.default.contentsOfDirectory(atPath: rd + "/appendonlydir").sorted()
+        XCTAssertEqual(ours, theirs)
+        XCTAssertEqual(ours, ["appendonly.aof.2.base.aof", "appendonly.aof.2.incr.aof", "appendonly.aof.manifest"])
+        let base = try Data(contentsOf: URL(fileURLWithPath: sd + "/appendonlydir/appendonly.aof.2.base.aof"))
+        XCTAssertEqual(base.first, UInt8(ascii: "*"), "a command base, not an RDB")
+        let strataDirCopy = makeTempDir(), redisDirCopy = makeTempDir()
+        try FileManager.default.copyItem(atPath: sd + "/appendonlydir", toPath: strataDirCopy + "/appendonlydir")
+        try FileManager.default.copyItem(atPath: rd + "/appendonlydir", toPath: redisDirCopy + "/appendonlydir")
+        let redisOnStrata = try RedisOracle(dir: strataDirCopy, extra: ["--appendonly", "yes"])
+        XCTAssertEqual(try redisOnStrata.cmd("debug", "digest"), digest, "redis-server loading strata's command base")
+        XCTAssertEqual(try redisOnStrata.cmd("fcall", "f", "0"), "1")
+        XCTAssertTrue(try redisOnStrata.cmd("xpending", "x:0", "g").contains("alice"))
+        redisOnStrata.stop()
+        let strataOnRedis = try startStrata(dir: redisDirCopy, extra: ["--appendonly", "yes"])
+        XCTAssertEqual(try strataOnRedis.cmd("debug", "digest"), redisDigest, "strata loading redis-server's command base")
+        strataOnRedis.stop()
+    }
+
     /// kill -9 at random moments while three clients increment their own counters (appendfsync
     /// always, automatic rewrites on): every increment a client saw acknowledged survives.
     func testKillNineLosesNoAcknowledgedWrite() throws {

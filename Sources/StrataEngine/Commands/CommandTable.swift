@@ -1,5 +1,6 @@
-/// A command's declaration: what COMMAND, the AOF rewriter and the server all read.
-public struct Command: Sendable {
+/// A command's declaration: what COMMAND, the AOF rewriter and the server all read. A class:
+/// the per-command path passes one reference instead of copying (and retaining) every field.
+public final class Command: Sendable {
     public enum Flag: String, Sendable { case write, readonly, denyoom, fast, admin, noscript }
     public let name: String
     /// Redis's arity: N exactly, or -N for at least N (the name counts).
@@ -14,6 +15,13 @@ public struct Command: Sendable {
     /// TYPE, TTL and friends, EXISTS, OBJECT do not).
     public let touchesKeys: Bool
     static let noTouch: Set<String> = ["type", "ttl", "pttl", "expiretime", "pexpiretime", "exists", "object"]
+
+    init(name: String, arity: Int, flags: Set<Flag>, firstKey: Int, lastKey: Int, keyStep: Int,
+         handler: @escaping @Sendable (inout CommandContext) throws -> Reply, touchesKeys: Bool) {
+        self.name = name; self.arity = arity; self.flags = flags
+        self.firstKey = firstKey; self.lastKey = lastKey; self.keyStep = keyStep
+        self.handler = handler; self.touchesKeys = touchesKeys
+    }
 
     /// The keys a call touches (COMMAND GETKEYS, cluster routing, WATCH).
     public func keys(_ args: [[UInt8]]) -> [[UInt8]] {

@@ -93,4 +93,27 @@ extension Engine {
         }
         try writer.finish()
     }
+
+    /// The dataset as the commands that recreate it, as Redis writes an AOF base with
+    /// `aof-use-rdb-preamble no`: FUNCTION LOAD for each library, then per database SELECT and
+    /// each key's commands (RESPRewrite). `write` receives the bytes in chunks of about 1 MB.
+    public func writeCommands(functions: [[UInt8]], _ write: ([UInt8]) throws -> Void) throws {
+        var o = RESPBytes()
+        o.bytes.reserveCapacity(1 << 20 + 4096)
+        for f in functions { o.resp([Array("FUNCTION".utf8), Array("LOAD".utf8), f]) }
+        for db in databases where db.count > 0 {
+            o.resp([Array("SELECT".utf8), Decimal.bytes(Int64(db.id))])
+            var failure: Error?
+            db.dict.forEach { k, v in
+                guard failure == nil else { return }
+                RESPRewrite.write(RDBEntry(db: db.id, key: k, value: v.rdbValue, expireMs: db.expires[k]), into: &o)
+                if o.bytes.count >= 1 << 20 {
+                    do { try write(o.bytes) } catch { failure = error }
+                    o.bytes.removeAll(keepingCapacity: true)
+                }
+            }
+            if let failure { throw failure }
+        }
+        try write(o.bytes)
+    }
 }

@@ -164,6 +164,10 @@ public final class Engine {
     /// Commands by the exact bytes clients spell them with ("SET", "set"): no String and no
     /// case folding on the hot path. Bounded, filled on first use of a spelling.
     private var commandCache: [ByteKey: Command] = [:]
+    /// The last spelling run and its command: a pipeline mostly repeats one command, and a
+    /// byte comparison is cheaper than hashing.
+    private var lastSpelling: Bytes = []
+    private var lastCommand: Command?
 
     private func resolveCommand(_ name: Bytes) -> Command? {
         guard name.count <= 64 else { return nil }
@@ -182,8 +186,16 @@ public final class Engine {
     /// Runs one command (`args[0]` is its name) for a client whose selected db is `client.db`.
     public func execute(_ args: [Bytes], client: inout ClientState) -> Reply {
         guard let first = args.first else { return .error("ERR empty command") }
-        guard let cmd = commandCache[ByteKey(first)] ?? resolveCommand(first) else {
-            return .error(Engine.unknownCommandMessage(args))
+        let cmd: Command
+        if let last = lastCommand, first == lastSpelling {
+            cmd = last
+        } else {
+            guard let found = commandCache[ByteKey(first)] ?? resolveCommand(first) else {
+                return .error(Engine.unknownCommandMessage(args))
+            }
+            cmd = found
+            lastSpelling = first
+            lastCommand = found
         }
         if (cmd.arity > 0 && args.count != cmd.arity) || (cmd.arity < 0 && args.count < -cmd.arity) {
             return .error("ERR wrong number of arguments for '\(cmd.name)' command")
