@@ -238,11 +238,12 @@ public struct ClientState: Sendable {
     public init(db: Int = 0) { self.db = db }
 }
 
-/// What a command handler sees.
+/// What a command handler sees, for the length of one call (its engine and database outlive
+/// it, so they are held without reference counting: two retains and releases fewer per command).
 public struct CommandContext {
-    public let engine: Engine
+    public unowned(unsafe) let engine: Engine
     public let args: [Bytes]
-    public var db: Database
+    public unowned(unsafe) var db: Database
     public var client: ClientState
 
     public var now: Int64 { engine.clock() }
