@@ -142,3 +142,24 @@ final class LoadBuilderTests: XCTestCase {
         }
     }
 }
+
+/// INCR rewrites a present integer's digits in its own buffer: a copy sharing those bytes
+/// (COPY shares string bytes) must keep its value, and the encoding is Redis's "int".
+final class IncrementInPlaceTests: XCTestCase {
+    func testIncrementDoesNotChangeACopySharingTheBytes() {
+        let e = Engine()
+        XCTAssertEqual(e.execute("SET", "a", "9"), .ok)
+        XCTAssertEqual(e.execute("COPY", "a", "b"), .integer(1))
+        XCTAssertEqual(e.execute("INCR", "a"), .integer(10))
+        XCTAssertEqual(e.execute("INCRBY", "a", "-20"), .integer(-10))
+        XCTAssertEqual(e.execute("GET", "a"), .bulk("-10"))
+        XCTAssertEqual(e.execute("GET", "b"), .bulk("9"))
+        XCTAssertEqual(e.execute("OBJECT", "ENCODING", "a"), .bulk("int"))
+        XCTAssertEqual(e.execute("SET", "s", "x"), .ok)
+        XCTAssertEqual(e.execute("INCR", "s"), .error("ERR value is not an integer or out of range"))
+        XCTAssertEqual(e.execute("GET", "s"), .bulk("x"))
+        XCTAssertEqual(e.execute("SET", "m", "9223372036854775807"), .ok)
+        XCTAssertEqual(e.execute("INCR", "m"), .error("ERR increment or decrement would overflow"))
+        XCTAssertEqual(e.execute("GET", "m"), .bulk("9223372036854775807"))
+    }
+}

@@ -231,6 +231,27 @@ enum StringCommands {
     }
 
     static func incrBy(_ c: inout CommandContext, _ by: Int64) throws -> Reply {
+        // A present string is updated where it lies, its digits rewritten in its own buffer (as
+        // Redis updates an unshared integer object in place): one probe, no allocation.
+        let key = c.arg(1)
+        let engine = c.engine
+        if c.db.expires.count > 0 { engine.expireIfNeeded(c.db, key) }
+        let updated = try c.db.dict.modify(key, touch: { engine.touch(&$0) }) { v -> Int64 in
+            guard case .string(var s) = v else { throw CommandError.wrongType }
+            guard let x = Decimal.parseCanonical(s.bytes) else { throw CommandError.notInteger }
+            let (r, o) = x.addingReportingOverflow(by)
+            if o { throw CommandError.overflow }
+            v = .string(StringValue([], encoding: .int))   // the slot lets go: `s` owns its bytes alone
+            s.bytes.removeAll(keepingCapacity: true)
+            Decimal.append(r, to: &s.bytes)
+            s.encodingKind = .int
+            v = .string(s)
+            return r
+        }
+        if let r = updated {
+            c.propagateAsIs()
+            return .integer(r)
+        }
         let cur = try c.getString(c.arg(1))
         var v: Int64 = 0
         if let cur {

@@ -182,6 +182,18 @@ public final class HashTable<Value> {
         return entries[Int(i)].value
     }
 
+    /// Runs `body` on a present key's value where it lies (one probe, and the value is not
+    /// copied out, so storage it alone references can be rewritten in place), after `touch`.
+    /// Nil when the key is absent.
+    @inline(__always)
+    func modify<R>(_ key: [UInt8], touch: (inout UInt32) -> Void, _ body: (inout Value) throws -> R) rethrows -> R? {
+        step()
+        let i = find(key, hasher.hash(key))
+        guard i >= 0 else { return nil }
+        touch(&entries[Int(i)].meta)
+        return try body(&entries[Int(i)].value!)
+    }
+
     /// The access metadata of a key (nil when absent).
     func meta(_ key: [UInt8]) -> UInt32? {
         let i = find(key, hasher.hash(key))

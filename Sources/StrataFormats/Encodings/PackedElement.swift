@@ -42,6 +42,17 @@ public enum Decimal {
         return out
     }
 
+    /// Appends the decimal text of `v` (no intermediate array).
+    public static func append(_ v: Int64, to out: inout [UInt8]) {
+        let n = length(v)
+        let start = out.count
+        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: n))
+        var m = v.magnitude
+        var i = start + n - 1
+        repeat { out[i] = UInt8(48 + m % 10); m /= 10; i -= 1 } while m > 0
+        if v < 0 { out[start] = UInt8(ascii: "-") }
+    }
+
     public static func length(_ v: Int64) -> Int {
         var m = v.magnitude
         var n = v < 0 ? 2 : 1
