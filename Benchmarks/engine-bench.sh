@@ -45,20 +45,29 @@ PY
   sleep 0.5
   mem() {   # NAME CMD...: start a server on port 7496 from $d, print used_memory and RSS (kB)
     local name=$1; shift
+    local t0; t0=$(date +%s.%N)
     "$@" --port 7496 --dir "$d" --save "" --appendonly no >/dev/null 2>&1 &
     local pid=$!
-    until redis-cli -p 7496 ping 2>/dev/null | grep -q PONG; do sleep 0.1; done
-    local used rss
+    until redis-cli -p 7496 ping 2>/dev/null | grep -q PONG; do sleep 0.05; done
+    local took used rss
+    took=$(echo "$(date +%s.%N) - $t0" | bc)
     used=$(redis-cli -p 7496 info memory | grep '^used_memory:' | cut -d: -f2 | tr -d '\r')
     rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
     kill -9 $pid; wait $pid 2>/dev/null || true
-    echo "$name $used $rss"
+    echo "$name $used $rss $took"
   }
-  read -r _ rused rrss < <(mem redis redis-server)
-  read -r _ sused srss < <(mem strata .build/release/strata serve)
+  # Startup (load until the first PONG), alternating, median of RUNS (default 3); memory of the last.
+  rt=(); st=()
+  for _ in $(seq "${RUNS:-3}"); do
+    read -r _ rused rrss t < <(mem redis redis-server); rt+=("$t")
+    read -r _ sused srss t < <(mem strata .build/release/strata serve); st+=("$t")
+  done
+  med() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+  rmed=$(med "${rt[@]}"); smed=$(med "${st[@]}")
   echo "== memory after loading 1M 16-byte strings + ${COLLECTIONS:-100000} hashes, sets and zsets of 100 members (same RDB)"
   printf "redis-server: used_memory %6d MB, RSS %6d MB\n" $((rused / 1048576)) $((rrss / 1024))
   printf "strata serve: used_memory %6d MB, RSS %6d MB\n" $((sused / 1048576)) $((srss / 1024))
+  printf "startup load: redis-server %.2fs, strata serve %.2fs (%.2fx), medians of %d\n" "$rmed" "$smed" "$(echo "$smed / $rmed" | bc -l)" "${RUNS:-3}"
   echo "strata RSS / redis used_memory: $(echo "scale=2; $srss * 1024 / $rused" | bc)x   (RSS / RSS: $(echo "scale=2; $srss / $rrss" | bc)x)"
   rm -rf "$d"
 fi
