@@ -252,17 +252,10 @@ enum StringCommands {
             c.propagateAsIs()
             return .integer(r)
         }
-        let cur = try c.getString(c.arg(1))
-        var v: Int64 = 0
-        if let cur {
-            guard let x = Decimal.parseCanonical(cur.bytes) else { throw CommandError.notInteger }
-            v = x
-        }
-        let (r, o) = v.addingReportingOverflow(by)
-        if o { throw CommandError.overflow }
-        c.engine.store(c.db, c.arg(1), .string(StringValue(Decimal.bytes(r))), keepTTL: true)
+        // Absent (or just expired): the key starts at 0.
+        c.engine.store(c.db, key, .string(StringValue(Decimal.bytes(by), encoding: .int)), keepTTL: true)
         c.propagateAsIs()
-        return .integer(r)
+        return .integer(by)
     }
 
     /// Redis's long double text (`ld2string` in human mode): `%.17Lf`, trailing zeros and a

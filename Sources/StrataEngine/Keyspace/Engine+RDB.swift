@@ -104,9 +104,10 @@ extension Engine {
         for db in databases where db.count > 0 {
             o.resp([Array("SELECT".utf8), Decimal.bytes(Int64(db.id))])
             var failure: Error?
+            let anyExpires = db.expires.count > 0
             db.dict.forEach { k, v in
                 guard failure == nil else { return }
-                RESPRewrite.write(RDBEntry(db: db.id, key: k, value: v.rdbValue, expireMs: db.expires[k]), into: &o)
+                RESPRewrite.write(RDBEntry(db: db.id, key: k, value: v.rdbValue, expireMs: anyExpires ? db.expires[k] : nil), into: &o)
                 if o.bytes.count >= 1 << 20 {
                     do { try write(o.bytes) } catch { failure = error }
                     o.bytes.removeAll(keepingCapacity: true)

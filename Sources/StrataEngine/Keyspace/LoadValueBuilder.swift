@@ -24,7 +24,14 @@ final class LoadValueBuilder: RDBCollectionVisitor {
     init(limits: EncodingLimits) { self.limits = limits }
 
     func begin(db: Int, key: [UInt8], kind: RDBValueKind, expireMs: Int64?, idle: UInt64?, freq: UInt8?) {
+        reset()
         self.kind = kind
+        if kind == .set { set = SetObject() }
+    }
+
+    /// Drops everything of the previous key (the built value's buffers are not shared longer
+    /// than needed).
+    private func reset() {
         value = nil
         items = []
         set = nil
@@ -36,7 +43,6 @@ final class LoadValueBuilder: RDBCollectionVisitor {
         inOrder = true
         unpacked = nil
         expected = 0
-        if kind == .set { set = SetObject() }
     }
 
     /// A set the file says is larger than an intset may be becomes a table sized for it (as
@@ -56,7 +62,10 @@ final class LoadValueBuilder: RDBCollectionVisitor {
             switch e {
             case .int(let v): s.add(int: v, limits: limits)
             case .bytes(let b):
-                if s.isIntset && expected > 0 && Decimal.parseCanonical(b) == nil { s.forceTable(reserving: expected) }
+                if s.isIntset {
+                    if let v = Decimal.parseCanonical(b) { s.add(int: v, limits: limits); return }
+                    if expected > 0 { s.forceTable(reserving: expected) }
+                }
                 s.add([UInt8](b), limits: limits)
             }
         } else {
@@ -120,7 +129,7 @@ final class LoadValueBuilder: RDBCollectionVisitor {
 
     /// The value built for the entry just read, once.
     func take() -> Value? {
-        defer { value = nil; items = []; set = nil; hash = nil; pairs = PackedPairs(); scores = PackedScores() }
+        defer { reset() }
         return value
     }
 }

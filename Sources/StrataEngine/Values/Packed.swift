@@ -45,7 +45,7 @@ enum Pack {
             out.append(contentsOf: b.assumingMemoryBound(to: UInt8.self))   // one copy, not a byte loop
         case .int(let v):
             appendLength(Decimal.length(v), to: &out)
-            out.append(contentsOf: Decimal.bytes(v))
+            Decimal.append(v, to: &out)
         }
     }
 
@@ -75,7 +75,6 @@ enum Pack {
         return false
     }
 
-    @inline(__always)
     /// The same bytes in a block of their own size (a buffer built by appending has up to
     /// twice the room it needs).
     static func fitted(_ b: [UInt8]) -> [UInt8] {

@@ -20,16 +20,20 @@ public struct RESPBytes: RESPCommandSink {
     public init() {}
 
     public mutating func respHeader(_ n: Int) {
-        bytes.append(UInt8(ascii: "*")); bytes += Decimal.bytes(Int64(n)); bytes += [13, 10]
+        bytes.append(UInt8(ascii: "*")); Decimal.append(Int64(n), to: &bytes); bytes.append(13); bytes.append(10)
     }
 
     public mutating func bulk(_ a: [UInt8]) {
-        bytes.append(UInt8(ascii: "$")); bytes += Decimal.bytes(Int64(a.count)); bytes += [13, 10]
-        bytes += a; bytes += [13, 10]
+        a.withUnsafeBufferPointer { bulk($0) }
     }
 
     public mutating func bulk(_ s: StaticString) {
-        bulk(Array(UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount)))
+        bulk(UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
+
+    private mutating func bulk(_ b: UnsafeBufferPointer<UInt8>) {
+        bytes.append(UInt8(ascii: "$")); Decimal.append(Int64(b.count), to: &bytes); bytes.append(13); bytes.append(10)
+        bytes.append(contentsOf: b); bytes.append(13); bytes.append(10)
     }
 }
 
