@@ -22,11 +22,13 @@ let package = Package(
         ),
         .target(
             name: "StrataEngine",
-            dependencies: ["StrataFormats"],
+            dependencies: ["StrataFormats", "CStrataIntrinsics"],
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
         // C: a counting shim over glibc's malloc (used_memory and maxmemory, as Redis's zmalloc).
         .target(name: "CStrataAlloc"),
+        // C: compiler intrinsics Swift does not expose (cache prefetch for the hash table).
+        .target(name: "CStrataIntrinsics"),
         .target(
             name: "StrataServer",
             dependencies: ["StrataFormats", "StrataEngine", "CStrataAlloc"],

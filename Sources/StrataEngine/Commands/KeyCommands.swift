@@ -354,10 +354,8 @@ extension HashObject {
 
 extension Engine {
     func swapDatabases(_ a: Int, _ b: Int) {
-        let x = databases[a].dict, y = databases[a].expires
-        databases[a].dict = databases[b].dict
-        databases[a].expires = databases[b].expires
-        databases[b].dict = x
-        databases[b].expires = y
+        databases.swapAt(a, b)
+        databases[a].id = a
+        databases[b].id = b
     }
 }

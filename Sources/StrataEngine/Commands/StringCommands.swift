@@ -89,6 +89,15 @@ enum StringCommands {
 
     /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]
     static func set(_ c: inout CommandContext) throws -> Reply {
+        // Plain `SET key value` in a db without expiries and without LFU: nothing can expire on
+        // the lookup and nothing of the old value is kept, so one probe does it (Redis's
+        // lookupKeyWrite would only stamp an LRU clock the overwrite replaces anyway).
+        if c.args.count == 3 && c.db.expires.count == 0 && !c.engine.maxmemoryPolicy.isLFU {
+            let key = c.args[1], value = c.args[2]
+            c.engine.store(c.db, key, .string(StringValue(value)))
+            c.propagate([B("SET"), key, value])
+            return .ok
+        }
         var nx = false, xx = false, get = false, keepTTL = false
         var expireArg: (kind: String, value: Bytes)?
         var i = 3

@@ -5,9 +5,11 @@ import StrataFormats
 
 /// One numbered database: keys and their expiry times.
 public final class Database {
-    public let id: Int
-    public internal(set) var dict: HashTable<Value>
-    public internal(set) var expires: HashTable<Int64>
+    /// Its number (SWAPDB swaps two Database objects and their numbers).
+    public internal(set) var id: Int
+    /// Constant references: the hot paths read them without retaining the tables.
+    public let dict: HashTable<Value>
+    public let expires: HashTable<Int64>
 
     init(id: Int, hasher: SeededHash) {
         self.id = id
@@ -100,11 +102,11 @@ public final class Engine {
     }
 
     /// Sets a value, keeping or dropping the TTL.
-    public func store(_ db: Database, _ key: Bytes, _ value: Value, keepTTL: Bool = false, meta: UInt32? = nil) {
+    public func store(_ db: Database, _ key: __owned Bytes, _ value: __owned Value, keepTTL: Bool = false, meta: UInt32? = nil) {
         // A new object is fresh; an overwritten key keeps its LFU counter (dbSetValue), unless
         // the caller gives the metadata (RESTORE IDLETIME/FREQ).
-        db.dict.set(key, value, meta: meta ?? freshMeta(), replaceMeta: meta != nil || !maxmemoryPolicy.isLFU)
         if !keepTTL && db.expires.count > 0 { db.expires.remove(key) }
+        db.dict.set(key, value, meta: meta ?? freshMeta(), replaceMeta: meta != nil || !maxmemoryPolicy.isLFU)
     }
 
     public func setExpire(_ db: Database, _ key: Bytes, _ when: Int64) {

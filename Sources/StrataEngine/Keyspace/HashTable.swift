@@ -1,4 +1,5 @@
 import StrataFormats
+import CStrataIntrinsics
 
 /// A chained hash table keyed by byte strings, with Redis's incremental rehashing (`dict.c`):
 /// growing or shrinking allocates the new bucket array and then moves one bucket per operation,
@@ -52,27 +53,47 @@ public final class HashTable<Value> {
         guard rehashIndex >= 0 else { return false }
         var emptyVisits = n * 10
         var left = n
+        var index = rehashIndex
+        var moved = 0
+        let remaining = used0
         let mask1 = UInt64(table1.count - 1)
-        while left > 0 && used0 != 0 {
-            while table0[rehashIndex] < 0 {
-                rehashIndex += 1
-                emptyVisits -= 1
-                if emptyVisits == 0 { return true }
+        // Raw buffers: the loop touches one entry per moved key (a cache miss each, as Redis's
+        // dictEntry), and nothing else should cost a check or a uniqueness test.
+        entries.withUnsafeMutableBufferPointer { e in
+            table0.withUnsafeMutableBufferPointer { t0 in
+                table1.withUnsafeMutableBufferPointer { t1 in
+                    while left > 0 && moved < remaining {
+                        while t0[index] < 0 {
+                            index += 1
+                            emptyVisits -= 1
+                            if emptyVisits == 0 { return }
+                        }
+                        var i = t0[index]
+                        while i >= 0 {
+                            let next = e[Int(i)].next
+                            let b = Int(e[Int(i)].hash & mask1)
+                            e[Int(i)].next = t1[b]
+                            t1[b] = i
+                            moved += 1
+                            i = next
+                        }
+                        t0[index] = -1
+                        index += 1
+                        left -= 1
+                    }
+                    // The next buckets' first entries will be moved by the next operation:
+                    // start loading them now, so that operation does not wait on memory.
+                    var ahead = index
+                    while ahead < t0.count && ahead < index + 2 {
+                        if t0[ahead] >= 0 { strata_prefetch_write(e.baseAddress! + Int(t0[ahead])) }
+                        ahead += 1
+                    }
+                }
             }
-            var i = table0[rehashIndex]
-            while i >= 0 {
-                let next = entries[Int(i)].next
-                let b = Int(entries[Int(i)].hash & mask1)
-                entries[Int(i)].next = table1[b]
-                table1[b] = i
-                used0 -= 1
-                used1 += 1
-                i = next
-            }
-            table0[rehashIndex] = -1
-            rehashIndex += 1
-            left -= 1
         }
+        rehashIndex = index
+        used0 -= moved
+        used1 += moved
         if used0 == 0 {
             table0 = table1
             table1 = []
@@ -148,7 +169,10 @@ public final class HashTable<Value> {
     private func find(_ key: [UInt8], _ h: UInt64) -> Int32 {
         if used0 + used1 == 0 { return -1 }
         return entries.withUnsafeBufferPointer { e -> Int32 in
-            var i = table0.isEmpty ? -1 : table0[Int(h & UInt64(table0.count - 1))]
+            // Buckets of the old table below the rehash index are already moved (empty):
+            // skip reading them (one cache miss fewer for half the keys while rehashing).
+            let b0 = table0.isEmpty ? -1 : Int(h & UInt64(table0.count - 1))
+            var i = b0 < 0 || b0 < rehashIndex ? -1 : table0[b0]
             while i >= 0 {
                 if e[Int(i)].hash == h && e[Int(i)].key == key { return i }
                 i = e[Int(i)].next
@@ -203,7 +227,7 @@ public final class HashTable<Value> {
     /// Inserts or replaces; returns true when the key is new. `meta` is the new entry's
     /// metadata; a replaced entry keeps its own unless `replaceMeta` says otherwise.
     @discardableResult
-    public func set(_ key: [UInt8], _ value: Value, meta: UInt32 = 0, replaceMeta: Bool = false) -> Bool {
+    public func set(_ key: __owned [UInt8], _ value: __owned Value, meta: UInt32 = 0, replaceMeta: Bool = false) -> Bool {
         step()
         let h = hasher.hash(key)
         let found = find(key, h)
