@@ -27,6 +27,7 @@ start_servers() {
   local rpid=$!
   "$PWD/.build/release/strata" serve --port "$2" --dir "$work/strata" --save "" --appendonly no --daemonize no >/dev/null 2>&1 &
   local spid=$!
+  SERVER_PIDS="$rpid $spid"
   trap "kill $rpid $spid 2>/dev/null || true" EXIT
   for p in "$1" "$2"; do until redis-cli -p "$p" ping 2>/dev/null | grep -q PONG; do sleep 0.05; done; done
 }

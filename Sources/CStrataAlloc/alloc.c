@@ -17,10 +17,40 @@ extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
 extern void *__libc_memalign(size_t, size_t);
 
-static _Atomic long long used_bytes = 0;
+// One counter per thread, so that counting costs a plain add (no locked instruction on every
+// malloc and free of the server's single command thread). A thread's counter may go negative
+// (it frees what another allocated); the sum over all threads is the process's figure.
+// Counters are registered on a thread's first allocation and never removed (the few threads a
+// process makes each leave 16 bytes behind; their counts stay part of the sum).
+struct counter {
+    _Atomic long long bytes;   // written by its thread only; read by strata_used_memory
+    struct counter *next;
+};
+static struct counter *_Atomic counters = NULL;
+static __thread struct counter *mine = NULL;
+
+static struct counter *register_thread(void) {
+    struct counter *c = __libc_malloc(sizeof *c);   // not counted itself
+    if (!c) return NULL;
+    atomic_init(&c->bytes, 0);
+    c->next = atomic_load_explicit(&counters, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(&counters, &c->next, c, memory_order_release, memory_order_relaxed)) {}
+    mine = c;
+    return c;
+}
+
+static inline void count(long long n) {
+    struct counter *c = mine;
+    if (__builtin_expect(c == NULL, 0)) {
+        c = register_thread();
+        if (!c) return;
+    }
+    // Only this thread writes it: a relaxed load and store (plain moves), not a locked add.
+    atomic_store_explicit(&c->bytes, atomic_load_explicit(&c->bytes, memory_order_relaxed) + n, memory_order_relaxed);
+}
 
 static inline void *counted(void *p) {
-    if (p) atomic_fetch_add_explicit(&used_bytes, (long long)malloc_usable_size(p), memory_order_relaxed);
+    if (p) count((long long)malloc_usable_size(p));
     return p;
 }
 
@@ -30,7 +60,7 @@ void *calloc(size_t a, size_t b) { return counted(__libc_calloc(a, b)); }
 
 void free(void *p) {
     if (!p) return;
-    atomic_fetch_sub_explicit(&used_bytes, (long long)malloc_usable_size(p), memory_order_relaxed);
+    count(-(long long)malloc_usable_size(p));
     __libc_free(p);
 }
 
@@ -38,9 +68,9 @@ void *realloc(void *p, size_t n) {
     size_t old = p ? malloc_usable_size(p) : 0;
     void *q = __libc_realloc(p, n);
     if (q) {
-        atomic_fetch_add_explicit(&used_bytes, (long long)malloc_usable_size(q) - (long long)old, memory_order_relaxed);
+        count((long long)malloc_usable_size(q) - (long long)old);
     } else if (p && n == 0) {
-        atomic_fetch_sub_explicit(&used_bytes, (long long)old, memory_order_relaxed);   // freed
+        count(-(long long)old);   // freed
     }
     return q;
 }
@@ -65,6 +95,8 @@ void *pvalloc(size_t n) {
 }
 
 size_t strata_used_memory(void) {
-    long long v = atomic_load_explicit(&used_bytes, memory_order_relaxed);
+    long long v = 0;
+    for (struct counter *c = atomic_load_explicit(&counters, memory_order_acquire); c; c = c->next)
+        v += atomic_load_explicit(&c->bytes, memory_order_relaxed);
     return v < 0 ? 0 : (size_t)v;
 }

@@ -606,7 +606,7 @@ public final class Server: ScriptHost {
     private func processInput(_ c: Client) {
         do {
             while !c.closeAfterReply && c.blocked == nil && c.pausedCommand == nil, let item = try c.reader.next() {
-                if case .command(let args) = item { process(c, args) }
+                if case .command(let args) = item { process(c, args); c.reader.recycle(args) }
             }
         } catch let e as FormatError {
             // Redis replies the protocol error, then closes this client only.
@@ -680,10 +680,20 @@ public final class Server: ScriptHost {
 
     /// True when `name` (any case) is a server command: bytes compared with ASCII case folding,
     /// no String and no hashing (this runs for every command).
+    /// For each name length, a bit per first letter (a-z) that some server command starts
+    /// with: most names are rejected with one load and a mask.
+    private static let serverCommandInitials: [UInt32] = {
+        var t = [UInt32](repeating: 0, count: 16)
+        for c in serverCommandBytes where c.count < 16 { t[c.count] |= 1 << UInt32(c[0] &- 97) }
+        return t
+    }()
+
     @inline(__always)
     private static func maybeServerCommand(_ name: Bytes) -> Bool {
         let n = name.count
         guard n >= 3 && n <= 12 else { return false }
+        let initial = (name[0] | 0x20) &- 97
+        guard initial < 26, serverCommandInitials[n] & (1 << UInt32(initial)) != 0 else { return false }
         return name.withUnsafeBufferPointer { b in
             for cand in serverCommandBytes where cand.count == n {
                 var same = true

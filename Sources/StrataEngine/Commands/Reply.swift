@@ -32,6 +32,7 @@ public enum Reply: Equatable, CustomStringConvertible, Sendable {
     case bigNumber([UInt8])
 
     public static let ok = Reply.status("OK")
+    static let okBytes: [UInt8] = Array("+OK\r\n".utf8)
     public static let null = Reply.bulk(nil)
 
     public static func bulk(_ s: String) -> Reply { .bulk(Array(s.utf8)) }
@@ -47,7 +48,9 @@ public enum Reply: Equatable, CustomStringConvertible, Sendable {
         }
         @inline(__always) func resp3Null() { out.append(contentsOf: [95, 13, 10]) }   // _
         switch self {
-        case .status(let s): out.append(UInt8(ascii: "+")); out.append(contentsOf: s.utf8); crlf()
+        case .status(let s):
+            if s == "OK" { out.append(contentsOf: Reply.okBytes); return }
+            out.append(UInt8(ascii: "+")); out.append(contentsOf: s.utf8); crlf()
         case .error(let s):
             // A newline inside would break the protocol: Redis turns them into spaces.
             out.append(UInt8(ascii: "-"))

@@ -42,6 +42,13 @@ public final class RESPCommandReader {
     private var expected = -1
     private var args: [[UInt8]] = []
     private var bulkLength = -1
+    /// A returned argument vector given back by `recycle` (its storage is reused for the next
+    /// command instead of a fresh allocation).
+    private var spare: [[UInt8]] = []
+    /// The last command name read: a pipeline repeats one command, so an equal name is handed
+    /// out as this same array (no allocation, and consumers that compare it with their own
+    /// copy find the same buffer).
+    private var lastName: [UInt8] = []
 
     public init(limits: Limits = Limits()) {
         self.limits = limits
@@ -88,7 +95,18 @@ public final class RESPCommandReader {
     /// Index of the CR of the next CRLF from `from`, or nil if not buffered yet.
     @inline(__always)
     private func lineEnd(from: Int) -> Int? {
-        var i = from
+        // Header lines ("*3", "$5") are a few bytes: look at them directly before calling memchr.
+        var j = from
+        let short = min(count - 1, from + 24)
+        while j < short {
+            if buffer[j] == 13 {
+                if buffer[j + 1] == 10 { return j }
+                break
+            }
+            j += 1
+        }
+        if j >= count - 1 { return nil }
+        var i = j
         while i + 1 < count {
             guard let p = memchr(buffer + i, 13, count - 1 - i) else { return nil }
             let at = buffer.distance(to: p.assumingMemoryBound(to: UInt8.self))
@@ -125,6 +143,11 @@ public final class RESPCommandReader {
         Array(UnsafeBufferPointer(start: buffer + from, count: to - from))
     }
 
+    /// Gives back a command's argument vector once its consumer is done with it: the next
+    /// command is read into the same storage when nothing else holds it.
+    @inline(__always)
+    public func recycle(_ argv: consuming [[UInt8]]) { spare = argv }
+
     /// The next complete item, or nil when more bytes are needed.
     public func next() throws -> Item? {
         while true {
@@ -140,7 +163,8 @@ public final class RESPCommandReader {
                     pos = e + 2
                     if n <= 0 { continue }   // "*0" and "*-1" are skipped, as Redis does
                     expected = n
-                    args = []
+                    swap(&args, &spare)
+                    args.removeAll(keepingCapacity: true)
                     args.reserveCapacity(min(n, 1024))
                     bulkLength = -1
                 } else if c == UInt8(ascii: "#") && limits.allowAnnotations {
@@ -173,7 +197,16 @@ public final class RESPCommandReader {
                 guard buffer[pos + bulkLength] == 13 && buffer[pos + bulkLength + 1] == 10 else {
                     throw fail("bulk string of \(bulkLength) bytes is not followed by CRLF", at: pos + bulkLength)
                 }
-                args.append(bytes(pos, pos + bulkLength))
+                if args.isEmpty {
+                    if bulkLength > 0 && bulkLength == lastName.count && lastName.withUnsafeBufferPointer({ memcmp($0.baseAddress!, buffer + pos, bulkLength) == 0 }) {
+                        args.append(lastName)
+                    } else {
+                        lastName = bytes(pos, pos + bulkLength)
+                        args.append(lastName)
+                    }
+                } else {
+                    args.append(bytes(pos, pos + bulkLength))
+                }
                 pos += bulkLength + 2
                 bulkLength = -1
             }
