@@ -23,7 +23,7 @@ let package = Package(
         .target(
             name: "StrataEngine",
             dependencies: ["StrataFormats", "CStrataIntrinsics"],
-            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked", "-Xfrontend", "-assume-single-threaded"], .when(configuration: .release))]
         ),
         // C: a counting shim over glibc's malloc (used_memory and maxmemory, as Redis's zmalloc).
         .target(name: "CStrataAlloc"),
@@ -32,7 +32,7 @@ let package = Package(
         .target(
             name: "StrataServer",
             dependencies: ["StrataFormats", "StrataEngine", "CStrataAlloc"],
-            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked", "-Xfrontend", "-assume-single-threaded"], .when(configuration: .release))]
         ),
         .target(name: "StrataBackup", dependencies: ["StrataFormats", "StrataEngine"]),
         .executableTarget(name: "strata", dependencies: ["StrataFormats", "StrataEngine", "StrataServer", "StrataBackup"]),

@@ -81,7 +81,7 @@ public final class Server: ScriptHost {
         let fd: Int32
         let id: Int64
         let reader: RESPCommandReader
-        var out: [UInt8] = []
+        let out = OutputBuffer()
         var state = ClientState()
         var name: Bytes = []
         var authenticated: Bool
@@ -345,7 +345,9 @@ public final class Server: ScriptHost {
         if !toAOF.isEmpty { aof?.emit(toAOF, wrap: toAOF.count > 1, now: Engine.systemClock()) }
         if !toReplicas.isEmpty {
             for r in replicas {
-                AppendOnlyFile.encode(toReplicas, wrap: toReplicas.count > 1, selectedDB: &r.replicaDB, into: &r.out)
+                var bytes = [UInt8]()
+                AppendOnlyFile.encode(toReplicas, wrap: toReplicas.count > 1, selectedDB: &r.replicaDB, into: &bytes)
+                r.out.append(bytes)
                 flush(r)
             }
         }
@@ -356,7 +358,9 @@ public final class Server: ScriptHost {
         aof?.emit(cmds, wrap: wrap, now: Engine.systemClock())
         guard !replicas.isEmpty else { return }
         for r in replicas {
-            AppendOnlyFile.encode(cmds, wrap: wrap, selectedDB: &r.replicaDB, into: &r.out)
+            var bytes = [UInt8]()
+            AppendOnlyFile.encode(cmds, wrap: wrap, selectedDB: &r.replicaDB, into: &bytes)
+            r.out.append(bytes)
             flush(r)
         }
     }
@@ -375,9 +379,9 @@ public final class Server: ScriptHost {
             return .error("ERR can't produce the RDB for the replica: \(error)")
         }
         let rdb = sink.memory
-        if psync { c.out += Array("+FULLRESYNC \(replicationID) 0\r\n".utf8) }
-        c.out += Array("$\(rdb.count)\r\n".utf8)
-        c.out += rdb
+        if psync { c.out.append(Array("+FULLRESYNC \(replicationID) 0\r\n".utf8)) }
+        c.out.append(Array("$\(rdb.count)\r\n".utf8))
+        c.out.append(rdb)
         log("notice", "Replica \(c.address) asks for synchronization; sent \(rdb.count) bytes of RDB\(c.rdbOnly ? " (rdb-only)" : "")")
         if c.rdbOnly {
             c.closeAfterReply = true
@@ -622,7 +626,7 @@ public final class Server: ScriptHost {
         flush(c)
     }
 
-    private func reply(_ c: Client, _ r: Reply) { r.write(into: &c.out, resp: c.resp) }
+    private func reply(_ c: Client, _ r: Reply) { r.write(into: c.out, resp: c.resp) }
 
     private func flush(_ c: Client) {
         // The AOF reaches the file (and the disk, with appendfsync always) before any reply.
@@ -729,8 +733,8 @@ public final class Server: ScriptHost {
         if c.replyMode == .skipNext { c.replyMode = .skipThis }
         defer {
             switch c.replyMode {
-            case .off: if c.out.count > mark { c.out.removeSubrange(mark...) }
-            case .skipThis: if c.out.count > mark { c.out.removeSubrange(mark...) }; c.replyMode = .on
+            case .off: c.out.truncate(to: mark)
+            case .skipThis: c.out.truncate(to: mark); c.replyMode = .on
             default: break
             }
         }
@@ -748,11 +752,11 @@ public final class Server: ScriptHost {
             if latencyThresholdMs > 0 && took / 1000 >= latencyThresholdMs { latencyRecord("command", took / 1000) }
         }
         // Stats: a command queued by MULTI counts when EXEC runs it.
-        let queued = c.multi != nil && c.out.count > mark && c.out[mark] == UInt8(ascii: "+") && c.out[mark...].starts(with: Server.queuedReply)
+        let queued = c.multi != nil && c.out.matches(Server.queuedReply, at: mark)
         if !queued {
             // (EXEC's reply holds its commands' errors: they were counted one by one.)
             let isError = c.out.count > mark && c.out[mark] == UInt8(ascii: "-")
-            recordStat(argv, usec: took, error: isError ? c.out[(mark + 1)...].prefix(64) : nil)
+            recordStat(argv, usec: took, error: isError ? c.out.bytes((mark + 1)..<min(c.out.count, mark + 65))[...] : nil)
         }
         // A command queued by MULTI is shown when EXEC runs it, not now.
         if !monitors.isEmpty && (c.multi == nil || Server.lower(argv[0]) == "multi") { feedMonitors(c, argv) }
@@ -920,7 +924,7 @@ public final class Server: ScriptHost {
             line += Server.repr(redact ? Array("(redacted)".utf8) : a)
         }
         line += [13, 10]
-        for m in monitors { m.out += line; flush(m) }
+        for m in monitors { m.out.append(line); flush(m) }
     }
 
     /// Redis's sdscatrepr: a double-quoted string with \\, \", \n, \r, \t, \a, \b and \xNN escapes.
@@ -1049,12 +1053,12 @@ public final class Server: ScriptHost {
         // The fast path: an authenticated client outside MULTI, no renamed commands, an engine command.
         if c.authenticated && c.multi == nil && c.subscriptionCount == 0 && renamed.isEmpty && disabled.isEmpty && maxmemoryBytes == 0 && busyScript == nil && !aclActive && !Server.maybeServerCommand(argv[0]) {
             if watchers.isEmpty && blockedClients.isEmpty && !Server.maybeBlocking(argv[0]) {
-                engine.execute(argv, client: &c.state).write(into: &c.out, resp: c.resp)
+                engine.execute(argv, client: &c.state).write(into: c.out, resp: c.resp)
                 return
             }
             let r = execute(c, Server.lower(argv[0]), argv)
             if case .status(let st) = r, st == Server.noReplyMarker { return }
-            r.write(into: &c.out, resp: c.resp)
+            r.write(into: c.out, resp: c.resp)
             return
         }
         var args = argv
@@ -1178,7 +1182,7 @@ public final class Server: ScriptHost {
             case "map": return .map([.integer(0), .bool(false), .integer(1), .bool(true), .integer(2), .bool(false)])
             case "attrib":
                 // An attribute precedes the reply for RESP3 clients; it is not a reply of its own.
-                if c.resp >= 3 { c.out += Array("|1\r\n$14\r\nkey-popularity\r\n*2\r\n$7\r\nkey:123\r\n:90\r\n".utf8) }
+                if c.resp >= 3 { c.out.append(Array("|1\r\n$14\r\nkey-popularity\r\n*2\r\n$7\r\nkey:123\r\n:90\r\n".utf8)) }
                 return .bulk("Some real reply following the attribute")
             case "push":
                 if c.resp < 3 { return .error("ERR RESP2 is not supported by this command") }
@@ -2506,7 +2510,7 @@ public final class Server: ScriptHost {
             r = engine.execute(args, client: &c.state)   // nothing of the server's is involved
         } else {
             r = execute(c, name, args)
-            c.out.removeAll(keepingCapacity: true)   // what a command writes directly (attributes) is not the script's
+            c.out.removeAll()   // what a command writes directly (attributes) is not the script's
         }
         stats.record(stats.entry(args) { _ in true }, usec: Server.microseconds() - t0, error: nil)
         if engine.dirty != before { run.wrote = true }

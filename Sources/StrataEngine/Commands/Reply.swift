@@ -41,54 +41,61 @@ public enum Reply: Equatable, CustomStringConvertible, Sendable {
     public func write(into out: inout [UInt8]) { write(into: &out, resp: 2) }
 
     /// The bytes for a client speaking protocol `resp` (2 or 3).
-    public func write(into out: inout [UInt8], resp: Int) {
-        @inline(__always) func crlf() { out.append(13); out.append(10) }
-        @inline(__always) func header(_ prefix: UInt8, _ n: Int) {
-            out.append(prefix); Reply.appendDecimal(Int64(n), &out); crlf()
-        }
-        @inline(__always) func resp3Null() { out.append(contentsOf: [95, 13, 10]) }   // _
+    public func write(into out: inout [UInt8], resp: Int) { emit(into: &out, resp: resp) }
+
+    /// The same, into a client's output buffer (the server's path).
+    public func write(into out: OutputBuffer, resp: Int) {
+        var sink = out
+        emit(into: &sink, resp: resp)
+    }
+
+    /// One writer for every sink (specialised for each in this module).
+    func emit<S: ReplySink>(into out: inout S, resp: Int) {
+        @inline(__always) func crlf() { out.put(13); out.put(10) }
+        @inline(__always) func header(_ prefix: UInt8, _ n: Int) { Reply.appendLine(prefix, Int64(n), &out) }
+        @inline(__always) func resp3Null() { out.put([95, 13, 10]) }   // _
         switch self {
         case .status(let s):
-            if s == "OK" { out.append(contentsOf: Reply.okBytes); return }
-            out.append(UInt8(ascii: "+")); out.append(contentsOf: s.utf8); crlf()
+            if s == "OK" { out.put(Reply.okBytes); return }
+            out.put(UInt8(ascii: "+")); var t = s; t.withUTF8 { out.put(UnsafeRawBufferPointer($0)) }; crlf()
         case .error(let s):
             // A newline inside would break the protocol: Redis turns them into spaces.
-            out.append(UInt8(ascii: "-"))
-            for b in s.utf8 { out.append(b == 13 || b == 10 ? 32 : b) }
+            out.put(UInt8(ascii: "-"))
+            for b in s.utf8 { out.put(b == 13 || b == 10 ? 32 : b) }
             crlf()
-        case .integer(let v): out.append(UInt8(ascii: ":")); Reply.appendDecimal(v, &out); crlf()
+        case .integer(let v): Reply.appendLine(UInt8(ascii: ":"), v, &out)
         case .bulk(nil):
-            if resp == 2 { out.append(contentsOf: [36, 45, 49, 13, 10]) } else { resp3Null() }   // $-1
+            if resp == 2 { out.put([36, 45, 49, 13, 10]) } else { resp3Null() }   // $-1
         case .bulk(let b?):
             header(UInt8(ascii: "$"), b.count)
-            out.append(contentsOf: b); crlf()
+            out.put(b); out.put(Reply.crlfBytes)
         case .array(nil):
-            if resp == 2 { out.append(contentsOf: [42, 45, 49, 13, 10]) } else { resp3Null() }  // *-1
+            if resp == 2 { out.put([42, 45, 49, 13, 10]) } else { resp3Null() }  // *-1
         case .array(let a?):
             header(UInt8(ascii: "*"), a.count)
-            for r in a { r.write(into: &out, resp: resp) }
+            for r in a { r.emit(into: &out, resp: resp) }
         case .map(let a):
             if resp == 2 { header(UInt8(ascii: "*"), a.count) } else { header(UInt8(ascii: "%"), a.count / 2) }
-            for r in a { r.write(into: &out, resp: resp) }
+            for r in a { r.emit(into: &out, resp: resp) }
         case .set(let a):
             header(UInt8(ascii: resp == 2 ? "*" : "~"), a.count)
-            for r in a { r.write(into: &out, resp: resp) }
+            for r in a { r.emit(into: &out, resp: resp) }
         case .push(let a):
             header(UInt8(ascii: resp == 2 ? "*" : ">"), a.count)
-            for r in a { r.write(into: &out, resp: resp) }
+            for r in a { r.emit(into: &out, resp: resp) }
         case .double(let t):
-            if resp == 2 { header(UInt8(ascii: "$"), t.count) } else { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: t); crlf()
+            if resp == 2 { header(UInt8(ascii: "$"), t.count) } else { out.put(UInt8(ascii: ",")) }
+            out.put(t); crlf()
         case .bigNumber(let t):
-            if resp == 2 { header(UInt8(ascii: "$"), t.count) } else { out.append(UInt8(ascii: "(")) }
-            out.append(contentsOf: t); crlf()
+            if resp == 2 { header(UInt8(ascii: "$"), t.count) } else { out.put(UInt8(ascii: "(")) }
+            out.put(t); crlf()
         case .bool(let b):
-            if resp == 2 { out.append(contentsOf: b ? [58, 49, 13, 10] : [58, 48, 13, 10]) }
-            else { out.append(contentsOf: b ? [35, 116, 13, 10] : [35, 102, 13, 10]) }
+            if resp == 2 { out.put(b ? [58, 49, 13, 10] : [58, 48, 13, 10]) }
+            else { out.put(b ? [35, 116, 13, 10] : [35, 102, 13, 10]) }
         case .verbatim(let t):
             if resp == 2 { header(UInt8(ascii: "$"), t.count) }
-            else { header(UInt8(ascii: "="), t.count + 4); out.append(contentsOf: [116, 120, 116, 58]) }  // txt:
-            out.append(contentsOf: t); crlf()
+            else { header(UInt8(ascii: "="), t.count + 4); out.put([116, 120, 116, 58]) }  // txt:
+            out.put(t); crlf()
         case .pairs(let a), .keyedPairs(let a):
             // Flat (RESP2 pairs, RESP3 map) or as two-element arrays (RESP3 pairs, RESP2 keyed).
             var nested = resp == 2
@@ -98,13 +105,13 @@ public enum Reply: Equatable, CustomStringConvertible, Sendable {
                 header(UInt8(ascii: "*"), a.count / 2)
                 var i = 0
                 while i + 1 < a.count {
-                    out.append(contentsOf: [42, 50, 13, 10])   // *2
-                    a[i].write(into: &out, resp: resp); a[i + 1].write(into: &out, resp: resp)
+                    out.put([42, 50, 13, 10])   // *2
+                    a[i].emit(into: &out, resp: resp); a[i + 1].emit(into: &out, resp: resp)
                     i += 2
                 }
             } else {
                 if case .pairs = self { header(UInt8(ascii: "*"), a.count) } else { header(flatPrefix, a.count / 2) }
-                for r in a { r.write(into: &out, resp: resp) }
+                for r in a { r.emit(into: &out, resp: resp) }
             }
         }
     }
@@ -123,6 +130,25 @@ public enum Reply: Equatable, CustomStringConvertible, Sendable {
     }
 
     @inline(__always)
+    static let crlfBytes: [UInt8] = [13, 10]
+
+    /// `prefix`, the decimal `v` and CRLF in one append (a bulk or array header, an integer):
+    /// the reply writer's hottest step, one capacity check instead of one per byte.
+    @inline(__always)
+    static func appendLine<S: ReplySink>(_ prefix: UInt8, _ v: Int64, _ out: inout S) {
+        var tmp: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)   // 32 bytes: prefix, sign, 20 digits, CRLF
+        withUnsafeMutableBytes(of: &tmp) { b in
+            var m = v.magnitude
+            var p = 31
+            b[p] = 10; p -= 1
+            b[p] = 13; p -= 1
+            repeat { b[p] = UInt8(truncatingIfNeeded: 48 &+ m % 10); m /= 10; p -= 1 } while m > 0
+            if v < 0 { b[p] = UInt8(ascii: "-"); p -= 1 }
+            b[p] = prefix
+            out.put(UnsafeRawBufferPointer(rebasing: b[p...]))
+        }
+    }
+
     static func appendDecimal(_ v: Int64, _ out: inout [UInt8]) {
         if v >= 0 && v < 10 { out.append(UInt8(48 + v)); return }
         var m = v.magnitude

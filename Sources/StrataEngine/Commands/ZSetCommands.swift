@@ -197,17 +197,16 @@ enum ZSetCommands {
         var nx = false, xx = false, gt = false, lt = false, ch = false, incr = incrOnly
         var i = 2
         if !incrOnly {
+            // Options, compared as bytes (the first score ends them; no String per argument).
             while i < c.args.count {
-                switch c.argString(i) {
-                case "nx": nx = true
-                case "xx": xx = true
-                case "gt": gt = true
-                case "lt": lt = true
-                case "ch": ch = true
-                case "incr": incr = true
-                default: break
-                }
-                if ["nx", "xx", "gt", "lt", "ch", "incr"].contains(c.argString(i)) { i += 1 } else { break }
+                if c.argIs(i, "nx") { nx = true }
+                else if c.argIs(i, "xx") { xx = true }
+                else if c.argIs(i, "gt") { gt = true }
+                else if c.argIs(i, "lt") { lt = true }
+                else if c.argIs(i, "ch") { ch = true }
+                else if c.argIs(i, "incr") { incr = true }
+                else { break }
+                i += 1
             }
         }
         let pairs = c.args.count - i

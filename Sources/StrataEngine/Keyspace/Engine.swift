@@ -252,6 +252,18 @@ public struct CommandContext {
 
     func arg(_ i: Int) -> Bytes { args[i] }
     func argString(_ i: Int) -> String { String(decoding: args[i], as: UTF8.self).lowercased() }
+    /// True when argument i is `word` in any case (`word`: lowercase ASCII letters), compared
+    /// as bytes: option parsing without a String per argument.
+    @inline(__always)
+    func argIs(_ i: Int, _ word: StaticString) -> Bool {
+        let n = word.utf8CodeUnitCount
+        return args[i].withUnsafeBufferPointer { a in
+            guard a.count == n else { return false }
+            let w = word.utf8Start
+            for k in 0..<n where a[k] | 0x20 != w[k] { return false }
+            return true
+        }
+    }
     /// Argument i as text, case kept (for error messages that quote it).
     func argText(_ i: Int) -> String { String(decoding: args[i], as: UTF8.self) }
 
