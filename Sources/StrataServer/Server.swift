@@ -684,24 +684,28 @@ public final class Server: ScriptHost {
 
     /// True when `name` (any case) is a server command: bytes compared with ASCII case folding,
     /// no String and no hashing (this runs for every command).
-    /// For each name length, a bit per first letter (a-z) that some server command starts
-    /// with: most names are rejected with one load and a mask.
-    private static let serverCommandInitials: [UInt32] = {
-        var t = [UInt32](repeating: 0, count: 16)
-        for c in serverCommandBytes where c.count < 16 { t[c.count] |= 1 << UInt32(c[0] &- 97) }
+    /// Server command names by length and first letter (a-z): a name is compared only with the
+    /// few of its own length and initial (most engine commands match none).
+    private static let serverCommandBuckets: [[[UInt8]]] = {
+        var t = [[[UInt8]]](repeating: [], count: 16 * 26)
+        for c in serverCommandBytes where c.count < 16 { t[c.count * 26 + Int(c[0] &- 97)].append(c) }
         return t
     }()
 
+    /// True when `name` (any case) is a server command: bytes compared with ASCII case folding,
+    /// no String and no hashing (this runs for every command).
     @inline(__always)
     private static func maybeServerCommand(_ name: Bytes) -> Bool {
         let n = name.count
         guard n >= 3 && n <= 12 else { return false }
-        let initial = (name[0] | 0x20) &- 97
-        guard initial < 26, serverCommandInitials[n] & (1 << UInt32(initial)) != 0 else { return false }
+        let initial = Int((name[0] | 0x20) &- 97)
+        guard initial < 26 else { return false }
+        let bucket = serverCommandBuckets[n * 26 + initial]
+        if bucket.isEmpty { return false }
         return name.withUnsafeBufferPointer { b in
-            for cand in serverCommandBytes where cand.count == n {
+            for cand in bucket {
                 var same = true
-                for i in 0..<n where (b[i] >= 65 && b[i] <= 90 ? b[i] | 0x20 : b[i]) != cand[i] { same = false; break }
+                for i in 1..<n where (b[i] >= 65 && b[i] <= 90 ? b[i] | 0x20 : b[i]) != cand[i] { same = false; break }
                 if same { return true }
             }
             return false

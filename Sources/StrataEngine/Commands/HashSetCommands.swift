@@ -99,7 +99,8 @@ enum SetCommands {
             var s = try c.getSet(c.arg(1))
             if s == nil { let n = SetObject(); c.engine.store(c.db, c.arg(1), .set(n)); s = n }
             var added: Int64 = 0
-            for m in c.args.dropFirst(2) where s!.add(m, limits: c.engine.limits) { added += 1 }
+            let set = s!, limits = c.engine.limits
+            for i in 2..<c.args.count where set.add(c.args[i], limits: limits) { added += 1 }
             c.propagateAsIs()
             return .integer(added)
         },

@@ -116,7 +116,12 @@ enum ListCommands {
             c.engine.store(c.db, c.arg(1), .list(n))
             l = n
         }
-        for e in c.args.dropFirst(2) { if left { l!.items.prepend(e) } else { l!.items.append(e) } }
+        let list = l!
+        var i = 2
+        while i < c.args.count {   // (an index loop: iterating a slice of args is not specialised)
+            if left { list.items.prepend(c.args[i]) } else { list.items.append(c.args[i]) }
+            i += 1
+        }
         c.propagateAsIs()
         return .integer(Int64(l!.items.count))
     }

@@ -22,6 +22,22 @@ enum ZSetCommands {
     static func parseScore(_ b: Bytes) -> Double? {
         let n = b.count
         guard n > 0, n < 256, let f = b.first, f != 32, !(f >= 9 && f <= 13) else { return nil }
+        // Plain integers of up to 15 digits (exact as doubles, what strtod would give, "-0"
+        // included) without copying for strtod.
+        if n <= 15 {
+            var i = f == UInt8(ascii: "-") ? 1 : 0
+            if i < n {
+                let neg = i == 1
+                var v: Int64 = 0
+                while i < n {
+                    let d = b[i] &- 48
+                    if d > 9 { break }
+                    v = v * 10 + Int64(d)
+                    i += 1
+                }
+                if i == n { return neg ? -Double(v) : Double(v) }
+            }
+        }
         return withUnsafeTemporaryAllocation(of: CChar.self, capacity: n + 1) { buf -> Double? in
             for i in 0..<n { if b[i] == 0 { return nil }; buf[i] = CChar(bitPattern: b[i]) }
             buf[n] = 0
@@ -214,10 +230,17 @@ enum ZSetCommands {
         if nx && xx { throw CommandError("ERR XX and NX options at the same time are not compatible") }
         if (gt && nx) || (lt && nx) || (gt && lt) { throw CommandError("ERR GT, LT, and/or NX options at the same time are not compatible") }
         if incr && pairs > 2 { throw CommandError("ERR INCR option supports a single increment-element pair") }
+        // Every score is checked before anything changes (as Redis); one pair, the common
+        // case, keeps its score without an array.
+        var first = 0.0
         var scores = [Double]()
+        if pairs > 2 { scores.reserveCapacity(pairs / 2) }
         for j in stride(from: i, to: c.args.count, by: 2) {
-            guard let s = parseScore(c.arg(j)) else { throw CommandError.notFloat }
-            scores.append(s)
+            guard let s = parseScore(c.args[j]) else { throw CommandError.notFloat }
+            if j == i { first = s } else {
+                if scores.isEmpty { scores.append(first) }
+                scores.append(s)
+            }
         }
         var z = try c.getZSet(c.arg(1))
         if z == nil {
@@ -231,7 +254,7 @@ enum ZSetCommands {
         var processed = 0
         for (k, j) in stride(from: i, to: c.args.count, by: 2).enumerated() {
             let m = c.arg(j + 1)
-            var score = scores[k]
+            var score = k == 0 ? first : scores[k]
             if let cur = z!.score(m) {
                 if nx { continue }
                 if incr {

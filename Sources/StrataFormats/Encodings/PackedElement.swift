@@ -44,13 +44,16 @@ public enum Decimal {
 
     /// Appends the decimal text of `v` (no intermediate array).
     public static func append(_ v: Int64, to out: inout [UInt8]) {
-        let n = length(v)
-        let start = out.count
-        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: n))
-        var m = v.magnitude
-        var i = start + n - 1
-        repeat { out[i] = UInt8(48 + m % 10); m /= 10; i -= 1 } while m > 0
-        if v < 0 { out[start] = UInt8(ascii: "-") }
+        // Digits are formed right to left in a stack buffer, then copied in one append.
+        var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)   // 24 bytes: sign and 20 digits
+        withUnsafeMutableBytes(of: &tmp) { raw in
+            let b = raw.bindMemory(to: UInt8.self)
+            var m = v.magnitude
+            var p = 23
+            repeat { b[p] = UInt8(truncatingIfNeeded: 48 &+ m % 10); m /= 10; p -= 1 } while m > 0
+            if v < 0 { b[p] = UInt8(ascii: "-"); p -= 1 }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: b[(p + 1)...]))
+        }
     }
 
     public static func length(_ v: Int64) -> Int {
