@@ -140,7 +140,7 @@ public final class HashTable<Value> {
     public func shrinkIfNeeded() {
         compactIfSparse()
         guard rehashIndex < 0, table0.count > 4, used0 * 100 / table0.count < 10 else { return }
-        resize(to: max(used0, 4))
+        resize(to: max(used0 * 2, 4))   // (at the load factor growth keeps, so no regrowth follows)
     }
 
     /// Gives back the slab's free slots once most of it is free (after mass deletes or

@@ -200,9 +200,11 @@ public final class RESPCommandReader {
                 if args.isEmpty {
                     if bulkLength > 0 && bulkLength == lastName.count && lastName.withUnsafeBufferPointer({ memcmp($0.baseAddress!, buffer + pos, bulkLength) == 0 }) {
                         args.append(lastName)
-                    } else {
+                    } else if bulkLength <= 64 {   // (a command name; a huge first argument is not kept)
                         lastName = bytes(pos, pos + bulkLength)
                         args.append(lastName)
+                    } else {
+                        args.append(bytes(pos, pos + bulkLength))
                     }
                 } else {
                     args.append(bytes(pos, pos + bulkLength))
