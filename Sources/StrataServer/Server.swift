@@ -344,23 +344,22 @@ public final class Server: ScriptHost {
         let toAOF = c.filter { $0.2 & 1 != 0 }.map { ($0.0, $0.1) }, toReplicas = c.filter { $0.2 & 2 != 0 }.map { ($0.0, $0.1) }
         if !toAOF.isEmpty { aof?.emit(toAOF, wrap: toAOF.count > 1, now: Engine.systemClock()) }
         if !toReplicas.isEmpty {
-            for r in replicas {
-                var bytes = [UInt8]()
-                AppendOnlyFile.encode(toReplicas, wrap: toReplicas.count > 1, selectedDB: &r.replicaDB, into: &bytes)
-                r.out.append(bytes)
-                flush(r)
-            }
+            feedReplicas(toReplicas, wrap: toReplicas.count > 1)
         }
     }
 
     /// One command's writes to the AOF and to every replica (MULTI/EXEC when several, as Redis 7.0).
     private func emit(_ cmds: [([Bytes], Int)], wrap: Bool) {
         aof?.emit(cmds, wrap: wrap, now: Engine.systemClock())
-        guard !replicas.isEmpty else { return }
+        feedReplicas(cmds, wrap: wrap)
+    }
+
+    /// The same writes to every replica, in its own selected db.
+    private func feedReplicas(_ cmds: [([Bytes], Int)], wrap: Bool) {
         for r in replicas {
             var bytes = [UInt8]()
             AppendOnlyFile.encode(cmds, wrap: wrap, selectedDB: &r.replicaDB, into: &bytes)
-            r.out.append(bytes)
+            r.out.put(bytes)
             flush(r)
         }
     }
@@ -379,9 +378,9 @@ public final class Server: ScriptHost {
             return .error("ERR can't produce the RDB for the replica: \(error)")
         }
         let rdb = sink.memory
-        if psync { c.out.append(Array("+FULLRESYNC \(replicationID) 0\r\n".utf8)) }
-        c.out.append(Array("$\(rdb.count)\r\n".utf8))
-        c.out.append(rdb)
+        if psync { c.out.put(Array("+FULLRESYNC \(replicationID) 0\r\n".utf8)) }
+        c.out.put(Array("$\(rdb.count)\r\n".utf8))
+        c.out.put(rdb)
         log("notice", "Replica \(c.address) asks for synchronization; sent \(rdb.count) bytes of RDB\(c.rdbOnly ? " (rdb-only)" : "")")
         if c.rdbOnly {
             c.closeAfterReply = true
@@ -682,8 +681,6 @@ public final class Server: ScriptHost {
         "config", "save", "bgsave", "bgrewriteaof", "sync", "psync", "replconf", "slowlog", "monitor", "wait", "latency", "memory", "lastsave", "time", "shutdown", "command", "debug", "watch", "unwatch", "reset"]
     private static let serverCommandBytes: [[UInt8]] = serverCommands.map { Array($0.utf8) }
 
-    /// True when `name` (any case) is a server command: bytes compared with ASCII case folding,
-    /// no String and no hashing (this runs for every command).
     /// Server command names by length and first letter (a-z): a name is compared only with the
     /// few of its own length and initial (most engine commands match none).
     private static let serverCommandBuckets: [[[UInt8]]] = {
@@ -928,7 +925,7 @@ public final class Server: ScriptHost {
             line += Server.repr(redact ? Array("(redacted)".utf8) : a)
         }
         line += [13, 10]
-        for m in monitors { m.out.append(line); flush(m) }
+        for m in monitors { m.out.put(line); flush(m) }
     }
 
     /// Redis's sdscatrepr: a double-quoted string with \\, \", \n, \r, \t, \a, \b and \xNN escapes.
@@ -1186,7 +1183,7 @@ public final class Server: ScriptHost {
             case "map": return .map([.integer(0), .bool(false), .integer(1), .bool(true), .integer(2), .bool(false)])
             case "attrib":
                 // An attribute precedes the reply for RESP3 clients; it is not a reply of its own.
-                if c.resp >= 3 { c.out.append(Array("|1\r\n$14\r\nkey-popularity\r\n*2\r\n$7\r\nkey:123\r\n:90\r\n".utf8)) }
+                if c.resp >= 3 { c.out.put(Array("|1\r\n$14\r\nkey-popularity\r\n*2\r\n$7\r\nkey:123\r\n:90\r\n".utf8)) }
                 return .bulk("Some real reply following the attribute")
             case "push":
                 if c.resp < 3 { return .error("ERR RESP2 is not supported by this command") }

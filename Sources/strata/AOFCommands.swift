@@ -5,9 +5,9 @@ import StrataFormats
 import StrataEngine
 
 /// Commands that recreate an RDB entry (the AOF rewrite form), as argument lists.
-func rewriteCommands(_ e: RDBEntry) -> [[[UInt8]]] {
+func rewriteCommands(_ e: RDBEntry) throws -> [[[UInt8]]] {
     var o = Out()
-    RDBDumpCommand.writeRESP(e, &o)
+    try RDBDumpCommand.writeRESP(e, &o)
     let r = RESPCommandReader()
     r.feed(o.bytes.array)
     var out = [[[UInt8]]]()
@@ -46,10 +46,10 @@ enum AOFDumpCommand {
                     case .entry(let e):
                         if format == .resp {
                             if e.db != selected { o.resp([Array("SELECT".utf8), Decimal.bytes(Int64(e.db))]); selected = e.db }
-                            RDBDumpCommand.writeRESP(e, &o)
+                            try RDBDumpCommand.writeRESP(e, &o)
                         } else {
                             if e.db != selected { write([Array("SELECT".utf8), Decimal.bytes(Int64(e.db))], format, nil, file, e.offset, true, &o); selected = e.db }
-                            for c in rewriteCommands(e) { write(c, format, nil, file, e.offset, true, &o) }
+                            for c in try rewriteCommands(e) { write(c, format, nil, file, e.offset, true, &o) }
                         }
                     case .function(let code):
                         write([Array("FUNCTION".utf8), Array("LOAD".utf8), code], format, nil, file, 0, true, &o)

@@ -57,7 +57,7 @@ enum RDBDumpCommand {
                     case .resp:
                         if case .module = e.value { skippedModules += 1; continue }
                         if e.db != selectedDB { o.resp([Array("SELECT".utf8), Decimal.bytes(Int64(e.db))]); selectedDB = e.db }
-                        writeRESP(e, &o)
+                        try writeRESP(e, &o)
                     }
                 case .function(let code):
                     if format == .resp && filter.isEmpty { o.resp([Array("FUNCTION".utf8), Array("LOAD".utf8), code]) }
@@ -185,7 +185,7 @@ enum RDBDumpCommand {
     static func b(_ s: String) -> [UInt8] { Array(s.utf8) }
 
     /// Commands that recreate the key, in the form Redis's AOF rewrite uses.
-    static func writeRESP(_ e: RDBEntry, _ o: inout Out) { RESPRewrite.write(e, into: &o) }
+    static func writeRESP(_ e: RDBEntry, _ o: inout Out) throws { try RESPRewrite.write(e, into: &o) }
 }
 
 /// Per-key memory estimate in the spirit of rdbtools' memory report: what the key costs in a

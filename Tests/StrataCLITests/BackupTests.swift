@@ -143,7 +143,7 @@ final class BackupTests: XCTestCase {
         try burst(o, 100, tag: "c")
         let beforeRewrite = try o.cmd("debug", "digest")
         XCTAssertTrue(try o.cmd("bgrewriteaof").contains("started"))
-        for _ in 0..<100 where try o.cmd("info", "persistence").contains("aof_rewrite_in_progress:1") { usleep(50_000) }
+        try o.waitForAOFRewrite()
         usleep(200_000)
         try burst(o, 80, tag: "d")
         let afterRewrite = try o.cmd("debug", "digest")
@@ -179,7 +179,7 @@ final class BackupTests: XCTestCase {
         sleep(2)
         try burst(o, 50, tag: "b")
         XCTAssertTrue(try o.cmd("bgrewriteaof").contains("started"))
-        for _ in 0..<100 where try o.cmd("info", "persistence").contains("aof_rewrite_in_progress:1") { usleep(50_000) }
+        try o.waitForAOFRewrite()
         usleep(300_000)
         let r = try backup(["create", dir, "--repo", repo])
         XCTAssertEqual(r.status, 0, r.err)

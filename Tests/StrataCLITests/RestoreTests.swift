@@ -51,7 +51,7 @@ final class RestoreTests: XCTestCase {
             if k == 1 || k == 4 { XCTAssertEqual(try backup(["create", dir, "--repo", repo]).status, 0) }
             if k == 2 {
                 XCTAssertTrue(try o.cmd("bgrewriteaof").contains("started"))
-                for _ in 0..<100 where try o.cmd("info", "persistence").contains("aof_rewrite_in_progress:1") { usleep(50_000) }
+                try o.waitForAOFRewrite()
                 rewriteAfter = nextSecond()
             }
         }
@@ -122,7 +122,7 @@ final class RestoreTests: XCTestCase {
         try burst(o, 20, tag: "lost")
         _ = nextSecond()
         XCTAssertTrue(try o.cmd("bgrewriteaof").contains("started"))
-        for _ in 0..<100 where try o.cmd("info", "persistence").contains("aof_rewrite_in_progress:1") { usleep(50_000) }
+        try o.waitForAOFRewrite()
         let afterGap = nextSecond()
         XCTAssertEqual(try backup(["create", dir, "--repo", repo]).status, 0)
         let list = try strataRun(["restore", repo, "--list", "--json"])

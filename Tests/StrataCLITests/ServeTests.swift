@@ -340,7 +340,7 @@ final class ServeTests: XCTestCase {
         for (i, o) in [r, st].enumerated() {
             try burst(o, 150, tag: "a")
             XCTAssertTrue(try o.cmd("bgrewriteaof").contains("started"), "server \(i)")
-            for _ in 0..<100 where try o.cmd("info", "persistence").contains("aof_rewrite_in_progress:1") { usleep(50_000) }
+            try o.waitForAOFRewrite()
             try burst(o, 100, tag: "b")
             _ = try o.cmd("set", "ttl", "v", "ex", "1000")
             _ = try o.cmd("expire", "s:a:3", "1000")
@@ -381,7 +381,7 @@ final class ServeTests: XCTestCase {
             _ = try o.cmd("xreadgroup", "group", "g", "alice", "count", "3", "streams", "x:0", ">")
             _ = try o.cmd("set", "ttl", "v", "ex", "1000")
             XCTAssertTrue(try o.cmd("bgrewriteaof").contains("started"), "server \(i)")
-            for _ in 0..<100 where try o.cmd("info", "persistence").contains("aof_rewrite_in_progress:1") { usleep(50_000) }
+            try o.waitForAOFRewrite()
             try burst(o, 30, tag: "b")
         }
         let redisDigest = try r.cmd("debug", "digest")

@@ -119,9 +119,11 @@ final class RedisOracle {
         return String(decoding: r.out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    func cmd(_ args: String...) throws -> String {
-        let r = try runProcess(cli, ["-p", "\(port)"] + args)
-        return String(decoding: r.out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    func cmd(_ args: String...) throws -> String { try cmd(args) }
+
+    /// Waits (up to 5 s) while INFO persistence reports an AOF rewrite in progress.
+    func waitForAOFRewrite() throws {
+        for _ in 0..<100 where try cmd("info", "persistence").contains("aof_rewrite_in_progress:1") { usleep(50_000) }
     }
 
     func pipe(_ data: Data) throws -> String {

@@ -79,8 +79,6 @@ public final class OutputBuffer: ReplySink {
 
     @inline(__always) public func put(_ bytes: [UInt8]) { bytes.withUnsafeBytes { put($0) } }
 
-    public func append(_ bytes: [UInt8]) { put(bytes) }
-
     /// The pending byte at `i` (0 is the next byte to be written).
     public subscript(i: Int) -> UInt8 { base[start + i] }
 

@@ -1,3 +1,5 @@
+import StrataFormats
+
 /// A command's reply in the shape Redis builds it: the RESP2 shapes, plus the RESP3 types Redis
 /// 7.0 chooses per client (`addReplyMapLen`, `addReplySetLen`, `addReplyDouble`, ...). Each is
 /// written as Redis writes it for a RESP2 client and for a RESP3 one (`HELLO 3`).
@@ -129,37 +131,12 @@ public enum Reply: Equatable, CustomStringConvertible, Sendable {
         }
     }
 
-    @inline(__always)
     static let crlfBytes: [UInt8] = [13, 10]
 
-    /// `prefix`, the decimal `v` and CRLF in one append (a bulk or array header, an integer):
-    /// the reply writer's hottest step, one capacity check instead of one per byte.
+    /// `prefix`, the decimal `v` and CRLF in one put (a bulk or array header, an integer).
     @inline(__always)
     static func appendLine<S: ReplySink>(_ prefix: UInt8, _ v: Int64, _ out: inout S) {
-        var tmp: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)   // 32 bytes: prefix, sign, 20 digits, CRLF
-        withUnsafeMutableBytes(of: &tmp) { b in
-            var m = v.magnitude
-            var p = 31
-            b[p] = 10; p -= 1
-            b[p] = 13; p -= 1
-            repeat { b[p] = UInt8(truncatingIfNeeded: 48 &+ m % 10); m /= 10; p -= 1 } while m > 0
-            if v < 0 { b[p] = UInt8(ascii: "-"); p -= 1 }
-            b[p] = prefix
-            out.put(UnsafeRawBufferPointer(rebasing: b[p...]))
-        }
-    }
-
-    static func appendDecimal(_ v: Int64, _ out: inout [UInt8]) {
-        if v >= 0 && v < 10 { out.append(UInt8(48 + v)); return }
-        var m = v.magnitude
-        if v < 0 { out.append(UInt8(ascii: "-")) }
-        var tmp: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                  UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var n = 0
-        withUnsafeMutableBytes(of: &tmp) { b in
-            repeat { b[19 - n] = UInt8(48 + m % 10); m /= 10; n += 1 } while m > 0
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: b[(20 - n)...]))
-        }
+        Decimal.withText(v, prefix: prefix, crlf: true) { out.put($0) }
     }
 
     public var description: String {

@@ -103,17 +103,14 @@ extension Engine {
         for f in functions { o.resp([Array("FUNCTION".utf8), Array("LOAD".utf8), f]) }
         for db in databases where db.count > 0 {
             o.resp([Array("SELECT".utf8), Decimal.bytes(Int64(db.id))])
-            var failure: Error?
             let anyExpires = db.expires.count > 0
-            db.dict.forEach { k, v in
-                guard failure == nil else { return }
-                RESPRewrite.write(RDBEntry(db: db.id, key: k, value: v.rdbValue, expireMs: anyExpires ? db.expires[k] : nil), into: &o)
+            try db.dict.forEach { k, v in
+                try RESPRewrite.write(RDBEntry(db: db.id, key: k, value: v.rdbValue, expireMs: anyExpires ? db.expires[k] : nil), into: &o)
                 if o.bytes.count >= 1 << 20 {
-                    do { try write(o.bytes) } catch { failure = error }
+                    try write(o.bytes)
                     o.bytes.removeAll(keepingCapacity: true)
                 }
             }
-            if let failure { throw failure }
         }
         try write(o.bytes)
     }

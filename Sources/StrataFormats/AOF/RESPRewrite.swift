@@ -46,7 +46,9 @@ public enum RESPRewrite {
     /// AOF_REWRITE_ITEMS_PER_CMD.
     public static let itemsPerCommand = 64
 
-    public static func write<S: RESPCommandSink>(_ e: RDBEntry, into o: inout S) {
+    /// Throws when a stream's nodes do not decode (naming the key and its record's offset):
+    /// a rewrite never drops entries silently.
+    public static func write<S: RESPCommandSink>(_ e: RDBEntry, into o: inout S) throws {
         let key = e.key
         // At most 64 items per command; a zset/hash item is a pair.
         func batched(_ cmd: StaticString, count: Int, per: Int, _ item: (Int, inout S) -> Void) {
@@ -68,7 +70,10 @@ public enum RESPRewrite {
         case .hash(let h):
             batched("HSET", count: h.count, per: 2) { k, o in o.bulk(h[k].field); o.bulk(h[k].value) }
             for f in h { if let x = f.expireMs { o.resp([b("HPEXPIREAT"), key, Decimal.bytes(x), b("FIELDS"), b("1"), f.field]) } }
-        case .stream(let s): writeStream(key, s, into: &o)
+        case .stream(let s):
+            do { try writeStream(key, s, into: &o) } catch {
+                throw FormatError(offset: e.offset, "stream \(RDBReader.printable(key)) cannot be rewritten as commands: \(error)")
+            }
         case .module, .summary: return
         }
         if let x = e.expireMs { o.respHeader(3); o.bulk("PEXPIREAT"); o.bulk(key); o.bulk(Decimal.bytes(x)) }
@@ -76,9 +81,9 @@ public enum RESPRewrite {
 
     static func b(_ s: String) -> [UInt8] { Array(s.utf8) }
 
-    static func writeStream<S: RESPCommandSink>(_ key: [UInt8], _ s: StreamValue, into o: inout S) {
+    static func writeStream<S: RESPCommandSink>(_ key: [UInt8], _ s: StreamValue, into o: inout S) throws {
         var any = false
-        try? s.forEachEntry { entry in
+        try s.forEachEntry { entry in
             var cmd = [b("XADD"), key, b(entry.id.description)]
             for fv in entry.fields { cmd.append(fv.field); cmd.append(fv.value) }
             o.resp(cmd)

@@ -31,28 +31,28 @@ public enum PackedElement {
 /// Integer <-> decimal text, byte-wise, with Redis's rules.
 public enum Decimal {
     /// Decimal representation of `v` as bytes.
-    public static func bytes(_ v: Int64) -> [UInt8] {
-        if v >= 0 && v < 10 { return [UInt8(48 + v)] }
-        var out = [UInt8]()
-        out.reserveCapacity(20)
-        var m = v.magnitude
-        while m > 0 { out.append(UInt8(48 + m % 10)); m /= 10 }
-        if v < 0 { out.append(UInt8(ascii: "-")) }
-        out.reverse()
-        return out
-    }
+    public static func bytes(_ v: Int64) -> [UInt8] { withText(v) { Array($0) } }
 
     /// Appends the decimal text of `v` (no intermediate array).
     public static func append(_ v: Int64, to out: inout [UInt8]) {
-        // Digits are formed right to left in a stack buffer, then copied in one append.
-        var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)   // 24 bytes: sign and 20 digits
-        withUnsafeMutableBytes(of: &tmp) { raw in
-            let b = raw.bindMemory(to: UInt8.self)
+        withText(v) { out.append(contentsOf: $0) }
+    }
+
+    /// Calls `body` with the decimal text of `v`, formed right to left in a stack buffer, after
+    /// `prefix` when given and followed by CRLF when `crlf` (a RESP `:n` or `$n` line in one
+    /// piece: the reply writer's hottest step).
+    @inlinable @inline(__always)
+    public static func withText<R>(_ v: Int64, prefix: UInt8? = nil, crlf: Bool = false,
+                                   _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        var tmp: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)   // prefix, sign, 20 digits, CRLF
+        return try withUnsafeMutableBytes(of: &tmp) { b in
             var m = v.magnitude
-            var p = 23
+            var p = 31
+            if crlf { b[p] = 10; b[p - 1] = 13; p -= 2 }
             repeat { b[p] = UInt8(truncatingIfNeeded: 48 &+ m % 10); m /= 10; p -= 1 } while m > 0
             if v < 0 { b[p] = UInt8(ascii: "-"); p -= 1 }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: b[(p + 1)...]))
+            if let prefix { b[p] = prefix; p -= 1 }
+            return try body(UnsafeRawBufferPointer(rebasing: b[(p + 1)...]))
         }
     }
 

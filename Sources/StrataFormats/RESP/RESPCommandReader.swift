@@ -143,6 +143,17 @@ public final class RESPCommandReader {
         Array(UnsafeBufferPointer(start: buffer + from, count: to - from))
     }
 
+    /// The first argument (`n` bytes at `pos`): the same array as the last command's when the
+    /// name repeats; names up to 64 bytes are remembered (a huge first argument is not kept).
+    private func commandName(_ n: Int) -> [UInt8] {
+        if n > 0 && n == lastName.count && lastName.withUnsafeBufferPointer({ memcmp($0.baseAddress!, buffer + pos, n) == 0 }) {
+            return lastName
+        }
+        let name = bytes(pos, pos + n)
+        if n <= 64 { lastName = name }
+        return name
+    }
+
     /// Gives back a command's argument vector once its consumer is done with it: the next
     /// command is read into the same storage when nothing else holds it.
     @inline(__always)
@@ -197,18 +208,7 @@ public final class RESPCommandReader {
                 guard buffer[pos + bulkLength] == 13 && buffer[pos + bulkLength + 1] == 10 else {
                     throw fail("bulk string of \(bulkLength) bytes is not followed by CRLF", at: pos + bulkLength)
                 }
-                if args.isEmpty {
-                    if bulkLength > 0 && bulkLength == lastName.count && lastName.withUnsafeBufferPointer({ memcmp($0.baseAddress!, buffer + pos, bulkLength) == 0 }) {
-                        args.append(lastName)
-                    } else if bulkLength <= 64 {   // (a command name; a huge first argument is not kept)
-                        lastName = bytes(pos, pos + bulkLength)
-                        args.append(lastName)
-                    } else {
-                        args.append(bytes(pos, pos + bulkLength))
-                    }
-                } else {
-                    args.append(bytes(pos, pos + bulkLength))
-                }
+                args.append(args.isEmpty ? commandName(bulkLength) : bytes(pos, pos + bulkLength))
                 pos += bulkLength + 2
                 bulkLength = -1
             }
