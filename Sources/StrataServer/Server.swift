@@ -437,7 +437,11 @@ public final class Server: ScriptHost {
         let fd = open(file, O_RDONLY | O_CLOEXEC)
         if fd < 0 { throw ServerError("Can't open \(file): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        let reader = RDBReader(source: ByteSource(fileDescriptor: fd, knownSize: Int(st.st_size)))
+        // As redis-server: listpacks are checked for repeated fields and members only with
+        // sanitize-dump-payload yes ("clients" skips loading).
+        var options = RDBReader.Options()
+        options.checkPackedDuplicates = config.string("sanitize-dump-payload").lowercased() == "yes"
+        let reader = RDBReader(source: ByteSource(fileDescriptor: fd, knownSize: Int(st.st_size)), options: options)
         engine.loading = true
         defer { engine.loading = false }
         do {

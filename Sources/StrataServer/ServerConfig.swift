@@ -43,11 +43,11 @@ public struct ServerConfig: Sendable {
         "rdbcompression": "yes", "rdbchecksum": "yes", "aof-use-rdb-preamble": "yes",
         "aof-timestamp-enabled": "no", "aof-load-truncated": "yes", "stop-writes-on-bgsave-error": "yes",
         "proto-max-bulk-len": "536870912", "client-query-buffer-limit": "1073741824",
-        "hash-max-listpack-entries": "128", "hash-max-listpack-value": "64",
+        "hash-max-listpack-entries": "512", "hash-max-listpack-value": "64",
         "zset-max-listpack-entries": "128", "zset-max-listpack-value": "64",
         "set-max-intset-entries": "512", "hll-sparse-max-bytes": "3000", "tcp-backlog": "511",
         "slowlog-log-slower-than": "10000", "slowlog-max-len": "128", "lua-time-limit": "5000",
-        "busy-reply-threshold": "5000", "shutdown-on-sigterm": "default", "shutdown-on-sigint": "default",
+        "busy-reply-threshold": "5000", "sanitize-dump-payload": "no", "shutdown-on-sigterm": "default", "shutdown-on-sigint": "default",
     ]
 
     /// Every directive redis-server 7.0 accepts (CONFIG GET * plus the file-only ones).
@@ -114,7 +114,7 @@ public struct ServerConfig: Sendable {
         "auto-aof-rewrite-percentage", "auto-aof-rewrite-min-size", "aof-disable-auto-gc",
         "slowlog-log-slower-than", "slowlog-max-len", "client-output-buffer-limit", "no-appendfsync-on-rewrite",
         "maxmemory", "maxmemory-policy", "maxmemory-samples", "lfu-log-factor", "lfu-decay-time", "busy-reply-threshold",
-        "lua-time-limit", "latency-monitor-threshold", "user",
+        "lua-time-limit", "latency-monitor-threshold", "user", "sanitize-dump-payload",
     ]
 
     static let booleans: Set<String> = [
@@ -249,6 +249,7 @@ public struct ServerConfig: Sendable {
         if name == "port", let p = Int(v), p < 0 || p > 65535 { throw fail("argument must be between 0 and 65535 inclusive") }
         if name == "databases", let d = Int(v), d < 1 { throw fail("argument must be between 1 and 2147483647 inclusive") }
         if name == "appendfsync" && !["always", "everysec", "no"].contains(v.lowercased()) { throw fail("argument(s) must be one of the following: always, everysec, no") }
+        if name == "sanitize-dump-payload" && !["no", "yes", "clients"].contains(v.lowercased()) { throw fail("argument(s) must be one of the following: no, yes, clients") }
         if name == "loglevel" && !["debug", "verbose", "notice", "warning"].contains(v.lowercased()) { throw fail("argument(s) must be one of the following: debug, verbose, notice, warning") }
         if name == "maxmemory-policy" && !["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"].contains(v.lowercased()) {
             throw fail("argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction")

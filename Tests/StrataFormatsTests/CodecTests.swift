@@ -41,7 +41,16 @@ final class CodecTests: XCTestCase {
         for trial in 0..<200 {
             let n = Int.random(in: 1...5000, using: &rng)
             let alphabet = UInt8.random(in: 1...255, using: &rng)
-            let input = (0..<n).map { _ in UInt8.random(in: 0...alphabet, using: &rng) }
+            var input = (0..<n).map { _ in UInt8.random(in: 0...alphabet, using: &rng) }
+            if trial % 2 == 1 {
+                // Text-like: repeats at every distance, short and long, overlapping or not.
+                var i = 16
+                while i < n {
+                    let len = Int.random(in: 3...300, using: &rng), back = Int.random(in: 1...min(i, 9000), using: &rng)
+                    for k in 0..<min(len, n - i) { input[i + k] = input[i + k - back] }
+                    i += len + Int.random(in: 0...20, using: &rng)
+                }
+            }
             guard let c = input.withUnsafeBytes({ LZF.compress($0, maxOutput: n + 64) }) else { continue }
             let back = try c.withUnsafeBytes { try LZF.decompress($0, outputLength: n) }
             XCTAssertEqual(back, input, "trial \(trial)")

@@ -57,6 +57,36 @@ final class LoadValueBuilder: RDBCollectionVisitor {
         if kind == .hash { pairs.reserve(packedBytes) } else if kind == .zset { scores.reserve(packedBytes + packedBytes / 2) }
     }
 
+    var takesListpacks: Bool { true }
+
+    /// A hash's or sorted set's listpack, whole: converted in one pass when its size and
+    /// elements fit the packed limits, else walked pair by pair into a table.
+    func listpack(_ blob: UnsafeRawBufferPointer, pairs n: Int, textBytes: Int, largest: Int) throws {
+        if kind == .hash {
+            if n <= limits.hashMaxListpackEntries && largest <= limits.hashMaxListpackValue {
+                pairs = try PackedPairs(listpack: blob, pairs: n, textBytes: textBytes, largest: largest)
+                return
+            }
+        } else if n <= limits.zsetMaxListpackEntries && largest <= limits.zsetMaxListpackValue {
+            scores = try PackedScores(listpack: blob, pairs: n, textBytes: textBytes, largest: largest)
+            inOrder = scores.inOrder
+            return
+        }
+        var p = Listpack.headerSize
+        while let a = try Listpack.next(blob, &p), let b = try Listpack.next(blob, &p) {
+            if kind == .hash {
+                field(a, value: b, expireMs: nil)
+            } else {
+                var score: Double
+                switch b {
+                case .int(let v): score = Double(v)
+                case .bytes(let t): score = DoubleText.parse(t) ?? .nan
+                }
+                member(a, score: score)
+            }
+        }
+    }
+
     func item(_ e: PackedElement) {
         if kind == .set, let s = set {
             switch e {

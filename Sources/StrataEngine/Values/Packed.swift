@@ -49,10 +49,61 @@ enum Pack {
         }
     }
 
+    /// Writes `e` as a record element (length, then its text) at `out[w...]`; returns the end.
+    /// The caller has made room (`lengthBound` per element plus its text).
+    @inline(__always)
+    static func write(_ e: PackedElement, _ out: UnsafeMutablePointer<UInt8>, _ w: Int) -> Int {
+        switch e {
+        case .bytes(let b):
+            var w = writeLength(b.count, out, w)
+            if b.count > 0 { memcpy(out + w, b.baseAddress!, b.count) }
+            w += b.count
+            return w
+        case .int(let v):
+            return Decimal.withText(v) { t in
+                let w = writeLength(t.count, out, w)
+                memcpy(out + w, t.baseAddress!, t.count)
+                return w + t.count
+            }
+        }
+    }
+
+    @inline(__always)
+    static func writeLength(_ n: Int, _ out: UnsafeMutablePointer<UInt8>, _ w: Int) -> Int {
+        var v = n, w = w
+        while v >= 0x80 { out[w] = UInt8(truncatingIfNeeded: v) | 0x80; v >>= 7; w += 1 }
+        out[w] = UInt8(v)
+        return w + 1
+    }
+
+    /// The most bytes `writeLength` takes for lengths up to `largest`.
+    static func lengthBound(_ largest: Int) -> Int {
+        var n = 1, v = largest
+        while v >= 0x80 { v >>= 7; n += 1 }
+        return n
+    }
+
+    /// A buffer of `bound` bytes filled by `fill` (which returns how many it wrote), in a
+    /// block of its own size when the bound was generous.
+    static func filled(bound: Int, _ fill: (UnsafeMutablePointer<UInt8>) throws -> Int) rethrows -> [UInt8] {
+        let b = try [UInt8](unsafeUninitializedCapacity: bound) { out, n in n = try fill(out.baseAddress!) }
+        return fitted(b)
+    }
+
     /// True when `p[at..<at+len]` holds exactly `key`.
     @inline(__always)
     static func equal(_ p: UnsafeBufferPointer<UInt8>, _ at: Int, _ len: Int, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
         len == key.count && (len == 0 || memcmp(p.baseAddress! + at, key.baseAddress!, len) == 0)
+    }
+
+    /// Whether the member of the record at `a` sorts before the one at `b` (both in
+    /// `out[..<end]`).
+    @inline(__always)
+    static func recordLess(_ out: UnsafeMutablePointer<UInt8>, _ a: Int, _ b: Int, end: Int) -> Bool {
+        let p = UnsafeBufferPointer(start: UnsafePointer(out), count: end)
+        var i = a, j = b
+        let al = readLength(p, &i), bl = readLength(p, &j)
+        return compare(p, i, al, UnsafeBufferPointer(rebasing: p[j..<j + bl])) < 0
     }
 
     /// sdscmp order of `p[at..<at+len]` against `key`: negative, zero or positive.
@@ -160,6 +211,17 @@ struct PackedPairs {
         count += 1
     }
 
+    /// From a hash's listpack the RDB reader has checked (whole pairs, distinct fields), in
+    /// one pass: `textBytes` and `largest` are its summary's, as `RDBCollectionVisitor` gives them.
+    init(listpack blob: UnsafeRawBufferPointer, pairs: Int, textBytes: Int, largest: Int) throws {
+        buf = try Pack.filled(bound: textBytes + 2 * pairs * Pack.lengthBound(largest)) { out in
+            var p = Listpack.headerSize, w = 0
+            while let e = try Listpack.next(blob, &p) { w = Pack.write(e, out, w) }
+            return w
+        }
+        count = pairs
+    }
+
     /// Drops the spare room appending left (after loading).
     mutating func fit() { buf = Pack.fitted(buf) }
     mutating func reserve(_ n: Int) { buf.reserveCapacity(n) }
@@ -225,6 +287,42 @@ struct PackedScores {
         }
         return (start, inOrder)
     }
+
+    /// From a sorted set's listpack the RDB reader has checked (whole pairs, distinct members,
+    /// numeric scores), in one pass; `inOrder` is false when its records are not in (score,
+    /// member) order (the caller sorts with `sortedAgain`).
+    init(listpack blob: UnsafeRawBufferPointer, pairs: Int, textBytes: Int, largest: Int) throws {
+        var ordered = true
+        buf = try Pack.filled(bound: textBytes + pairs * Pack.lengthBound(largest)) { out in
+            var p = Listpack.headerSize, w = 0
+            var prev = -1, prevScore = 0.0
+            while let m = try Listpack.next(blob, &p) {
+                guard let s = try Listpack.next(blob, &p) else { throw PackedError("a member without a score") }
+                let score: Double
+                switch s {
+                case .int(let v): score = Double(v)
+                case .bytes(let b):
+                    guard let d = DoubleText.parse(b), !d.isNaN else { throw PackedError("score is not a number") }
+                    score = d
+                }
+                let start = w
+                w = Pack.write(m, out, w)
+                withUnsafeBytes(of: score.bitPattern.littleEndian) { UnsafeMutableRawPointer(out + w).copyMemory(from: $0.baseAddress!, byteCount: 8) }
+                w += 8
+                if ordered && prev >= 0 && (prevScore > score || (prevScore == score && !Pack.recordLess(out, prev, start, end: w))) {
+                    ordered = false
+                }
+                prev = start
+                prevScore = score
+            }
+            return w
+        }
+        count = pairs
+        inOrder = ordered
+    }
+
+    /// Set by `init(listpack:...)`: whether the file's records were already in order.
+    private(set) var inOrder = true
 
     /// Drops the spare room appending left (after loading).
     mutating func fit() { buf = Pack.fitted(buf) }

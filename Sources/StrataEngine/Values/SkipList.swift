@@ -417,7 +417,14 @@ public final class ZSetObject {
         let ms = pack!.members
         pack = nil
         dict.reserveCapacity(ms.count)
-        for m in ms { dict[ByteKey(m.member)] = m.score; ordered.insert(m.member, m.score) }
+        for m in ms {
+            // A member a file repeated (loaded without sanitize-dump-payload, as Redis loads):
+            // the first is kept, as packed lookups found it.
+            let k = ByteKey(m.member)
+            if dict[k] != nil { continue }
+            dict[k] = m.score
+            ordered.insert(m.member, m.score)
+        }
     }
 
     /// A packed sorted set built by the RDB loader.

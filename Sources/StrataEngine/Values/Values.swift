@@ -5,7 +5,7 @@ public typealias Bytes = [UInt8]
 /// Size thresholds that decide encodings (Redis 7.0 defaults; the `*-ziplist-*` names of
 /// older configs map onto these).
 public struct EncodingLimits: Sendable {
-    public var hashMaxListpackEntries = 128
+    public var hashMaxListpackEntries = 512   // redis-server 7.0's built-in default (its sample redis.conf says 128)
     public var hashMaxListpackValue = 64
     public var setMaxIntsetEntries = 512
     public var zsetMaxListpackEntries = 128
@@ -66,7 +66,8 @@ public final class HashObject {
 
     private func convert() {
         var t = [ByteKey: Bytes](minimumCapacity: packed!.count)
-        for (f, v) in packed!.pairs { t[ByteKey(f)] = v }
+        // A field a file repeated keeps its first value, as packed lookups found it.
+        for (f, v) in packed!.pairs where t[ByteKey(f)] == nil { t[ByteKey(f)] = v }
         table = t
         packed = nil
     }

@@ -47,7 +47,18 @@ public enum LZF {
                 let run = ctrl + 1
                 if i + run > inEnd { return .truncatedInput(i) }
                 if o + run > outEnd { return .outputOverflow(i) }
-                (op + o).copyMemory(from: ip + i, byteCount: run)
+                // Most runs are short: whole words (the last may spill past the run into bytes
+                // written next) when both buffers have room, else byte by byte; no memmove call.
+                let words = (run + 7) & ~7
+                if i + words <= inEnd && o + words <= outEnd {
+                    var k = 0
+                    repeat {
+                        (op + o + k).storeBytes(of: (ip + i + k).loadUnaligned(as: UInt64.self), as: UInt64.self)
+                        k += 8
+                    } while k < run
+                } else {
+                    for k in 0..<run { op.storeBytes(of: ip.load(fromByteOffset: i + k, as: UInt8.self), toByteOffset: o + k, as: UInt8.self) }
+                }
                 i += run
                 o += run
             } else {
@@ -64,9 +75,14 @@ public enum LZF {
                 if back > o { return .backReferenceOutOfRange(i) }
                 if o + len > outEnd { return .outputOverflow(i) }
                 var src = o - back
-                // Overlapping copies are the point of LZF runs ("aaaa..."): copy forward byte-wise.
-                if back >= len {
-                    (op + o).copyMemory(from: op + src, byteCount: len)
+                // A source at least a word behind: whole words (each read ends before the write
+                // it feeds). Closer ones repeat a short pattern ("aaaa..."): forward, byte-wise.
+                if back >= 8 && o + ((len + 7) & ~7) <= outEnd {
+                    var k = 0
+                    repeat {
+                        (op + o + k).storeBytes(of: (op + src + k).loadUnaligned(as: UInt64.self), as: UInt64.self)
+                        k += 8
+                    } while k < len
                     o += len
                 } else {
                     for _ in 0..<len {

@@ -27,6 +27,19 @@ struct DuplicateFilter {
         }
     }
 
+    /// As `reset`, for a collection that says it holds `n` members: a large one starts in a
+    /// table sized for them (no scan of the short array first, no growing on the way).
+    mutating func reset(expecting n: Int) {
+        reset()
+        guard n > 32 else { return }
+        var size = 128
+        while size < n * 2 { size <<= 1 }
+        if slots.count != size && (slots.count < size || slots.count > 1 << 12) {
+            slots = [UInt64](repeating: 0, count: size)
+        }
+        usingLarge = true
+    }
+
     /// False when `bytes` was already seen since the last reset.
     @inline(__always)
     mutating func insert(_ bytes: UnsafeRawBufferPointer) -> Bool {

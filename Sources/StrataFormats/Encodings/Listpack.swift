@@ -9,7 +9,7 @@
 /// 0xF0 <u32 len>      string                    0xF1/F2/F3/F4        int16/24/32/64 LE
 /// ```
 public enum Listpack {
-    static let headerSize = 6
+    public static let headerSize = 6
 
     /// Walks every element of `blob`, validating the whole structure (header size, each
     /// entry's bounds and back-length, the terminator, the element count) before trusting it.
@@ -17,95 +17,145 @@ public enum Listpack {
     @discardableResult
     public static func forEach(_ blob: UnsafeRawBufferPointer,
                                _ body: (PackedElement) throws -> Void) throws -> Int {
+        let declared = try header(blob)
+        var p = headerSize
+        var count = 0
+        while let element = try next(blob, &p) {
+            count += 1
+            try body(element)
+        }
+        try checkCount(declared, count)
+        return count
+    }
+
+    /// Checks the header's total size against `blob` and returns the element count it declares
+    /// (65535: not counted). Entries start at `headerSize`.
+    @inlinable
+    public static func header(_ blob: UnsafeRawBufferPointer) throws -> Int {
         let n = blob.count
         guard n >= headerSize + 1 else { throw PackedError("listpack of \(n) bytes is shorter than its header") }
         let total = Int(UInt32(littleEndian: blob.loadUnaligned(fromByteOffset: 0, as: UInt32.self)))
         guard total == n else { throw PackedError("listpack header says \(total) bytes, blob has \(n)") }
-        let declared = Int(UInt16(littleEndian: blob.loadUnaligned(fromByteOffset: 4, as: UInt16.self)))
-        var p = headerSize
-        var count = 0
-        while true {
-            guard p < n else { throw PackedError("listpack has no terminator") }
-            let b = blob[p]
-            if b == 0xFF {
-                guard p == n - 1 else { throw PackedError("listpack terminator at \(p), before the end (\(n - 1))") }
-                break
-            }
-            let entryStart = p
-            var element: PackedElement
-            var size: Int
-            if b & 0x80 == 0 {
-                element = .int(Int64(b & 0x7F)); size = 1
-            } else if b & 0xC0 == 0x80 {
-                let len = Int(b & 0x3F)
-                size = 1 + len
-                guard p + size <= n else { throw PackedError("listpack string at \(p) runs past the end") }
-                element = .bytes(UnsafeRawBufferPointer(rebasing: blob[(p + 1)..<(p + size)]))
-            } else if b & 0xE0 == 0xC0 {
-                guard p + 2 <= n else { throw PackedError("listpack int at \(p) runs past the end") }
-                var v = (Int(b & 0x1F) << 8) | Int(blob[p + 1])
-                if v >= 1 << 12 { v -= 1 << 13 }
-                element = .int(Int64(v)); size = 2
-            } else if b & 0xF0 == 0xE0 {
-                guard p + 2 <= n else { throw PackedError("listpack string header at \(p) runs past the end") }
-                let len = (Int(b & 0x0F) << 8) | Int(blob[p + 1])
-                size = 2 + len
-                guard p + size <= n else { throw PackedError("listpack string at \(p) runs past the end") }
-                element = .bytes(UnsafeRawBufferPointer(rebasing: blob[(p + 2)..<(p + size)]))
-            } else {
-                switch b {
-                case 0xF0:
-                    guard p + 5 <= n else { throw PackedError("listpack string header at \(p) runs past the end") }
-                    let len = Int(UInt32(littleEndian: blob.loadUnaligned(fromByteOffset: p + 1, as: UInt32.self)))
-                    size = 5 + len
-                    guard size <= n - p else { throw PackedError("listpack string at \(p) runs past the end") }
-                    element = .bytes(UnsafeRawBufferPointer(rebasing: blob[(p + 5)..<(p + size)]))
-                case 0xF1:
-                    guard p + 3 <= n else { throw PackedError("listpack int16 at \(p) runs past the end") }
-                    element = .int(Int64(Int16(littleEndian: blob.loadUnaligned(fromByteOffset: p + 1, as: Int16.self)))); size = 3
-                case 0xF2:
-                    guard p + 4 <= n else { throw PackedError("listpack int24 at \(p) runs past the end") }
-                    let u = Int32(blob[p + 1]) | (Int32(blob[p + 2]) << 8) | (Int32(blob[p + 3]) << 16)
-                    element = .int(Int64((u << 8) >> 8)); size = 4
-                case 0xF3:
-                    guard p + 5 <= n else { throw PackedError("listpack int32 at \(p) runs past the end") }
-                    element = .int(Int64(Int32(littleEndian: blob.loadUnaligned(fromByteOffset: p + 1, as: Int32.self)))); size = 5
-                case 0xF4:
-                    guard p + 9 <= n else { throw PackedError("listpack int64 at \(p) runs past the end") }
-                    element = .int(Int64(littleEndian: blob.loadUnaligned(fromByteOffset: p + 1, as: Int64.self))); size = 9
-                default:
-                    throw PackedError("listpack entry at \(p) has invalid encoding byte 0x\(String(b, radix: 16))")
-                }
-            }
-            p += size
-            // Back-length: the entry's encoding+data size, read right to left.
-            let bl = backlenSize(size)
-            guard p + bl <= n else { throw PackedError("listpack back-length at \(p) runs past the end") }
-            var v = 0
-            var shift = 0
-            var q = p + bl - 1
-            while true {
-                let c = blob[q]
-                v |= Int(c & 0x7F) << shift
-                if c & 0x80 == 0 { break }
-                shift += 7
-                if q == p { throw PackedError("listpack back-length at \(p) is not terminated") }
-                q -= 1
-            }
-            guard v == size, q == p else {
-                throw PackedError("listpack entry at \(entryStart): back-length says \(v), entry is \(size) bytes")
-            }
-            p += bl
-            count += 1
-            try body(element)
-        }
-        if declared != 65535 && declared != count {
-            throw PackedError("listpack header says \(declared) elements, found \(count)")
-        }
-        return count
+        return Int(UInt16(littleEndian: blob.loadUnaligned(fromByteOffset: 4, as: UInt16.self)))
     }
 
-    @inline(__always)
+    /// The element count found against the one the header declares.
+    @inlinable
+    public static func checkCount(_ declared: Int, _ found: Int) throws {
+        if declared != 65535 && declared != found {
+            throw PackedError("listpack header says \(declared) elements, found \(found)")
+        }
+    }
+
+    /// Decodes the entry at `p`, checking its bounds and back-length, and moves `p` past it;
+    /// nil at the terminator (which must be the last byte). Loops over a listpack with this
+    /// instead of `forEach` where a closure per element costs too much (loading).
+    @inlinable @inline(__always)
+    public static func next(_ blob: UnsafeRawBufferPointer, _ p: inout Int) throws -> PackedElement? {
+        let n = blob.count
+        guard p < n else { throw PackedError("listpack has no terminator") }
+        let b = blob[p]
+        if b == 0xFF {
+            guard p == n - 1 else { throw PackedError("listpack terminator at \(p), before the end (\(n - 1))") }
+            return nil
+        }
+        let element: PackedElement
+        let size: Int
+        if b & 0x80 == 0 {
+            element = .int(Int64(b & 0x7F)); size = 1
+        } else if b & 0xC0 == 0x80 {
+            let len = Int(b & 0x3F)
+            size = 1 + len
+            guard p + size <= n else { throw PackedError("listpack string at \(p) runs past the end") }
+            element = .bytes(UnsafeRawBufferPointer(start: blob.baseAddress! + p + 1, count: len))
+        } else {
+            (element, size) = try nextWide(blob, p, b)
+        }
+        // Back-length: the entry's encoding+data size, read right to left (one byte below 128).
+        let end = p + size
+        if size <= 127 {
+            guard end < n else { throw PackedError("listpack back-length at \(end) runs past the end") }
+            guard Int(blob[end]) == size else { throw backlenError(blob, p, size) }
+            p = end + 1
+        } else {
+            p = try checkLongBacklen(blob, p, size)
+        }
+        return element
+    }
+
+    /// The encodings other than a 7-bit integer and a short string.
+    @usableFromInline
+    static func nextWide(_ blob: UnsafeRawBufferPointer, _ p: Int, _ b: UInt8) throws -> (PackedElement, Int) {
+        let n = blob.count
+        if b & 0xE0 == 0xC0 {
+            guard p + 2 <= n else { throw PackedError("listpack int at \(p) runs past the end") }
+            var v = (Int(b & 0x1F) << 8) | Int(blob[p + 1])
+            if v >= 1 << 12 { v -= 1 << 13 }
+            return (.int(Int64(v)), 2)
+        }
+        if b & 0xF0 == 0xE0 {
+            guard p + 2 <= n else { throw PackedError("listpack string header at \(p) runs past the end") }
+            let len = (Int(b & 0x0F) << 8) | Int(blob[p + 1])
+            guard p + 2 + len <= n else { throw PackedError("listpack string at \(p) runs past the end") }
+            return (.bytes(UnsafeRawBufferPointer(rebasing: blob[(p + 2)..<(p + 2 + len)])), 2 + len)
+        }
+        switch b {
+        case 0xF0:
+            guard p + 5 <= n else { throw PackedError("listpack string header at \(p) runs past the end") }
+            let len = Int(UInt32(littleEndian: blob.loadUnaligned(fromByteOffset: p + 1, as: UInt32.self)))
+            guard 5 + len <= n - p else { throw PackedError("listpack string at \(p) runs past the end") }
+            return (.bytes(UnsafeRawBufferPointer(rebasing: blob[(p + 5)..<(p + 5 + len)])), 5 + len)
+        case 0xF1:
+            guard p + 3 <= n else { throw PackedError("listpack int16 at \(p) runs past the end") }
+            return (.int(Int64(Int16(littleEndian: blob.loadUnaligned(fromByteOffset: p + 1, as: Int16.self)))), 3)
+        case 0xF2:
+            guard p + 4 <= n else { throw PackedError("listpack int24 at \(p) runs past the end") }
+            let u = Int32(blob[p + 1]) | (Int32(blob[p + 2]) << 8) | (Int32(blob[p + 3]) << 16)
+            return (.int(Int64((u << 8) >> 8)), 4)
+        case 0xF3:
+            guard p + 5 <= n else { throw PackedError("listpack int32 at \(p) runs past the end") }
+            return (.int(Int64(Int32(littleEndian: blob.loadUnaligned(fromByteOffset: p + 1, as: Int32.self)))), 5)
+        case 0xF4:
+            guard p + 9 <= n else { throw PackedError("listpack int64 at \(p) runs past the end") }
+            return (.int(Int64(littleEndian: blob.loadUnaligned(fromByteOffset: p + 1, as: Int64.self))), 9)
+        default:
+            throw PackedError("listpack entry at \(p) has invalid encoding byte 0x\(String(b, radix: 16))")
+        }
+    }
+
+    /// Checks a back-length of two bytes or more after the entry at `start` of `size` bytes;
+    /// returns where the next entry starts.
+    @usableFromInline
+    static func checkLongBacklen(_ blob: UnsafeRawBufferPointer, _ start: Int, _ size: Int) throws -> Int {
+        let p = start + size
+        let bl = backlenSize(size)
+        guard p + bl <= blob.count else { throw PackedError("listpack back-length at \(p) runs past the end") }
+        var v = 0
+        var shift = 0
+        var q = p + bl - 1
+        while true {
+            let c = blob[q]
+            v |= Int(c & 0x7F) << shift
+            if c & 0x80 == 0 { break }
+            shift += 7
+            if q == p { throw PackedError("listpack back-length at \(p) is not terminated") }
+            q -= 1
+        }
+        guard v == size, q == p else {
+            throw PackedError("listpack entry at \(start): back-length says \(v), entry is \(size) bytes")
+        }
+        return p + bl
+    }
+
+    /// A one-byte back-length that does not match its entry of `size` bytes at `start`.
+    @usableFromInline
+    static func backlenError(_ blob: UnsafeRawBufferPointer, _ start: Int, _ size: Int) -> PackedError {
+        let p = start + size
+        if blob[p] & 0x80 != 0 { return PackedError("listpack back-length at \(p) is not terminated") }
+        return PackedError("listpack entry at \(start): back-length says \(Int(blob[p])), entry is \(size) bytes")
+    }
+
+    @usableFromInline @inline(__always)
     static func backlenSize(_ l: Int) -> Int {
         if l <= 127 { return 1 }
         if l < 16383 { return 2 }

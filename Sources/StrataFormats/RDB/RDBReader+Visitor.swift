@@ -17,11 +17,22 @@ public protocol RDBCollectionVisitor: AnyObject {
     func expect(_ count: Int)
     /// The size of the listpack or ziplist a sorted set's or hash's elements come from.
     func expect(packedBytes: Int)
+    /// True when the visitor takes a hash's or sorted set's listpack whole (`listpack(_:...)`)
+    /// instead of a `field` or `member` call per pair.
+    var takesListpacks: Bool { get }
+    /// A hash's or sorted set's listpack (RDB types 16 and 17), whole, after the reader has
+    /// checked it: structure, whole pairs, distinct fields or members, scores that are numbers.
+    /// `pairs`: its pairs; `textBytes`: the summary's element bytes (fields and values as text,
+    /// or members as text plus 8 per score); `largest`: its longest field or value (hash) or
+    /// member (sorted set) as text.
+    func listpack(_ blob: UnsafeRawBufferPointer, pairs: Int, textBytes: Int, largest: Int) throws
 }
 
 extension RDBCollectionVisitor {
     public func expect(_ count: Int) {}
     public func expect(packedBytes: Int) {}
+    public var takesListpacks: Bool { false }
+    public func listpack(_ blob: UnsafeRawBufferPointer, pairs: Int, textBytes: Int, largest: Int) throws {}
 }
 
 extension RDBReader {
