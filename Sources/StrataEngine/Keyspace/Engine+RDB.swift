@@ -23,10 +23,15 @@ extension Engine {
         let previousVisitor = reader.visitor
         reader.visitor = builder
         defer { reader.visitor = previousVisitor }
+        // Each key is added to the keyspace once the next record is decoded, its bucket fetched
+        // meanwhile (a cache miss per key in a large keyspace otherwise).
+        var pending: (entry: RDBEntry, built: Value?)?
         while let ev = try reader.next() {
             switch ev {
             case .entry(let e):
-                try load(entry: e, built: builder.take(), now: now, keepExpired: keepExpired, report: &report)
+                if e.db < databases.count { databases[e.db].dict.prefetch(e.key) }
+                if let p = pending { try load(entry: p.entry, built: p.built, now: now, keepExpired: keepExpired, report: &report) }
+                pending = (e, builder.take())
             case .function(let code): report.functions.append(code)
             case .aux(let k, let v): report.aux.append((k, v))
             case .selectDB(let n): currentDB = n
@@ -38,6 +43,7 @@ extension Engine {
             default: break
             }
         }
+        if let p = pending { try load(entry: p.entry, built: p.built, now: now, keepExpired: keepExpired, report: &report) }
         return report
     }
 

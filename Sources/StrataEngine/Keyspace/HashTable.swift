@@ -190,6 +190,15 @@ public final class HashTable<Value> {
         }
     }
 
+    /// Starts fetching the bucket `key` falls in, for a `set` of it a little later (the RDB
+    /// loader asks one key ahead: the bucket's cache miss overlaps decoding the next record).
+    public func prefetch(_ key: [UInt8]) {
+        let h = hasher.hash(key)
+        let t = rehashIndex >= 0 ? table1 : table0
+        guard !t.isEmpty else { return }
+        t.withUnsafeBufferPointer { strata_prefetch_write($0.baseAddress! + Int(h & UInt64(t.count - 1))) }
+    }
+
     public subscript(key: [UInt8]) -> Value? {
         step()
         let i = find(key, hasher.hash(key))

@@ -21,7 +21,12 @@ final class LoadValueBuilder: RDBCollectionVisitor {
     /// The value of the key just visited, taken once by the loader.
     private(set) var value: Value?
 
+    /// Where listpacks are converted before their records are copied out at their size.
+    private var scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: 4096)
+    private var scratchCapacity = 4096
+
     init(limits: EncodingLimits) { self.limits = limits }
+    deinit { scratch.deallocate() }
 
     func begin(db: Int, key: [UInt8], kind: RDBValueKind, expireMs: Int64?, idle: UInt64?, freq: UInt8?) {
         reset()
@@ -59,32 +64,58 @@ final class LoadValueBuilder: RDBCollectionVisitor {
 
     var takesListpacks: Bool { true }
 
-    /// A hash's or sorted set's listpack, whole: converted in one pass when its size and
-    /// elements fit the packed limits, else walked pair by pair into a table.
-    func listpack(_ blob: UnsafeRawBufferPointer, pairs n: Int, textBytes: Int, largest: Int) throws {
-        if kind == .hash {
-            if n <= limits.hashMaxListpackEntries && largest <= limits.hashMaxListpackValue {
-                pairs = try PackedPairs(listpack: blob, pairs: n, textBytes: textBytes, largest: largest)
-                return
+    /// A hash's or sorted set's listpack, whole: converted in one pass when it fits the packed
+    /// limits, else walked pair by pair into a table (checked as it goes either way).
+    func listpack(_ blob: UnsafeRawBufferPointer, zset: Bool) throws -> ValueSummary {
+        let declared = try Listpack.header(blob)
+        let maxEntries = zset ? limits.zsetMaxListpackEntries : limits.hashMaxListpackEntries
+        let maxValue = zset ? limits.zsetMaxListpackValue : limits.hashMaxListpackValue
+        // Past these sizes the packed form cannot hold it: no scratch that large is needed.
+        if declared != 65535 && declared / 2 <= maxEntries && blob.count <= (maxEntries * 2 + 1) * (maxValue + 16) {
+            let need = Pack.listpackBound(blob.count)
+            if need > scratchCapacity {
+                scratch.deallocate()
+                scratchCapacity = max(need, scratchCapacity * 2)
+                scratch = .allocate(capacity: scratchCapacity)
             }
-        } else if n <= limits.zsetMaxListpackEntries && largest <= limits.zsetMaxListpackValue {
-            scores = try PackedScores(listpack: blob, pairs: n, textBytes: textBytes, largest: largest)
-            inOrder = scores.inOrder
-            return
+            if zset {
+                if let (z, s) = try PackedScores.converting(listpack: blob, maxValue: maxValue, scratch: scratch) {
+                    scores = z
+                    inOrder = z.inOrder
+                    return s
+                }
+            } else if let (h, s) = try PackedPairs.converting(listpack: blob, maxValue: maxValue, scratch: scratch) {
+                pairs = h
+                return s
+            }
         }
+        var s = ValueSummary()
         var p = Listpack.headerSize
-        while let a = try Listpack.next(blob, &p), let b = try Listpack.next(blob, &p) {
-            if kind == .hash {
-                field(a, value: b, expireMs: nil)
-            } else {
-                var score: Double
+        while let a = try Listpack.next(blob, &p) {
+            guard let b = try Listpack.next(blob, &p) else {
+                throw PackedError("odd number of elements (\(zset ? "a member without a score" : "a field without a value"))")
+            }
+            let n = a.stringLength
+            s.elements += 1
+            if n > s.largestElement { s.largestElement = n }
+            if zset {
+                let score: Double
                 switch b {
                 case .int(let v): score = Double(v)
-                case .bytes(let t): score = DoubleText.parse(t) ?? .nan
+                case .bytes(let t):
+                    guard let d = DoubleText.parse(t) else { throw PackedError("score is not a number") }
+                    if d.isNaN { throw PackedError("score is NaN") }
+                    score = d
                 }
+                s.elementBytes += n + 8
                 member(a, score: score)
+            } else {
+                s.elementBytes += n + b.stringLength
+                field(a, value: b, expireMs: nil)
             }
         }
+        try Listpack.checkCount(declared, s.elements * 2)
+        return s
     }
 
     func item(_ e: PackedElement) {

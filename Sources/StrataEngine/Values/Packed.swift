@@ -83,11 +83,20 @@ enum Pack {
         return n
     }
 
-    /// A buffer of `bound` bytes filled by `fill` (which returns how many it wrote), in a
-    /// block of its own size when the bound was generous.
-    static func filled(bound: Int, _ fill: (UnsafeMutablePointer<UInt8>) throws -> Int) rethrows -> [UInt8] {
-        let b = try [UInt8](unsafeUninitializedCapacity: bound) { out, n in n = try fill(out.baseAddress!) }
-        return fitted(b)
+    /// Room for converting a listpack of `bytes` bytes into records: an element's record is
+    /// at most about twice its listpack entry (an integer becomes its decimal text), a score
+    /// at most four times (8 bytes for an entry of 2 or more).
+    static func listpackBound(_ bytes: Int) -> Int { bytes * 4 + 64 }
+
+    /// The text length of an element whose bytes are at most `limit` long, or nil when longer.
+    @inline(__always)
+    static func textLength(_ e: PackedElement, within limit: Int) -> Int? {
+        let n: Int
+        switch e {
+        case .bytes(let b): n = b.count
+        case .int(let v): n = Decimal.length(v)
+        }
+        return n <= limit ? n : nil
     }
 
     /// True when `p[at..<at+len]` holds exactly `key`.
@@ -211,15 +220,29 @@ struct PackedPairs {
         count += 1
     }
 
-    /// From a hash's listpack the RDB reader has checked (whole pairs, distinct fields), in
-    /// one pass: `textBytes` and `largest` are its summary's, as `RDBCollectionVisitor` gives them.
-    init(listpack blob: UnsafeRawBufferPointer, pairs: Int, textBytes: Int, largest: Int) throws {
-        buf = try Pack.filled(bound: textBytes + 2 * pairs * Pack.lengthBound(largest)) { out in
-            var p = Listpack.headerSize, w = 0
-            while let e = try Listpack.next(blob, &p) { w = Pack.write(e, out, w) }
-            return w
+    /// From a hash's listpack in one pass, checking it as it goes (structure, whole pairs, the
+    /// count its header declares), through `scratch` (`Pack.listpackBound` of the blob's size).
+    /// nil when a field or value is longer than `maxValue` (a table is built instead). The
+    /// summary is the RDB reader's: pairs, their text bytes, the longest field.
+    static func converting(listpack blob: UnsafeRawBufferPointer, maxValue: Int,
+                           scratch out: UnsafeMutablePointer<UInt8>) throws -> (PackedPairs, ValueSummary)? {
+        let declared = try Listpack.header(blob)
+        var p = Listpack.headerSize, w = 0
+        var s = ValueSummary()
+        while let f = try Listpack.next(blob, &p) {
+            guard let v = try Listpack.next(blob, &p) else { throw PackedError("odd number of elements (a field without a value)") }
+            guard let fl = Pack.textLength(f, within: maxValue), let vl = Pack.textLength(v, within: maxValue) else { return nil }
+            s.elements += 1
+            s.elementBytes += fl + vl
+            if fl > s.largestElement { s.largestElement = fl }
+            w = Pack.write(f, out, w)
+            w = Pack.write(v, out, w)
         }
-        count = pairs
+        try Listpack.checkCount(declared, s.elements * 2)
+        var r = PackedPairs()
+        r.buf = Array(UnsafeBufferPointer(start: out, count: w))
+        r.count = s.elements
+        return (r, s)
     }
 
     /// Drops the spare room appending left (after loading).
@@ -288,40 +311,52 @@ struct PackedScores {
         return (start, inOrder)
     }
 
-    /// From a sorted set's listpack the RDB reader has checked (whole pairs, distinct members,
-    /// numeric scores), in one pass; `inOrder` is false when its records are not in (score,
-    /// member) order (the caller sorts with `sortedAgain`).
-    init(listpack blob: UnsafeRawBufferPointer, pairs: Int, textBytes: Int, largest: Int) throws {
+    /// From a sorted set's listpack in one pass, checking it as it goes (structure, whole
+    /// pairs, numeric scores, the declared count), through `scratch` (`Pack.listpackBound` of
+    /// the blob's size). nil when a member is longer than `maxValue` (a skiplist is built
+    /// instead). `inOrder` is false when the records are not in (score, member) order (the
+    /// caller sorts with `sortedAgain`). The summary is the RDB reader's: pairs, member bytes
+    /// plus 8 per score, the longest member.
+    static func converting(listpack blob: UnsafeRawBufferPointer, maxValue: Int,
+                           scratch out: UnsafeMutablePointer<UInt8>) throws -> (PackedScores, ValueSummary)? {
+        let declared = try Listpack.header(blob)
+        var p = Listpack.headerSize, w = 0
+        var s = ValueSummary()
         var ordered = true
-        buf = try Pack.filled(bound: textBytes + pairs * Pack.lengthBound(largest)) { out in
-            var p = Listpack.headerSize, w = 0
-            var prev = -1, prevScore = 0.0
-            while let m = try Listpack.next(blob, &p) {
-                guard let s = try Listpack.next(blob, &p) else { throw PackedError("a member without a score") }
-                let score: Double
-                switch s {
-                case .int(let v): score = Double(v)
-                case .bytes(let b):
-                    guard let d = DoubleText.parse(b), !d.isNaN else { throw PackedError("score is not a number") }
-                    score = d
-                }
-                let start = w
-                w = Pack.write(m, out, w)
-                withUnsafeBytes(of: score.bitPattern.littleEndian) { UnsafeMutableRawPointer(out + w).copyMemory(from: $0.baseAddress!, byteCount: 8) }
-                w += 8
-                if ordered && prev >= 0 && (prevScore > score || (prevScore == score && !Pack.recordLess(out, prev, start, end: w))) {
-                    ordered = false
-                }
-                prev = start
-                prevScore = score
+        var prev = -1, prevScore = 0.0
+        while let m = try Listpack.next(blob, &p) {
+            guard let e = try Listpack.next(blob, &p) else { throw PackedError("odd number of elements (a member without a score)") }
+            let score: Double
+            switch e {
+            case .int(let v): score = Double(v)
+            case .bytes(let b):
+                guard let d = DoubleText.parse(b) else { throw PackedError("score is not a number") }
+                if d.isNaN { throw PackedError("score is NaN") }
+                score = d
             }
-            return w
+            guard let ml = Pack.textLength(m, within: maxValue) else { return nil }
+            s.elements += 1
+            s.elementBytes += ml + 8
+            if ml > s.largestElement { s.largestElement = ml }
+            let start = w
+            w = Pack.write(m, out, w)
+            UnsafeMutableRawPointer(out + w).storeBytes(of: score.bitPattern.littleEndian, as: UInt64.self)
+            w += 8
+            if ordered && prev >= 0 && (prevScore > score || (prevScore == score && !Pack.recordLess(out, prev, start, end: w))) {
+                ordered = false
+            }
+            prev = start
+            prevScore = score
         }
-        count = pairs
-        inOrder = ordered
+        try Listpack.checkCount(declared, s.elements * 2)
+        var r = PackedScores()
+        r.buf = Array(UnsafeBufferPointer(start: out, count: w))
+        r.count = s.elements
+        r.inOrder = ordered
+        return (r, s)
     }
 
-    /// Set by `init(listpack:...)`: whether the file's records were already in order.
+    /// Set by `converting(listpack:...)`: whether the file's records were already in order.
     private(set) var inOrder = true
 
     /// Drops the spare room appending left (after loading).

@@ -52,6 +52,34 @@ public enum Listpack {
     /// instead of `forEach` where a closure per element costs too much (loading).
     @inlinable @inline(__always)
     public static func next(_ blob: UnsafeRawBufferPointer, _ p: inout Int) throws -> PackedElement? {
+        // The two commonest entries (a 7-bit integer, a string of up to 63 bytes) whole and
+        // well formed, inline; anything else, and every error, through the general decoder.
+        let n = blob.count
+        if p < n {
+            let base = blob.baseAddress.unsafelyUnwrapped
+            let b = base.load(fromByteOffset: p, as: UInt8.self)
+            if b < 0x80 {
+                let end = p &+ 1
+                if end < n && base.load(fromByteOffset: end, as: UInt8.self) == 1 {
+                    p = end &+ 1
+                    return .int(Int64(b))
+                }
+            } else if b & 0xC0 == 0x80 {
+                let len = Int(b & 0x3F)
+                let end = p &+ 1 &+ len
+                if end < n && Int(base.load(fromByteOffset: end, as: UInt8.self)) == len &+ 1 {
+                    let e = PackedElement.bytes(UnsafeRawBufferPointer(start: base + (p &+ 1), count: len))
+                    p = end &+ 1
+                    return e
+                }
+            }
+        }
+        return try nextGeneral(blob, &p)
+    }
+
+    /// Any entry, with every check and its error.
+    @usableFromInline
+    static func nextGeneral(_ blob: UnsafeRawBufferPointer, _ p: inout Int) throws -> PackedElement? {
         let n = blob.count
         guard p < n else { throw PackedError("listpack has no terminator") }
         let b = blob[p]

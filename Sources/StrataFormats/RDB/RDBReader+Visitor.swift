@@ -20,19 +20,19 @@ public protocol RDBCollectionVisitor: AnyObject {
     /// True when the visitor takes a hash's or sorted set's listpack whole (`listpack(_:...)`)
     /// instead of a `field` or `member` call per pair.
     var takesListpacks: Bool { get }
-    /// A hash's or sorted set's listpack (RDB types 16 and 17), whole, after the reader has
-    /// checked it: structure, whole pairs, distinct fields or members, scores that are numbers.
-    /// `pairs`: its pairs; `textBytes`: the summary's element bytes (fields and values as text,
-    /// or members as text plus 8 per score); `largest`: its longest field or value (hash) or
-    /// member (sorted set) as text.
-    func listpack(_ blob: UnsafeRawBufferPointer, pairs: Int, textBytes: Int, largest: Int) throws
+    /// A hash's or sorted set's listpack (RDB types 16 and 17), whole. The visitor walks and
+    /// checks it itself (`Listpack.header`, `next`, `checkCount`: structure, whole pairs,
+    /// numeric scores, the declared count) and returns the summary the element-by-element path
+    /// makes (pairs; their text bytes, 8 per score; the longest field or member). Repeated
+    /// fields or members were refused before the call when the reader's options ask for it.
+    func listpack(_ blob: UnsafeRawBufferPointer, zset: Bool) throws -> ValueSummary
 }
 
 extension RDBCollectionVisitor {
     public func expect(_ count: Int) {}
     public func expect(packedBytes: Int) {}
     public var takesListpacks: Bool { false }
-    public func listpack(_ blob: UnsafeRawBufferPointer, pairs: Int, textBytes: Int, largest: Int) throws {}
+    public func listpack(_ blob: UnsafeRawBufferPointer, zset: Bool) throws -> ValueSummary { ValueSummary() }
 }
 
 extension RDBReader {

@@ -896,9 +896,8 @@ public final class RDBReader {
             let zset = t == RDBType.zsetListpack
             let what = zset ? "zset listpack" : "hash listpack"
             let whole = try withBlob(what) { blob in
-                guard let (s, largest) = try checkPairs(blob, zset: zset) else { return false }
-                summary = s
-                try v.listpack(blob, pairs: s.elements, textBytes: s.elementBytes, largest: largest)
+                if options.checkPackedDuplicates { guard try pairsAreDistinct(blob, zset: zset) else { return false } }
+                summary = try v.listpack(blob, zset: zset)
                 return true
             }
             if !whole {
@@ -1020,43 +1019,18 @@ public final class RDBReader {
         return .summary(kind: kind, summary)
     }
 
-    /// Walks a hash's or sorted set's listpack once, as the element-by-element path checks it
-    /// (structure, whole pairs, distinct fields or members, numeric scores), with the summary
-    /// that path makes and the longest field or value (hash) or member (sorted set); nil when the last
-    /// pair is not whole.
-    private func checkPairs(_ blob: UnsafeRawBufferPointer, zset: Bool) throws -> (ValueSummary, Int)? {
-        var s = ValueSummary()
-        var largest = 0
+    /// Walks a hash's or sorted set's listpack for repeated fields or members (throwing on
+    /// one, or on a broken structure); false when the last pair is not whole.
+    private func pairsAreDistinct(_ blob: UnsafeRawBufferPointer, zset: Bool) throws -> Bool {
         let declared = try Listpack.header(blob)
-        let checkDuplicates = options.checkPackedDuplicates
-        if checkDuplicates && declared != 65535 { seen.reset(expecting: declared / 2) }
+        if declared != 65535 { seen.reset(expecting: declared / 2) }
         var p = Listpack.headerSize
-        var found = 0
         var firstOfPair = true
         while let e = try Listpack.next(blob, &p) {
-            found += 1
-            if firstOfPair {
-                let n = e.stringLength
-                if n > largest { largest = n }
-                if checkDuplicates { guard unique(e) else { throw PackedError(zset ? "duplicate member" : "duplicate field") } }
-                s.elements += 1
-                s.elementBytes += n
-                if n > s.largestElement { s.largestElement = n }
-            } else if zset {
-                if case .bytes(let b) = e {
-                    guard let d = DoubleText.parse(b) else { throw PackedError("score is not a number") }
-                    if d.isNaN { throw PackedError("score is NaN") }
-                }
-                s.elementBytes += 8
-            } else {
-                let n = e.stringLength
-                if n > largest { largest = n }
-                s.elementBytes += n
-            }
+            if firstOfPair { guard unique(e) else { throw PackedError(zset ? "duplicate member" : "duplicate field") } }
             firstOfPair.toggle()
         }
-        try Listpack.checkCount(declared, found)
-        return firstOfPair ? (s, largest) : nil
+        return firstOfPair
     }
 
     private func readStreamID(_ what: String) throws -> StreamID {

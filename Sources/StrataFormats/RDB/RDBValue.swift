@@ -227,6 +227,11 @@ public struct ValueSummary: Sendable, Equatable {
     public var elements: Int = 0
     public var largestElement: Int = 0
     public var elementBytes: Int = 0
+    public init(elements: Int = 0, largestElement: Int = 0, elementBytes: Int = 0) {
+        self.elements = elements
+        self.largestElement = largestElement
+        self.elementBytes = elementBytes
+    }
 }
 
 /// A decoded value.
