@@ -66,5 +66,8 @@ func runServe(_ args: [String]) throws -> Int32 {
             }
         }
     }
-    return server.run()
+    let status = server.run()
+    // As redis-server: the dataset is not taken apart on the way out (freeing a large keyspace
+    // object by object takes seconds); run() has written, synced and closed what must last.
+    exit(status)
 }
