@@ -1,4 +1,5 @@
 import XCTest
+import StrataTestSupport
 @testable import StrataFormats
 
 final class RESPCommandReaderTests: XCTestCase {
@@ -28,6 +29,40 @@ final class RESPCommandReaderTests: XCTestCase {
         .annotation(Array("TS:1700000000".utf8)), .command(commands[0]), .command(commands[1]),
         .annotation(Array("TS:1700000001".utf8)), .command(commands[2]),
     ]
+
+    /// A consumer that keeps some arguments (as a store keeps values) and recycles each vector:
+    /// every command reads back exactly as sent, split anywhere, and what it kept never changes
+    /// when the reader refills the slots its arguments came from.
+    func testRecycledArgumentsNeverAliasWhatWasKept() throws {
+        var rng = SeededRNG(seed: 77)
+        var sent = [[[UInt8]]]()
+        for _ in 0..<400 {
+            let n = Int.random(in: 1...8, using: &rng)
+            sent.append((0..<n).map { _ in
+                let len = [0, 1, 3, 8, 15, 16, 17, 40, 300, 5000].randomElement(using: &rng)!
+                return (0..<len).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            })
+        }
+        let stream = sent.flatMap { Self.resp($0) }
+        let r = RESPCommandReader()
+        var kept = [([UInt8], [UInt8])]()
+        var got = 0
+        var at = 0
+        while at < stream.count {
+            let step = Int.random(in: 1...700, using: &rng)
+            r.feed(Array(stream[at..<min(stream.count, at + step)]))
+            at += step
+            while let item = try r.next() {
+                guard case .command(let args) = item else { XCTFail("not a command"); return }
+                XCTAssertEqual(args, sent[got], "command \(got)")
+                for a in args where Bool.random(using: &rng) { kept.append((a, a.map { $0 })) }
+                got += 1
+                r.recycle(args)
+            }
+        }
+        XCTAssertEqual(got, sent.count)
+        for (i, k) in kept.enumerated() { XCTAssertEqual(k.0, k.1, "kept argument \(i)") }
+    }
 
     func readAll(_ chunks: [[UInt8]]) throws -> [RESPCommandReader.Item] {
         var limits = RESPCommandReader.Limits()

@@ -42,6 +42,9 @@ public final class RESPCommandReader {
     private var expected = -1
     private var args: [[UInt8]] = []
     private var bulkLength = -1
+    /// Arguments of the multibulk in progress read so far (slots past it hold the last
+    /// command's arguments, refilled in place).
+    private var filled = 0
     /// A returned argument vector given back by `recycle` (its storage is reused for the next
     /// command instead of a fresh allocation).
     private var spare: [[UInt8]] = []
@@ -139,6 +142,22 @@ public final class RESPCommandReader {
         return neg ? -v : v
     }
 
+    /// Puts the `n` bytes at `pos` in argument slot `i`. A slot left from the last command
+    /// whose array is of the size class a fresh one would be refills that array: no allocation
+    /// when nothing kept it (the command's key, say), and one of the same size when something
+    /// did (a stored value keeps its bytes; the slot gets new ones).
+    @inline(__always)
+    private func fill(_ i: Int, _ n: Int) {
+        guard i < args.count else { args.append(bytes(pos, pos + n)); return }
+        let cap = args[i].capacity
+        if cap >= n && cap - n < 16 {
+            args[i].removeAll(keepingCapacity: true)
+            args[i].append(contentsOf: UnsafeBufferPointer(start: buffer + pos, count: n))
+        } else {
+            args[i] = bytes(pos, pos + n)
+        }
+    }
+
     private func bytes(_ from: Int, _ to: Int) -> [UInt8] {
         Array(UnsafeBufferPointer(start: buffer + from, count: to - from))
     }
@@ -175,8 +194,10 @@ public final class RESPCommandReader {
                     if n <= 0 { continue }   // "*0" and "*-1" are skipped, as Redis does
                     expected = n
                     swap(&args, &spare)
-                    args.removeAll(keepingCapacity: true)
+                    // The last vector's arguments stay as slots to refill (see `fill`).
+                    if args.count > n { args.removeLast(args.count - n) }
                     args.reserveCapacity(min(n, 1024))
+                    filled = 0
                     bulkLength = -1
                 } else if c == UInt8(ascii: "#") && limits.allowAnnotations {
                     guard let e = lineEnd(from: pos) else { return nil }
@@ -190,7 +211,7 @@ public final class RESPCommandReader {
                 }
             }
             // Bulk strings of the multibulk in progress.
-            while args.count < expected {
+            while filled < expected {
                 if bulkLength < 0 {
                     guard pos < count else { return nil }
                     guard buffer[pos] == UInt8(ascii: "$") else {
@@ -208,10 +229,17 @@ public final class RESPCommandReader {
                 guard buffer[pos + bulkLength] == 13 && buffer[pos + bulkLength + 1] == 10 else {
                     throw fail("bulk string of \(bulkLength) bytes is not followed by CRLF", at: pos + bulkLength)
                 }
-                args.append(args.isEmpty ? commandName(bulkLength) : bytes(pos, pos + bulkLength))
+                if filled == 0 {
+                    let name = commandName(bulkLength)
+                    if args.isEmpty { args.append(name) } else { args[0] = name }
+                } else {
+                    fill(filled, bulkLength)
+                }
+                filled += 1
                 pos += bulkLength + 2
                 bulkLength = -1
             }
+            if args.count > expected { args.removeLast(args.count - expected) }
             expected = -1
             let done = args
             args = []
