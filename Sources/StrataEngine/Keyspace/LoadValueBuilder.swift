@@ -99,14 +99,7 @@ final class LoadValueBuilder: RDBCollectionVisitor {
             s.elements += 1
             if n > s.largestElement { s.largestElement = n }
             if zset {
-                let score: Double
-                switch b {
-                case .int(let v): score = Double(v)
-                case .bytes(let t):
-                    guard let d = DoubleText.parse(t) else { throw PackedError("score is not a number") }
-                    if d.isNaN { throw PackedError("score is NaN") }
-                    score = d
-                }
+                let score = try b.score()
                 s.elementBytes += n + 8
                 member(a, score: score)
             } else {

@@ -326,14 +326,7 @@ struct PackedScores {
         var prev = -1, prevScore = 0.0
         while let m = try Listpack.next(blob, &p) {
             guard let e = try Listpack.next(blob, &p) else { throw PackedError("odd number of elements (a member without a score)") }
-            let score: Double
-            switch e {
-            case .int(let v): score = Double(v)
-            case .bytes(let b):
-                guard let d = DoubleText.parse(b) else { throw PackedError("score is not a number") }
-                if d.isNaN { throw PackedError("score is NaN") }
-                score = d
-            }
+            let score = try e.score()
             guard let ml = Pack.textLength(m, within: maxValue) else { return nil }
             s.elements += 1
             s.elementBytes += ml + 8

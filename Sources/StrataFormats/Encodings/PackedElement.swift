@@ -19,6 +19,19 @@ public enum PackedElement {
         }
     }
 
+    /// The element as a sorted set listpack's score: an integer, or text that is a number
+    /// (not NaN).
+    @inlinable
+    public func score() throws -> Double {
+        switch self {
+        case .int(let v): return Double(v)
+        case .bytes(let b):
+            guard let d = DoubleText.parse(b) else { throw PackedError("score is not a number") }
+            if d.isNaN { throw PackedError("score is NaN") }
+            return d
+        }
+    }
+
     /// Length of the element as a string (Redis's `len_largest_element`, memory estimates).
     public var stringLength: Int {
         switch self {

@@ -910,14 +910,7 @@ public final class RDBReader {
                 v.expect(packedBytes: blob.count)
                 let visit: (PackedElement) throws -> Void = { e in
                     if let m = pending {
-                        let score: Double
-                        switch e {
-                        case .int(let x): score = Double(x)
-                        case .bytes(let b):
-                            guard let d = DoubleText.parse(b) else { throw PackedError("score is not a number") }
-                            score = d
-                        }
-                        if score.isNaN { throw PackedError("score is NaN") }
+                        let score = try e.score()
                         count(m.stringLength)
                         summary.elementBytes += 8
                         v.member(m, score: score)
