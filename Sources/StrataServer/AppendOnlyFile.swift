@@ -46,7 +46,9 @@ final class AppendOnlyFile {
     /// Loads the directory into `engine` as Redis 7.0 does at startup; returns function libraries
     /// and whether anything existed. A truncated last file is cut at its last complete command
     /// when `loadTruncated` (Redis's aof-load-truncated), otherwise startup stops.
-    func load(into engine: Engine, loadTruncated: Bool) throws -> (functions: [[UInt8]], existed: Bool) {
+    /// `checkPackedDuplicates`: refuse a preamble listpack that repeats a field or member
+    /// (sanitize-dump-payload yes).
+    func load(into engine: Engine, loadTruncated: Bool, checkPackedDuplicates: Bool) throws -> (functions: [[UInt8]], existed: Bool) {
         if access(manifestPath, F_OK) != 0 && access(prefix, F_OK) == 0 {
             // A Redis 6 single-file AOF in dir: moved into the directory as its base (Redis 7.0's
             // aofUpgradePrepare), then loaded like any other.
@@ -87,7 +89,9 @@ final class AppendOnlyFile {
             }
         }
         let reader = try AOFReader(path: manifestPath)
+        reader.checkPackedDuplicates = checkPackedDuplicates
         let replay = AOFReplay(engine: engine)
+        reader.visitor = replay.collectionVisitor
         do {
             while let item = try reader.next() { try replay.apply(item) }
         } catch let e as AOFReplay.ReplayError {

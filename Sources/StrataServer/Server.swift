@@ -273,7 +273,7 @@ public final class Server: ScriptHost {
             functionLibraries = functions
             log("notice", line)
         } else {
-            let (functions, existed) = try a.load(into: engine, loadTruncated: config.bool("aof-load-truncated"))
+            let (functions, existed) = try a.load(into: engine, loadTruncated: config.bool("aof-load-truncated"), checkPackedDuplicates: sanitizesPayloads)
             functionLibraries = functions
             if existed {
                 var keys = 0
@@ -426,6 +426,10 @@ public final class Server: ScriptHost {
         return true
     }
 
+    /// As redis-server loads files: packed encodings are checked for repeated fields and
+    /// members only with sanitize-dump-payload yes ("clients" skips loading).
+    private var sanitizesPayloads: Bool { config.string("sanitize-dump-payload").lowercased() == "yes" }
+
     private func loadData() throws {
         let file = config.string("dbfilename")
         var st = stat()
@@ -437,10 +441,8 @@ public final class Server: ScriptHost {
         let fd = open(file, O_RDONLY | O_CLOEXEC)
         if fd < 0 { throw ServerError("Can't open \(file): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        // As redis-server: listpacks are checked for repeated fields and members only with
-        // sanitize-dump-payload yes ("clients" skips loading).
         var options = RDBReader.Options()
-        options.checkPackedDuplicates = config.string("sanitize-dump-payload").lowercased() == "yes"
+        options.checkPackedDuplicates = sanitizesPayloads
         let reader = RDBReader(source: ByteSource(fileDescriptor: fd, knownSize: Int(st.st_size)), options: options)
         engine.loading = true
         defer { engine.loading = false }
@@ -1165,7 +1167,7 @@ public final class Server: ScriptHost {
             engine.propagate = nil
             defer { installPropagation() }
             do {
-                let (functions, _) = try aof.load(into: engine, loadTruncated: config.bool("aof-load-truncated"))
+                let (functions, _) = try aof.load(into: engine, loadTruncated: config.bool("aof-load-truncated"), checkPackedDuplicates: sanitizesPayloads)
                 functionLibraries = functions
             } catch { return .error("ERR Error loading the AOF: \(error)") }
             log("notice", "Append Only File loaded by DEBUG LOADAOF")

@@ -29,8 +29,15 @@ public final class AOFReplay {
         public let description: String
     }
 
+    /// Builds preamble collections as `Engine.load(from:)` does, when the reader is given it.
+    private let builder: LoadValueBuilder
+    /// For `AOFReader.visitor`: the preamble's hashes and sorted sets are then kept as the file
+    /// packs them (repeats included, as Engine.load keeps them), not rebuilt from lists.
+    public var collectionVisitor: RDBCollectionVisitor { builder }
+
     public init(engine: Engine) {
         self.engine = engine
+        builder = LoadValueBuilder(limits: engine.limits)
         engine.loading = true
     }
 
@@ -47,7 +54,7 @@ public final class AOFReplay {
             switch ev {
             case .entry(let e):
                 var report = Engine.LoadReport()
-                do { try engine.load(entry: e, now: engine.clock(), keepExpired: true, report: &report) } catch let e as FormatError {
+                do { try engine.load(entry: e, built: builder.take(), now: engine.clock(), keepExpired: true, report: &report) } catch let e as FormatError {
                     throw ReplayError(description: "\(file): \(e.description)")
                 }
                 rdbKeys += 1

@@ -439,7 +439,14 @@ public final class ZSetObject {
         if ms.count > limits.zsetMaxListpackEntries || ms.contains(where: { $0.member.count > limits.zsetMaxListpackValue }) {
             z.pack = nil
             z.dict.reserveCapacity(ms.count)
-            for m in ms { z.dict[ByteKey(m.member)] = m.score; z.ordered.insert(m.member, m.score) }
+            for m in ms {
+                // A member repeated in a file loaded without sanitize-dump-payload: the first
+                // is kept, as in a converted listpack (one entry in the dict and the skiplist).
+                let k = ByteKey(m.member)
+                if z.dict[k] != nil { continue }
+                z.dict[k] = m.score
+                z.ordered.insert(m.member, m.score)
+            }
             return z
         }
         if Pack.hasRepeats(ms.count, { ms[$0].member }) {

@@ -30,6 +30,11 @@ public final class AOFReader {
     private var source: ByteSource?
     private var rdb: RDBReader?
     private var resp = RESPCommandReader()
+    /// Passed to the RDB preamble's reader (`RDBReader.Options.checkPackedDuplicates`).
+    public var checkPackedDuplicates = true
+    /// Given to the RDB preamble's reader: its entries then carry summaries (see
+    /// `RDBCollectionVisitor`).
+    public var visitor: RDBCollectionVisitor?
     private var timestamp: Int64?
     private var sourceDone = false
 
@@ -83,7 +88,10 @@ public final class AOFReader {
         if magic == UInt8(ascii: "R") || magic == UInt8(ascii: "V") {
             var options = RDBReader.Options(materialize: true)
             options.stopAfterChecksum = true
-            rdb = RDBReader(source: src, options: options)
+            options.checkPackedDuplicates = checkPackedDuplicates
+            let r = RDBReader(source: src, options: options)
+            r.visitor = visitor
+            rdb = r
         } else {
             rdb = nil
         }

@@ -535,7 +535,10 @@ public final class RDBReader {
         seen.insert(b)
     }
 
+    /// For an element of a packed encoding (listpack, ziplist, zipmap): checked only when
+    /// `checkPackedDuplicates` (plain encodings are always checked, as redis-server does).
     @inline(__always) func unique(_ e: PackedElement) -> Bool {
+        if !options.checkPackedDuplicates { return true }
         switch e {
         case .bytes(let b): return unique(b)
         case .int(let v): return withDecimal(v) { unique($0) }
