@@ -79,10 +79,10 @@ final class LoadValueBuilder: RDBCollectionVisitor {
                 scratch = .allocate(capacity: scratchCapacity)
             }
             if zset {
-                if let (z, s) = try PackedScores.converting(listpack: blob, maxValue: maxValue, scratch: scratch) {
-                    scores = z
+                if let z = try PackedScores.converting(listpack: blob, maxValue: maxValue, scratch: scratch) {
+                    scores = z.scores
                     inOrder = z.inOrder
-                    return s
+                    return z.summary
                 }
             } else if let (h, s) = try PackedPairs.converting(listpack: blob, maxValue: maxValue, scratch: scratch) {
                 pairs = h
@@ -90,11 +90,7 @@ final class LoadValueBuilder: RDBCollectionVisitor {
             }
         }
         var s = ValueSummary()
-        var p = Listpack.headerSize
-        while let a = try Listpack.next(blob, &p) {
-            guard let b = try Listpack.next(blob, &p) else {
-                throw PackedError("odd number of elements (\(zset ? "a member without a score" : "a field without a value"))")
-            }
+        _ = try Pack.forEachPair(blob, zset: zset) { a, b in
             let n = a.stringLength
             s.elements += 1
             if n > s.largestElement { s.largestElement = n }
@@ -106,8 +102,8 @@ final class LoadValueBuilder: RDBCollectionVisitor {
                 s.elementBytes += n + b.stringLength
                 field(a, value: b, expireMs: nil)
             }
+            return true
         }
-        try Listpack.checkCount(declared, s.elements * 2)
         return s
     }
 

@@ -83,6 +83,25 @@ enum Pack {
         return n
     }
 
+    /// Walks a listpack of pairs (hash fields and values, sorted set members and scores) with
+    /// every check: structure, whole pairs, the count its header declares. `body` returns
+    /// false to stop early; then so does this.
+    @inline(__always)
+    static func forEachPair(_ blob: UnsafeRawBufferPointer, zset: Bool,
+                            _ body: (PackedElement, PackedElement) throws -> Bool) throws -> Bool {
+        let declared = try Listpack.header(blob)
+        var p = Listpack.headerSize, pairs = 0
+        while let a = try Listpack.next(blob, &p) {
+            guard let b = try Listpack.next(blob, &p) else {
+                throw PackedError("odd number of elements (\(zset ? "a member without a score" : "a field without a value"))")
+            }
+            pairs += 1
+            if try !body(a, b) { return false }
+        }
+        try Listpack.checkCount(declared, pairs * 2)
+        return true
+    }
+
     /// Room for converting a listpack of `bytes` bytes into records: an element's record is
     /// at most about twice its listpack entry (an integer becomes its decimal text), a score
     /// at most four times (8 bytes for an entry of 2 or more).
@@ -226,19 +245,18 @@ struct PackedPairs {
     /// summary is the RDB reader's: pairs, their text bytes, the longest field.
     static func converting(listpack blob: UnsafeRawBufferPointer, maxValue: Int,
                            scratch out: UnsafeMutablePointer<UInt8>) throws -> (PackedPairs, ValueSummary)? {
-        let declared = try Listpack.header(blob)
-        var p = Listpack.headerSize, w = 0
+        var w = 0
         var s = ValueSummary()
-        while let f = try Listpack.next(blob, &p) {
-            guard let v = try Listpack.next(blob, &p) else { throw PackedError("odd number of elements (a field without a value)") }
-            guard let fl = Pack.textLength(f, within: maxValue), let vl = Pack.textLength(v, within: maxValue) else { return nil }
+        let whole = try Pack.forEachPair(blob, zset: false) { f, v in
+            guard let fl = Pack.textLength(f, within: maxValue), let vl = Pack.textLength(v, within: maxValue) else { return false }
             s.elements += 1
             s.elementBytes += fl + vl
             if fl > s.largestElement { s.largestElement = fl }
             w = Pack.write(f, out, w)
             w = Pack.write(v, out, w)
+            return true
         }
-        try Listpack.checkCount(declared, s.elements * 2)
+        guard whole else { return nil }
         var r = PackedPairs()
         r.buf = Array(UnsafeBufferPointer(start: out, count: w))
         r.count = s.elements
@@ -317,17 +335,15 @@ struct PackedScores {
     /// instead). `inOrder` is false when the records are not in (score, member) order (the
     /// caller sorts with `sortedAgain`). The summary is the RDB reader's: pairs, member bytes
     /// plus 8 per score, the longest member.
-    static func converting(listpack blob: UnsafeRawBufferPointer, maxValue: Int,
-                           scratch out: UnsafeMutablePointer<UInt8>) throws -> (PackedScores, ValueSummary)? {
-        let declared = try Listpack.header(blob)
-        var p = Listpack.headerSize, w = 0
+    static func converting(listpack blob: UnsafeRawBufferPointer, maxValue: Int, scratch out: UnsafeMutablePointer<UInt8>)
+        throws -> (scores: PackedScores, summary: ValueSummary, inOrder: Bool)? {
+        var w = 0
         var s = ValueSummary()
         var ordered = true
         var prev = -1, prevScore = 0.0
-        while let m = try Listpack.next(blob, &p) {
-            guard let e = try Listpack.next(blob, &p) else { throw PackedError("odd number of elements (a member without a score)") }
+        let whole = try Pack.forEachPair(blob, zset: true) { m, e in
             let score = try e.score()
-            guard let ml = Pack.textLength(m, within: maxValue) else { return nil }
+            guard let ml = Pack.textLength(m, within: maxValue) else { return false }
             s.elements += 1
             s.elementBytes += ml + 8
             if ml > s.largestElement { s.largestElement = ml }
@@ -340,17 +356,14 @@ struct PackedScores {
             }
             prev = start
             prevScore = score
+            return true
         }
-        try Listpack.checkCount(declared, s.elements * 2)
+        guard whole else { return nil }
         var r = PackedScores()
         r.buf = Array(UnsafeBufferPointer(start: out, count: w))
         r.count = s.elements
-        r.inOrder = ordered
-        return (r, s)
+        return (r, s, ordered)
     }
-
-    /// Set by `converting(listpack:...)`: whether the file's records were already in order.
-    private(set) var inOrder = true
 
     /// Drops the spare room appending left (after loading).
     mutating func fit() { buf = Pack.fitted(buf) }

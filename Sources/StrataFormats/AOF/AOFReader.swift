@@ -30,7 +30,8 @@ public final class AOFReader {
     private var source: ByteSource?
     private var rdb: RDBReader?
     private var resp = RESPCommandReader()
-    /// Passed to the RDB preamble's reader (`RDBReader.Options.checkPackedDuplicates`).
+    /// Passed to the RDB preamble's reader (`RDBReader.Options.checkPackedDuplicates`); set
+    /// it, and `visitor`, before the first `next()`.
     public var checkPackedDuplicates = true
     /// Given to the RDB preamble's reader: its entries then carry summaries (see
     /// `RDBCollectionVisitor`).

@@ -34,9 +34,8 @@ struct DuplicateFilter {
         guard n > 32 else { return }
         var size = 128
         while size < n * 2 { size <<= 1 }
-        if slots.count != size && (slots.count < size || slots.count > 1 << 12) {
-            slots = [UInt64](repeating: 0, count: size)
-        }
+        // `reset` has cleared the table (or dropped one over 4096 slots); a larger one serves.
+        if slots.count < size { slots = [UInt64](repeating: 0, count: size) }
         usingLarge = true
     }
 

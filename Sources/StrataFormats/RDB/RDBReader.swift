@@ -898,13 +898,9 @@ public final class RDBReader {
         case RDBType.zsetListpack where v.takesListpacks, RDBType.hashListpack where v.takesListpacks:
             let zset = t == RDBType.zsetListpack
             let what = zset ? "zset listpack" : "hash listpack"
-            let whole = try withBlob(what) { blob in
-                if options.checkPackedDuplicates { guard try pairsAreDistinct(blob, zset: zset) else { return false } }
+            try withBlob(what) { blob in
+                if options.checkPackedDuplicates { try checkDistinct(blob, zset: zset) }
                 summary = try v.listpack(blob, zset: zset)
-                return true
-            }
-            if !whole {
-                throw fail("\(what) has an odd number of elements (\(zset ? "a member without a score" : "a field without a value"))")
             }
         case RDBType.zsetZiplist, RDBType.zsetListpack:
             let what = t == RDBType.zsetZiplist ? "zset ziplist" : "zset listpack"
@@ -1015,9 +1011,9 @@ public final class RDBReader {
         return .summary(kind: kind, summary)
     }
 
-    /// Walks a hash's or sorted set's listpack for repeated fields or members (throwing on
-    /// one, or on a broken structure); false when the last pair is not whole.
-    private func pairsAreDistinct(_ blob: UnsafeRawBufferPointer, zset: Bool) throws -> Bool {
+    /// Throws on a field or member a hash's or sorted set's listpack repeats (or on a broken
+    /// entry); the visitor checks the rest (whole pairs, scores, the declared count).
+    private func checkDistinct(_ blob: UnsafeRawBufferPointer, zset: Bool) throws {
         let declared = try Listpack.header(blob)
         if declared != 65535 { seen.reset(expecting: declared / 2) }
         var p = Listpack.headerSize
@@ -1026,7 +1022,6 @@ public final class RDBReader {
             if firstOfPair { guard unique(e) else { throw PackedError(zset ? "duplicate member" : "duplicate field") } }
             firstOfPair.toggle()
         }
-        return firstOfPair
     }
 
     private func readStreamID(_ what: String) throws -> StreamID {

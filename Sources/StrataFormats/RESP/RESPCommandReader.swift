@@ -239,7 +239,6 @@ public final class RESPCommandReader {
                 pos += bulkLength + 2
                 bulkLength = -1
             }
-            if args.count > expected { args.removeLast(args.count - expected) }
             expected = -1
             let done = args
             args = []
