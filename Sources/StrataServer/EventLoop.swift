@@ -75,7 +75,6 @@ final class EventLoop {
         interests[fd] = nil
     }
 
-    /// Runs until `stopRequested`; `tick` is called about every `periodMs`.
     /// One round of ready events without waiting (a busy script lets the server answer others
     /// meanwhile, as Redis's processEventsWhileBlocked).
     func pollOnce() {
@@ -91,12 +90,16 @@ final class EventLoop {
         }
     }
 
-    func run(periodMs: Int, tick: () -> Void) {
+    /// Runs until `stopRequested`: events, `tick` about every `periodMs`, and `beforeSleep`
+    /// before each wait (where the replies of the iteration are written, as Redis's beforeSleep
+    /// does: one burst of writes wakes a client process once, not once per reply).
+    func run(periodMs: Int, beforeSleep: () -> Void, tick: () -> Void) {
         let capacity = 512
         let events = UnsafeMutableRawPointer.allocate(byteCount: capacity * Epoll.eventSize, alignment: 8)
         defer { events.deallocate() }
         var nextTick = EventLoop.nowMs() + Int64(periodMs)
         while !stopRequested {
+            beforeSleep()
             let wait = max(0, nextTick - EventLoop.nowMs())
             let n = Epoll.wait(epfd, events, Int32(capacity), Int32(wait))
             if n > 0 {

@@ -88,6 +88,10 @@ public final class Server: ScriptHost {
         /// The ACL user the connection is authenticated as.
         var user = "default"
         var closeAfterReply = false
+        /// In the server's pending writes (its output goes out before the loop next waits).
+        var writeQueued = false
+        /// Closed: its socket is gone (a queued write skips it).
+        var closed = false
         /// A command held by CLIENT PAUSE.
         var pausedCommand: [Bytes]?
         /// The command a script runs for (FUNCTION STATS).
@@ -249,7 +253,7 @@ public final class Server: ScriptHost {
         }
         log("notice", "Ready to accept connections")
         let hz = max(1, min(500, config.int("hz")))
-        loop.run(periodMs: 1000 / hz) { cron() }
+        loop.run(periodMs: 1000 / hz, beforeSleep: { writePending() }) { cron() }
         let status = finalShutdown()
         if !pidfile.isEmpty { unlink(pidfile) }
         return status
@@ -593,7 +597,10 @@ public final class Server: ScriptHost {
     }
 
     private func clientEvent(_ c: Client, _ events: UInt32) {
-        if events & Epoll.OUT != 0 { flush(c) }
+        if events & Epoll.OUT != 0 {
+            aof?.flush(now: Engine.systemClock())
+            writeOut(c)
+        }
         if events & (Epoll.IN | Epoll.HUP | Epoll.ERR) != 0 { readFrom(c) }
     }
 
@@ -633,9 +640,34 @@ public final class Server: ScriptHost {
 
     private func reply(_ c: Client, _ r: Reply) { r.write(into: c.out, resp: c.resp) }
 
+    /// Queues `c`'s output to be written before the loop next waits (`writePending`).
+    @inline(__always)
     private func flush(_ c: Client) {
-        // The AOF reaches the file (and the disk, with appendfsync always) before any reply.
+        guard !c.writeQueued else { return }
+        c.writeQueued = true
+        pendingWrites.append(c)
+    }
+
+    /// Clients with output to write (each once, in the order their output came).
+    private var pendingWrites: [Client] = []
+    private var writing: [Client] = []
+
+    /// Writes the output the last round of events produced. The AOF reaches the file (and the
+    /// disk, with appendfsync always) first, before any reply, as Redis's beforeSleep does.
+    private func writePending() {
+        guard !pendingWrites.isEmpty else { return }
         aof?.flush(now: Engine.systemClock())
+        swap(&pendingWrites, &writing)
+        for c in writing {
+            c.writeQueued = false
+            if !c.closed { writeOut(c) }
+        }
+        writing.removeAll(keepingCapacity: true)
+    }
+
+    /// Writes what the socket takes of `c`'s output; the rest waits for the socket to be
+    /// writable (or the client is closed once over its output buffer limit).
+    private func writeOut(_ c: Client) {
         while !c.out.isEmpty {
             let n = c.out.withUnsafeBytes { write(c.fd, $0.baseAddress, $0.count) }
             if n < 0 {
@@ -666,6 +698,7 @@ public final class Server: ScriptHost {
         for p in c.patterns { removeSubscriber(&patternSubscribers, p, c) }
         loop.remove(c.fd)
         clients[c.fd] = nil
+        c.closed = true
         close(c.fd)
     }
 
@@ -2533,7 +2566,12 @@ public final class Server: ScriptHost {
     func scriptBusy(_ run: ScriptRun) {
         busyScript = run
         loop.pollOnce()
-        for c in clients.values where !c.out.isEmpty && c !== scriptCaller { flush(c) }
+        // The script's caller gets its reply when the script ends; the others now.
+        let caller = scriptCaller.flatMap { $0.writeQueued ? $0 : nil }
+        pendingWrites.removeAll { $0 === caller }
+        caller?.writeQueued = false
+        writePending()
+        if let caller { flush(caller) }
     }
 
     /// Memory as maxmemory sees it: allocated bytes less the replicas' output buffers (Redis's

@@ -39,6 +39,42 @@ final class RingTests: XCTestCase {
         XCTAssertTrue(model.isEmpty)
     }
 
+    /// A queue (push at one end, pop at the other) and a rotation (pop one end, push the
+    /// other) over thousands of elements: they cross chunk boundaries both ways, stay in
+    /// order, and a queue that moves through the ring holds only the chunks its elements need.
+    func testQueueAndRotationAcrossChunks() {
+        let n = 5_000
+        var ring = Ring<[UInt8]>()
+        for i in 0..<n { ring.append([UInt8](String(i).utf8)) }
+        XCTAssertEqual(ring.chunksHeld, (n + 1023) / 1024)
+        for i in n..<(n + 100_000) {
+            XCTAssertEqual(ring.popFirst(), [UInt8](String(i - n).utf8))
+            ring.append([UInt8](String(i).utf8))
+        }
+        XCTAssertLessThanOrEqual(ring.chunksHeld, (n + 1023) / 1024 + 1)
+        XCTAssertEqual(ring.elements, (100_000..<(n + 100_000)).map { [UInt8](String($0).utf8) })
+        // Rotate right by popping the tail onto the head; then left the other way.
+        for _ in 0..<7_777 { ring.prepend(ring.popLast()!) }
+        for _ in 0..<7_777 { ring.append(ring.popFirst()!) }
+        XCTAssertEqual(ring.elements, (100_000..<(n + 100_000)).map { [UInt8](String($0).utf8) })
+        // Drained from the front, it holds nothing; it fills again as a fresh ring.
+        while ring.popFirst() != nil {}
+        XCTAssertEqual(ring.chunksHeld, 0)
+        XCTAssertTrue(ring.isEmpty)
+        for i in 0..<3_000 { ring.prepend([UInt8(i & 0xff)]) }
+        XCTAssertEqual(ring.count, 3_000)
+        XCTAssertEqual(ring[2_999], [0])
+        XCTAssertEqual(ring[0], [UInt8(2_999 & 0xff)])
+        // A copy is a value: changing it leaves the original as it was.
+        var copy = ring
+        copy[5] = [42]
+        _ = copy.popFirst()
+        copy.append([7])
+        XCTAssertEqual(ring.count, 3_000)
+        XCTAssertEqual(ring[5], [UInt8((2_999 - 5) & 0xff)])
+        XCTAssertEqual(copy[4], [42])
+    }
+
     private struct SplitMix {
         var state: UInt64
         init(_ seed: UInt64) { state = seed }
