@@ -123,11 +123,19 @@ public final class Server: ScriptHost {
         var softLimitSince: Int64 = 0
         var replicaDB = -1
         var rdbOnly = false
+        /// The socket's own end (CLIENT LIST laddr).
+        var localAddress = ""
+        let created: Int64
+        /// The last command's name as sent, and its subcommand for a server command with
+        /// subcommands (CLIENT LIST cmd=client|list).
+        var lastName: Bytes = []
+        var lastSub: Bytes?
         init(fd: Int32, id: Int64, limits: RESPCommandReader.Limits, authenticated: Bool, now: Int64, address: String) {
             self.fd = fd; self.id = id
             reader = RESPCommandReader(limits: limits)
             self.authenticated = authenticated
             lastInteraction = now
+            created = now
             self.address = address
         }
     }
@@ -570,6 +578,11 @@ public final class Server: ScriptHost {
             limits.maxBulkLength = config.bytes("proto-max-bulk-len")
             let c = Client(fd: fd, id: nextClientID, limits: limits, authenticated: defaultUserOpen,
                            now: EventLoop.nowMs(), address: address)
+            var local = sockaddr_storage()
+            var localLen = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            if withUnsafeMutablePointer(to: &local, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &localLen) } }) == 0 {
+                c.localAddress = Int32(local.ss_family) == AF_UNIX ? config.string("unixsocket") + ":0" : Server.describe(local).0
+            }
             nextClientID += 1
             clients[fd] = c
             loop.add(fd, .read) { [unowned self] ev in self.clientEvent(c, ev) }
@@ -778,6 +791,9 @@ public final class Server: ScriptHost {
             default: break
             }
         }
+        // A script is shown before the commands it runs (Redis feeds EVAL and FCALL first).
+        let scriptShownFirst = !monitors.isEmpty && c.multi == nil && Server.scriptCommands.contains(Server.lower(argv[0]))
+        if scriptShownFirst { feedMonitors(c, argv) }
         if engine.propagate != nil {
             // What one command propagates goes out together (MULTI/EXEC when several).
             beginCall()
@@ -799,10 +815,37 @@ public final class Server: ScriptHost {
             recordStat(argv, usec: took, error: isError ? c.out.bytes((mark + 1)..<min(c.out.count, mark + 65))[...] : nil)
         }
         // A command queued by MULTI is shown when EXEC runs it, not now.
-        if !monitors.isEmpty && (c.multi == nil || Server.lower(argv[0]) == "multi") { feedMonitors(c, argv) }
+        if !monitors.isEmpty && !scriptShownFirst && (c.multi == nil || Server.lower(argv[0]) == "multi") { feedMonitors(c, argv) }
     }
 
+    private static let scriptCommands: Set<String> = ["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"]
+
     static let queuedReply = Array("+QUEUED\r\n".utf8)
+
+    /// Server commands whose first argument is a subcommand (shown as `client|list`).
+    private static let containerCommands: Set<String> = ["client", "config", "command", "acl", "slowlog", "latency", "script",
+                                                         "function", "pubsub", "memory", "debug", "object", "xinfo", "xgroup", "cluster", "module"]
+
+    /// One CLIENT LIST line, with the fields and flags of Redis 7.0's (`argv` is the command
+    /// running for the client asking, whose arguments argv-mem counts).
+    private func clientLine(_ x: Client, now: Int64, argv: [Bytes]?) -> String {
+        var flags = ""
+        if x.isMonitor { flags += "O" } else if x.isReplica { flags += "S" }
+        if x.subscriptionCount > 0 { flags += "P" }
+        if x.multi != nil { flags += "x" }
+        if x.blocked != nil { flags += "b" }
+        if x.dirtyCAS { flags += "d" }
+        if x.closeAfterReply { flags += "c" }
+        if x.address == "/unixsocket:0" { flags += "U" }
+        if flags.isEmpty { flags = "N" }
+        var cmd = x.lastName.isEmpty ? "NULL" : Server.lower(x.lastName)
+        if let sub = x.lastSub { cmd += "|" + Server.lower(sub) }
+        let addr = x.address == "/unixsocket:0" ? config.string("unixsocket") + ":0" : x.address
+        let argvMem = argv?.reduce(0) { $0 + $1.count } ?? 0
+        let multiMem = x.multi?.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count } } ?? 0
+        let qbuf = x.reader.bufferedBytes, qfree = x.reader.freeBytes
+        return "id=\(x.id) addr=\(addr) laddr=\(x.localAddress) fd=\(x.fd) name=\(String(decoding: x.name, as: UTF8.self)) age=\((now - x.created) / 1000) idle=\((now - x.lastInteraction) / 1000) flags=\(flags) db=\(x.state.db) sub=\(x.channels.count) psub=\(x.patterns.count) ssub=0 multi=\(x.multi.map { $0.count } ?? -1) qbuf=\(qbuf) qbuf-free=\(qfree) argv-mem=\(argvMem) multi-mem=\(multiMem) rbs=\(qbuf + qfree) rbp=\(qbuf) obl=0 oll=0 omem=\(x.out.count) tot-mem=\(qbuf + qfree + x.out.count + argvMem + multiMem) events=\(x.out.isEmpty ? "r" : "rw") cmd=\(cmd) user=\(x.user) redir=-1 resp=\(x.resp)\n"
+    }
 
     private func recordStat(_ argv: [Bytes], usec: Int64, error: ArraySlice<UInt8>?) {
         if let i = stats.cachedEntry(argv) { stats.record(i, usec: usec, error: error); return }
@@ -957,7 +1000,7 @@ public final class Server: ScriptHost {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         let micros = String(Int(ts.tv_nsec) / 1000)
-        var line = Array("+\(ts.tv_sec).\(String(repeating: "0", count: 6 - micros.count) + micros) [\(c.state.db) \(c.address == "/unixsocket:0" ? "unix:\(config.string("unixsocket"))" : c.address)]".utf8)
+        var line = Array("+\(ts.tv_sec).\(String(repeating: "0", count: 6 - micros.count) + micros) [\(c.state.db) \(c === scriptClient ? "lua" : c.address == "/unixsocket:0" ? "unix:\(config.string("unixsocket"))" : c.address)]".utf8)
         for (i, a) in argv.enumerated() {
             line.append(32)
             let redact = i > 0 && (name == "auth" || (name == "hello" && i >= 3 && argv.count > 2))
@@ -992,8 +1035,7 @@ public final class Server: ScriptHost {
     /// `client-output-buffer-limit <class> <hard> <soft> <seconds>` for this client's class.
     private func outputLimits(_ c: Client) -> (hard: Int, soft: Int, seconds: Int) {
         let cls = c.isReplica ? "replica" : (c.subscriptionCount > 0 ? "pubsub" : "normal")
-        let defaults = ["normal": ["0", "0", "0"], "replica": ["256mb", "64mb", "60"], "pubsub": ["32mb", "8mb", "60"]]
-        let v = config.outputBufferLimits[cls] ?? defaults[cls]!
+        let v = config.outputBufferLimits[cls] ?? ServerConfig.outputBufferDefaults[cls]!
         return (ServerConfig.memory(v[0]) ?? 0, ServerConfig.memory(v[1]) ?? 0, Int(v[2]) ?? 0)
     }
 
@@ -1090,6 +1132,8 @@ public final class Server: ScriptHost {
 
     private func processCommand(_ c: Client, _ argv: [Bytes]) {
         commandsProcessed += 1
+        c.lastName = argv[0]
+        if c.lastSub != nil { c.lastSub = nil }
         // The fast path: an authenticated client outside MULTI, no renamed commands, an engine command.
         if c.authenticated && c.multi == nil && c.subscriptionCount == 0 && renamed.isEmpty && disabled.isEmpty && maxmemoryBytes == 0 && busyScript == nil && !aclActive && !Server.maybeServerCommand(argv[0]) {
             if watchers.isEmpty && blockedClients.isEmpty && !Server.maybeBlocking(argv[0]) {
@@ -1103,6 +1147,7 @@ public final class Server: ScriptHost {
         }
         var args = argv
         var name = Server.lower(args[0])
+        if args.count > 1 && Server.containerCommands.contains(name) { c.lastSub = args[1] }
         if let real = renamed[name] { name = real; args[0] = Array(real.utf8) }
         else if disabled.contains(name) {
             reply(c, unknown(argv)); return
@@ -2145,13 +2190,13 @@ public final class Server: ScriptHost {
         case "list", "info":
             let now = EventLoop.nowMs()
             let list = Server.lower(a[1]) == "info" ? [c] : clients.values.sorted { $0.id < $1.id }
-            let text = list.map { x in
-                "id=\(x.id) addr=\(x.address) laddr=- fd=\(x.fd) name=\(String(decoding: x.name, as: UTF8.self)) age=0 idle=\((now - x.lastInteraction) / 1000) flags=\(x.multi != nil ? "x" : "N") db=\(x.state.db) sub=0 psub=0 ssub=0 multi=\(x.multi.map { $0.count } ?? -1) qbuf=\(x.reader.pendingBytes) qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=\(x.out.count) tot-mem=0 events=r cmd=client|list user=default redir=-1 resp=\(x.resp)\n"
-            }.joined()
+            let text = list.map { x in clientLine(x, now: now, argv: x === c ? a : nil) }.joined()
             return .verbatim(Array(text.utf8))
         case "kill":
             // CLIENT KILL addr (old form), or filters ID / ADDR / SKIPME yes|no.
-            var ids: Set<Int64>? = nil, addr: String? = nil, skipMe = true
+            var ids: Set<Int64>? = nil, addr: String? = nil, laddr: String? = nil, skipMe = true
+            var type: String? = nil, user: String? = nil, maxAge: Int64? = nil
+            guard a.count >= 3 else { return .error("ERR wrong number of arguments for 'client|kill' command") }
             if a.count == 3 {
                 addr = String(decoding: a[2], as: UTF8.self)
                 guard let victim = clients.values.first(where: { $0.address == addr }) else { return .error("ERR No such client") }
@@ -2162,13 +2207,34 @@ public final class Server: ScriptHost {
             for i in stride(from: 2, to: a.count, by: 2) {
                 let v = String(decoding: a[i + 1], as: UTF8.self)
                 switch Server.lower(a[i]) {
-                case "id": guard let n = Int64(v) else { return .error("ERR client-id should be greater than 0") }; ids = [n]
+                case "id": guard let n = Int64(v), n > 0 else { return .error("ERR client-id should be greater than 0") }; ids = [n]
                 case "addr": addr = v
-                case "skipme": skipMe = v.lowercased() != "no"
+                case "laddr": laddr = v
+                case "type":
+                    let t = v.lowercased()
+                    guard ["normal", "master", "replica", "slave", "pubsub"].contains(t) else { return .error("ERR Unknown client type '\(v)'") }
+                    type = t == "slave" ? "replica" : t
+                case "user":
+                    guard acl.user(v) != nil else { return .error("ERR No such user '\(v)'") }
+                    user = v
+                case "skipme":
+                    switch v.lowercased() {
+                    case "yes": skipMe = true
+                    case "no": skipMe = false
+                    default: return .error("ERR syntax error")
+                    }
+                case "maxage": guard let n = Int64(v) else { return .error("ERR syntax error") }; maxAge = n
                 default: return .error("ERR syntax error")
                 }
             }
-            let victims = clients.values.filter { x in (ids.map { $0.contains(x.id) } ?? true) && (addr.map { $0 == x.address } ?? true) && !(skipMe && x === c) }
+            let now = EventLoop.nowMs()
+            func kind(_ x: Client) -> String { x.isReplica && !x.isMonitor ? "replica" : x.subscriptionCount > 0 ? "pubsub" : "normal" }
+            let victims = clients.values.filter { x in
+                (ids.map { $0.contains(x.id) } ?? true) && (addr.map { $0 == x.address } ?? true)
+                    && (laddr.map { $0 == x.localAddress } ?? true) && (type.map { $0 == kind(x) } ?? true)
+                    && (user.map { $0 == x.user } ?? true) && (maxAge.map { (now - x.created) / 1000 >= $0 } ?? true)
+                    && !(skipMe && x === c)
+            }
             for v in victims { if v === c { c.closeAfterReply = true } else { closeClient(v) } }
             return .integer(Int64(victims.count))
         case "reply":
@@ -2230,8 +2296,12 @@ public final class Server: ScriptHost {
         case "set":
             guard a.count >= 4, a.count % 2 == 0 else { return .error("ERR wrong number of arguments for 'config|set' command") }
             var copy = config
+            var seen = Set<String>()
             for i in stride(from: 2, to: a.count, by: 2) {
                 let name = Server.lower(a[i]), value = String(decoding: a[i + 1], as: UTF8.self)
+                if !seen.insert(name).inserted {
+                    return .error("ERR CONFIG SET failed (possibly related to argument '\(name)') - duplicate parameter")
+                }
                 if ["port", "bind", "databases", "daemonize", "logfile", "pidfile", "unixsocket"].contains(name) {
                     return .error("ERR CONFIG SET failed (possibly related to argument '\(name)') - can't set immutable config")
                 }
@@ -2542,6 +2612,7 @@ public final class Server: ScriptHost {
         let c = scriptClient
         c.state.db = run.db
         c.resp = run.resp
+        if !monitors.isEmpty { feedMonitors(c, args) }   // `[db lua] "set" ...`, as Redis logs it
         replMask = run.replicate
         let before = engine.dirty
         let t0 = Server.microseconds()
@@ -2685,6 +2756,11 @@ public final class Server: ScriptHost {
             var buf = [CChar](repeating: 0, count: 4096)
             return getcwd(&buf, 4096) != nil ? String(cString: buf) : config.string("dir")
         case "include", "rename-command", "user", "loadmodule", "sentinel": return nil
+        case "client-output-buffer-limit":
+            return [("normal", "normal"), ("replica", "slave"), ("pubsub", "pubsub")].map { cls, shown in
+                let v = config.outputBufferLimits[cls] ?? ServerConfig.outputBufferDefaults[cls]!
+                return "\(shown) \(ServerConfig.memory(v[0]) ?? 0) \(ServerConfig.memory(v[1]) ?? 0) \(v[2])"
+            }.joined(separator: " ")
         default:
             let n = config.canonical(name)
             if let v = config.values[n]?.joined(separator: " ") { return v }

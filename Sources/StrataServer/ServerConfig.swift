@@ -11,7 +11,9 @@ public struct ServerConfig: Sendable {
     public private(set) var savePoints: [(seconds: Int, changes: Int)] = [(3600, 1), (300, 100), (60, 10000)]
     public private(set) var binds: [String] = ["127.0.0.1", "-::1"]
     public private(set) var renames: [(from: String, to: String)] = []
+    /// `client-output-buffer-limit` per class (normal, replica, pubsub): hard, soft, seconds.
     public private(set) var outputBufferLimits: [String: [String]] = [:]
+    static let outputBufferDefaults = ["normal": ["0", "0", "0"], "replica": ["256mb", "64mb", "60"], "pubsub": ["32mb", "8mb", "60"]]
     /// Directives accepted and recorded but without effect in Strata (named in the log).
     public private(set) var ignored: [String] = []
     /// `user NAME rule...` lines (ACL users), in file order.
@@ -48,6 +50,43 @@ public struct ServerConfig: Sendable {
         "set-max-intset-entries": "512", "hll-sparse-max-bytes": "3000", "tcp-backlog": "511",
         "slowlog-log-slower-than": "10000", "slowlog-max-len": "128", "lua-time-limit": "5000",
         "busy-reply-threshold": "5000", "sanitize-dump-payload": "no", "shutdown-on-sigterm": "default", "shutdown-on-sigint": "default",
+        // Yes/no directives accepted but not acted on: redis-server 7.0's defaults, so that
+        // CONFIG GET shows them as Redis does and a client can set them back.
+        "activerehashing": "yes", "activedefrag": "no", "always-show-logo": "no", "crash-log-enabled": "yes",
+        "crash-memcheck-enabled": "yes", "jemalloc-bg-thread": "yes", "set-proc-title": "yes", "syslog-enabled": "no",
+        "io-threads-do-reads": "no", "latency-tracking": "yes", "disable-thp": "yes", "aof-disable-auto-gc": "no",
+        "replica-lazy-flush": "no", "slave-lazy-flush": "no", "repl-diskless-sync": "yes", "repl-disable-tcp-nodelay": "no",
+        "replica-ignore-maxmemory": "yes", "slave-ignore-maxmemory": "yes", "lazyfree-lazy-eviction": "no",
+        "lazyfree-lazy-expire": "no", "lazyfree-lazy-server-del": "no", "lazyfree-lazy-user-del": "no",
+        "lazyfree-lazy-user-flush": "no", "replica-read-only": "yes", "slave-read-only": "yes",
+        "replica-serve-stale-data": "yes", "slave-serve-stale-data": "yes", "cluster-enabled": "no", "dynamic-hz": "yes",
+        "aof-rewrite-incremental-fsync": "yes", "rdb-save-incremental-fsync": "yes", "no-appendfsync-on-rewrite": "no",
+        // The rest of redis-server 7.0's defaults (CONFIG GET shows them; the AOF ones act).
+        "auto-aof-rewrite-percentage": "100", "auto-aof-rewrite-min-size": "67108864", "latency-monitor-threshold": "0",
+        "acl-pubsub-default": "resetchannels", "acllog-max-len": "128", "active-defrag-cycle-max": "25",
+        "active-defrag-cycle-min": "1", "active-defrag-ignore-bytes": "104857600", "active-defrag-max-scan-fields": "1000",
+        "active-defrag-threshold-lower": "10", "active-defrag-threshold-upper": "100", "active-expire-effort": "1",
+        "cluster-allow-pubsubshard-when-down": "yes", "cluster-allow-reads-when-down": "no",
+        "cluster-allow-replica-migration": "yes", "cluster-announce-bus-port": "0", "cluster-announce-port": "0",
+        "cluster-announce-tls-port": "0", "cluster-config-file": "nodes.conf", "cluster-link-sendbuf-limit": "0",
+        "cluster-migration-barrier": "1", "cluster-node-timeout": "15000", "cluster-port": "0",
+        "cluster-preferred-endpoint-type": "ip", "cluster-replica-no-failover": "no", "cluster-replica-validity-factor": "10",
+        "cluster-require-full-coverage": "yes", "cluster-slave-no-failover": "no", "cluster-slave-validity-factor": "10",
+        "enable-module-command": "no", "enable-protected-configs": "no", "io-threads": "1",
+        "latency-tracking-info-percentiles": "50 99 99.9", "list-compress-depth": "0", "list-max-listpack-size": "-2",
+        "list-max-ziplist-size": "-2", "maxmemory-clients": "0", "maxmemory-eviction-tenacity": "10",
+        "min-replicas-max-lag": "10", "min-replicas-to-write": "0", "min-slaves-max-lag": "10", "min-slaves-to-write": "0",
+        "oom-score-adj": "no", "oom-score-adj-values": "0 200 800", "proc-title-template": "{title} {listen-addr} {server-mode}",
+        "propagation-error-behavior": "ignore", "rdb-del-sync-files": "no", "repl-backlog-size": "1048576",
+        "repl-backlog-ttl": "3600", "repl-diskless-load": "disabled", "repl-diskless-sync-delay": "5",
+        "repl-diskless-sync-max-replicas": "0", "repl-ping-replica-period": "10", "repl-ping-slave-period": "10",
+        "repl-timeout": "60", "replica-announce-port": "0", "replica-announced": "yes",
+        "replica-ignore-disk-write-errors": "no", "replica-priority": "100", "shutdown-timeout": "10",
+        "slave-announce-port": "0", "slave-priority": "100", "socket-mark-id": "0", "stream-node-max-bytes": "4096",
+        "stream-node-max-entries": "100", "supervised": "no", "syslog-facility": "local0", "syslog-ident": "redis",
+        "tls-auth-clients": "yes", "tls-cluster": "no", "tls-port": "0", "tls-prefer-server-ciphers": "no",
+        "tls-replication": "no", "tls-session-cache-size": "20480", "tls-session-cache-timeout": "300",
+        "tls-session-caching": "yes", "tracking-table-max-keys": "1000000",
     ]
 
     /// Every directive redis-server 7.0 accepts (CONFIG GET * plus the file-only ones).
@@ -220,10 +259,18 @@ public struct ServerConfig: Sendable {
             renames.append((args[0].lowercased(), args[1]))
             return
         case "client-output-buffer-limit":
-            guard args.count == 4 else { throw bad }
-            let cls = args[0].lowercased()
-            guard ["normal", "replica", "slave", "pubsub"].contains(cls) else { throw fail("Invalid client class specified in buffer limit configuration.") }
-            outputBufferLimits[cls == "slave" ? "replica" : cls] = Array(args.dropFirst())
+            // One or more `<class> <hard> <soft> <seconds>` groups (CONFIG GET shows all three).
+            guard !args.isEmpty, args.count % 4 == 0 else { throw bad }
+            var limits = outputBufferLimits
+            for g in stride(from: 0, to: args.count, by: 4) {
+                let cls = args[g].lowercased()
+                guard ["normal", "replica", "slave", "pubsub"].contains(cls) else { throw fail("Invalid client class specified in buffer limit configuration.") }
+                guard ServerConfig.memory(args[g + 1]) != nil, ServerConfig.memory(args[g + 2]) != nil, Int(args[g + 3]).map({ $0 >= 0 }) == true else {
+                    throw fail("Error in hard, soft or soft_seconds setting in buffer limit configuration.")
+                }
+                limits[cls == "slave" ? "replica" : cls] = Array(args[(g + 1)..<(g + 4)])
+            }
+            outputBufferLimits = limits
             return
         case "user":
             guard args.count >= 1 else { throw bad }
@@ -297,6 +344,7 @@ public struct ServerConfig: Sendable {
 
     /// Sets a directive at run time (CONFIG SET) after validating it as the file would.
     public mutating func set(_ name: String, _ value: String) throws {
-        try apply(name, name == "save" && value.isEmpty ? [""] : (name == "save" || name == "bind" ? value.split(separator: " ").map(String.init) : [value]), line: 0, text: "\(name) \(value)")
+        let split = name == "save" || name == "bind" || name == "client-output-buffer-limit"
+        try apply(name, name == "save" && value.isEmpty ? [""] : (split ? value.split(separator: " ").map(String.init) : [value]), line: 0, text: "\(name) \(value)")
     }
 }

@@ -537,7 +537,7 @@ final class ServeTests: XCTestCase {
             m.standardOutput = FileHandle(forWritingAtPath: out)
             try m.run()
             usleep(300_000)
-            _ = try runProcess(o.cli, ["-p", "\(o.port)"], stdin: Data("SET a \"x\\ty\"\nMULTI\nINCR c\nSET b 2\nEXEC\nGET a\nAUTH foo\nSELECT 2\nRPUSH l \"\\x00\\xff\"\n".utf8))
+            _ = try runProcess(o.cli, ["-p", "\(o.port)"], stdin: Data("SET a \"x\\ty\"\nMULTI\nINCR c\nSET b 2\nEXEC\nGET a\nAUTH foo\nSELECT 2\nRPUSH l \"\\x00\\xff\"\nEVAL \"return redis.call('set','s','v')\" 0\n".utf8))
             usleep(300_000)
             m.terminate(); m.waitUntilExit()
             let lines = (try String(contentsOfFile: out, encoding: .utf8)).split(separator: "\n").map { line -> String in
@@ -549,6 +549,57 @@ final class ServeTests: XCTestCase {
         }
         XCTAssertEqual(outputs[1], outputs[0])
         XCTAssertTrue(outputs[0].contains("[2] \"RPUSH\" \"l\" \"\\x00\\xff\""), "\(outputs[0])")
+        // A script's commands follow the script, shown as the lua client's.
+        XCTAssertEqual(outputs[0].suffix(2).map { $0.hasPrefix("[2]") }, [true, true], "\(outputs[0])")
+        XCTAssertTrue(outputs[0].last?.hasSuffix("\"set\" \"s\" \"v\"") == true, "\(outputs[0])")
+    }
+
+    /// CLIENT LIST / INFO give redis-server's fields in its order with the same values where
+    /// they do not depend on the process (flags, db, sub, multi, cmd, user, events); CLIENT
+    /// KILL refuses bad filters with Redis's errors; CONFIG GET * shows redis-server 7.0's
+    /// values for every directive but the few each instance sets for itself.
+    func testClientListKillAndConfigGetLikeRedis() throws {
+        let instanceSpecific: Set<String> = ["port", "dir", "logfile", "pidfile", "bind", "daemonize", "save", "appendonly", "enable-debug-command"]
+        var lists = [[String]](), kills = [String](), configs = [[String: String]]()
+        for server in ["redis", "strata"] {
+            let o = server == "redis" ? try RedisOracle() : try startStrata()
+            defer { o.stop() }
+            // A connection in MULTI, subscribed, in db 3, named; another asks for CLIENT LIST.
+            let fd = try rawConnection(o.port)
+            defer { close(fd) }
+            _ = Array("CLIENT SETNAME watcher\r\nSELECT 3\r\nSUBSCRIBE a b\r\nPSUBSCRIBE p*\r\n".utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            usleep(200_000)
+            let text = try o.cmd("client", "list")
+            let lines = text.split(separator: "\n").map(String.init).sorted { $0.contains("name=watcher") && !$1.contains("name=watcher") }
+            XCTAssertEqual(lines.count, 2, "\(server): \(text)")
+            // Fields by name; addresses, ids, fds, ages and buffer sizes vary by process.
+            lists.append(lines.map { line in
+                line.split(separator: " ").map { f -> String in
+                    let kv = f.split(separator: "=", maxSplits: 1).map(String.init)
+                    let varying: Set<String> = ["id", "addr", "laddr", "fd", "age", "idle", "qbuf-free", "argv-mem", "rbs", "rbp", "tot-mem", "qbuf"]
+                    return varying.contains(kv[0]) ? kv[0] : f.description
+                }.joined(separator: " ")
+            })
+            XCTAssertTrue(text.contains("laddr=127.0.0.1:\(o.port)"), "\(server): \(text)")
+            var k = [String]()
+            for args in [["client", "kill"], ["client", "kill", "id", "0"], ["client", "kill", "id", "x"], ["client", "kill", "type", "nope"],
+                         ["client", "kill", "user", "nobody"], ["client", "kill", "skipme", "maybe"], ["client", "kill", "1.2.3.4:5"],
+                         ["client", "kill", "type", "pubsub"], ["client", "kill", "id", "424242"]] {
+                k.append(try o.cmd(args))
+            }
+            kills.append(k.joined(separator: "\n"))
+            let all = try o.cmd("config", "get", "*").split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            var dict = [String: String]()
+            for i in stride(from: 0, to: all.count - 1, by: 2) where !instanceSpecific.contains(all[i]) { dict[all[i]] = all[i + 1] }
+            configs.append(dict)
+        }
+        XCTAssertEqual(lists[1], lists[0])
+        XCTAssertEqual(kills[1], kills[0])
+        XCTAssertTrue(kills[0].contains("ERR Unknown client type 'nope'"), kills[0])
+        for (name, value) in configs[0] where configs[1][name] != value {
+            XCTFail("CONFIG GET \(name): redis-server \(value), strata \(configs[1][name] ?? "(missing)")")
+        }
+        XCTAssertEqual(Set(configs[1].keys), Set(configs[0].keys))
     }
 
     /// A subscriber that stops reading is closed at the pubsub output-buffer limit, as by Redis;

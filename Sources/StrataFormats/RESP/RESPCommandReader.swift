@@ -69,6 +69,8 @@ public final class RESPCommandReader {
     public var atBoundary: Bool { expected < 0 && pendingBytes == 0 }
     /// Bytes the reader holds (consumed ones are dropped at the next feed).
     public var bufferedBytes: Int { count }
+    /// Room left in the buffer before it grows (CLIENT LIST qbuf-free).
+    public var freeBytes: Int { capacity - count }
 
     public func feed(_ bytes: [UInt8]) { bytes.withUnsafeBytes { feed($0) } }
 
