@@ -122,6 +122,10 @@ public final class Server: ScriptHost {
         /// When the output buffer first went over the soft limit (0: it is not over).
         var softLimitSince: Int64 = 0
         var replicaDB = -1
+        /// A replica's REPLCONF listening-port (INFO replication, ROLE).
+        var listeningPort = 0
+        /// When a replica last sent REPLCONF ACK (ms).
+        var lastAck: Int64 = 0
         var rdbOnly = false
         /// The socket's own end (CLIENT LIST laddr).
         var localAddress = ""
@@ -260,6 +264,9 @@ public final class Server: ScriptHost {
             log("warning", why)
         }
         log("notice", "Ready to accept connections")
+        if let v = config.values["replicaof"], v.count == 2, let port = Int(v[1]) {
+            startReplication(host: v[0], port: port)
+        }
         let hz = max(1, min(500, config.int("hz")))
         loop.run(periodMs: 1000 / hz, beforeSleep: { writePending() }) { cron() }
         let status = finalShutdown()
@@ -405,10 +412,7 @@ public final class Server: ScriptHost {
         return .noReply
     }
 
-    private lazy var replicationID: String = {
-        var rng = SystemRandomNumberGenerator()
-        return String((0..<40).map { _ in "0123456789abcdef".randomElement(using: &rng)! })
-    }()
+    private lazy var replicationID: String = Server.randomReplicationID()
 
     /// BGREWRITEAOF: a new incr file takes the writes, a forked child writes the new base.
     private func backgroundRewriteAOF() -> Bool {
@@ -730,7 +734,7 @@ public final class Server: ScriptHost {
     /// Commands the server handles itself (everything else goes to the engine).
     private static let serverCommands: Set<String> = ["acl", "fcall", "fcall_ro", "eval", "evalsha", "eval_ro", "evalsha_ro", "script", "function", "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "publish", "pubsub", "ping",
         "quit", "auth", "hello", "multi", "discard", "exec", "client", "info",
-        "config", "save", "bgsave", "bgrewriteaof", "sync", "psync", "replconf", "slowlog", "monitor", "wait", "latency", "memory", "lastsave", "time", "shutdown", "command", "debug", "watch", "unwatch", "reset"]
+        "config", "save", "bgsave", "bgrewriteaof", "sync", "psync", "replconf", "replicaof", "slaveof", "role", "slowlog", "monitor", "wait", "latency", "memory", "lastsave", "time", "shutdown", "command", "debug", "watch", "unwatch", "reset"]
     private static let serverCommandBytes: [[UInt8]] = serverCommands.map { Array($0.utf8) }
 
     /// Server command names by length and first letter (a-z): a name is compared only with the
@@ -763,7 +767,9 @@ public final class Server: ScriptHost {
 
     private func process(_ c: Client, _ argv: [Bytes]) {
         if c.isReplica {
-            // A replica's REPLCONF ACK and the like get no reply, as in Redis.
+            // A replica's REPLCONF ACK and the like get no reply, as in Redis; the ACK's time
+            // counts for min-replicas-max-lag.
+            if argv.count >= 2 && Server.lower(argv[0]) == "replconf" && Server.lower(argv[1]) == "ack" { c.lastAck = EventLoop.nowMs() }
             return
         }
         // CLIENT PAUSE: the command waits (and the client's later input with it) until the pause ends.
@@ -867,7 +873,9 @@ public final class Server: ScriptHost {
         ("save", 1, ["admin", "noscript"]), ("bgsave", -1, ["admin", "noscript"]), ("bgrewriteaof", 1, ["admin", "noscript"]),
         ("lastsave", 1, ["loading", "stale", "fast"]), ("time", 1, ["loading", "stale", "fast"]), ("shutdown", -1, ["admin", "noscript", "loading", "stale"]),
         ("command", -1, ["loading", "stale"]), ("slowlog", -2, []), ("monitor", 1, ["admin", "noscript", "loading", "stale"]),
-        ("sync", 1, ["admin", "noscript"]), ("psync", -3, ["admin", "noscript"]), ("replconf", -1, ["admin", "noscript", "loading", "stale"]),
+        ("sync", 1, ["admin", "noscript"]), ("psync", -3, ["admin", "noscript"]),
+        ("replicaof", 3, ["admin", "noscript", "stale"]), ("slaveof", 3, ["admin", "noscript", "stale"]),
+        ("role", 1, ["noscript", "loading", "stale", "fast"]), ("replconf", -1, ["admin", "noscript", "loading", "stale"]),
         ("wait", 3, ["noscript"]), ("latency", -2, []), ("memory", -2, []), ("function", -2, []), ("quit", -1, ["noscript", "loading", "stale", "fast"]),
         ("reset", 1, ["noscript", "loading", "stale", "fast"]),
         ("eval", -3, ["noscript", "skip_monitor", "may_replicate", "no_mandatory_keys", "stale"]),
@@ -884,16 +892,24 @@ public final class Server: ScriptHost {
 
     private func commandInfo(_ name: String) -> Reply? {
         if let cmd = CommandTable.shared.lookup(name) {
-            let flags = cmd.flags.map(\.rawValue).sorted().map { Reply.status($0) }
+            var flagNames = cmd.flags.map(\.rawValue).sorted()
+            if Server.movableKeys.contains(name) { flagNames.append("movablekeys") }
+            let flags = flagNames.map { Reply.status($0) }
             return .array([.bulk(Array(name.utf8)), .integer(Int64(cmd.arity)), .set(flags), .integer(Int64(cmd.firstKey)),
                            .integer(Int64(cmd.lastKey)), .integer(Int64(cmd.keyStep)), .set([]), .set([]), .set([]), .array([])])
         }
         if let s = Server.serverCommandInfo.first(where: { $0.0 == name }) {
-            return .array([.bulk(Array(name.utf8)), .integer(Int64(s.1)), .set(s.2.map { .status($0) }), .integer(0), .integer(0), .integer(0),
+            return .array([.bulk(Array(name.utf8)), .integer(Int64(s.1)), .set((s.2 + (Server.movableKeys.contains(name) ? ["movablekeys"] : [])).map { .status($0) }), .integer(0), .integer(0), .integer(0),
                            .set([]), .set([]), .set([]), .array([])])
         }
         return nil
     }
+
+    /// Commands whose key positions depend on their arguments (a numkeys count, STREAMS, STORE
+    /// options): COMMAND INFO flags them movablekeys, as Redis does.
+    static let movableKeys: Set<String> = ["zunionstore", "zinterstore", "zdiffstore", "zunion", "zinter", "zdiff", "zintercard",
+        "sintercard", "lmpop", "blmpop", "zmpop", "bzmpop", "xread", "xreadgroup", "eval", "evalsha", "eval_ro", "evalsha_ro",
+        "fcall", "fcall_ro", "sort", "sort_ro", "migrate", "georadius", "georadiusbymember"]
 
     private func commandCommand(_ a: [Bytes]) -> Reply {
         let sub = a.count > 1 ? Server.lower(a[1]) : ""
@@ -901,7 +917,21 @@ public final class Server: ScriptHost {
         switch sub {
         case "": return .array(allNames.sorted().compactMap { commandInfo($0) })
         case "count": return .integer(Int64(Set(allNames).count))
-        case "list": return .array(Set(allNames).sorted().map { .bulk(Array($0.utf8)) })
+        case "list":
+            // COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]
+            var names = Set(allNames)
+            if a.count > 2 {
+                guard a.count == 5, Server.lower(a[2]) == "filterby" else { return .error("ERR syntax error") }
+                switch Server.lower(a[3]) {
+                case "module": names = []   // no modules
+                case "aclcat":
+                    let cat = Server.lower(a[4])
+                    names = names.filter { acl.categoriesOf[$0]?.contains(cat) == true }
+                case "pattern": names = names.filter { Glob.matches(a[4], Array($0.utf8), caseless: true) }
+                default: return .error("ERR syntax error")
+                }
+            }
+            return .array(names.sorted().map { .bulk(Array($0.utf8)) })
         case "info":
             let names = a.count > 2 ? a.dropFirst(2).map { Server.lower($0) } : Set(allNames).sorted()
             return .array(names.map { commandInfo($0) ?? .null })
@@ -916,8 +946,12 @@ public final class Server: ScriptHost {
                 guard args.count >= 3, let n = Decimal.parseCanonical(args[2]), n >= 0, n <= Int64(args.count - 3) else {
                     return .error("ERR Invalid arguments specified for command")
                 }
-                if n == 0 { return .error("ERR The command has no key arguments") }
-                return .array(args[3..<(3 + Int(n))].map { .bulk($0) })
+                return .array(args[3..<(3 + Int(n))].map { .bulk($0) })   // none for 0, as Redis 7.0
+            }
+            if Server.lower(args[0]) == "memory" {
+                // MEMORY USAGE key: the one subcommand with a key.
+                guard args.count >= 3, Server.lower(args[1]) == "usage" else { return .error("ERR The command has no key arguments") }
+                return .array([.bulk(args[2])])
             }
             guard let cmd = CommandTable.shared.lookup(Server.lower(args[0])) else { return .error("ERR Invalid command specified") }
             if (cmd.arity > 0 && args.count != cmd.arity) || (cmd.arity < 0 && args.count < -cmd.arity) { return .error("ERR Invalid number of arguments specified for command") }
@@ -1135,7 +1169,7 @@ public final class Server: ScriptHost {
         c.lastName = argv[0]
         if c.lastSub != nil { c.lastSub = nil }
         // The fast path: an authenticated client outside MULTI, no renamed commands, an engine command.
-        if c.authenticated && c.multi == nil && c.subscriptionCount == 0 && renamed.isEmpty && disabled.isEmpty && maxmemoryBytes == 0 && busyScript == nil && !aclActive && !Server.maybeServerCommand(argv[0]) {
+        if c.authenticated && c.multi == nil && c.subscriptionCount == 0 && renamed.isEmpty && disabled.isEmpty && maxmemoryBytes == 0 && busyScript == nil && !aclActive && masterLink == nil && minReplicasToWrite == 0 && !Server.maybeServerCommand(argv[0]) {
             if watchers.isEmpty && blockedClients.isEmpty && !Server.maybeBlocking(argv[0]) {
                 engine.execute(argv, client: &c.state).write(into: c.out, resp: c.resp)
                 return
@@ -1157,18 +1191,45 @@ public final class Server: ScriptHost {
         }
         if aclActive && !["auth", "hello", "quit", "reset"].contains(name) {
             guard let u = acl.user(c.user), u.enabled else { closeClient(c); return }
-            if let denial = aclDenial(u, name, args) { reply(c, .error(denial.message)); return }
+            if let denial = aclDenial(u, name, args) { reject(c, name, denial.message); return }
         }
         if c.subscriptionCount > 0 && c.resp == 2 && !["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ping", "quit", "reset"].contains(name) {
             reply(c, .error("ERR Can't execute '\(name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"))
             return
         }
         if let run = busyScript, !Server.allowedWhileBusy(name, args) {
-            reply(c, .error("BUSY Redis is busy running a script. You can only call \(run.isFunction ? "FUNCTION KILL" : "SCRIPT KILL") or SHUTDOWN NOSAVE."))
+            reject(c, name, "BUSY Redis is busy running a script. You can only call \(run.isFunction ? "FUNCTION KILL" : "SCRIPT KILL") or SHUTDOWN NOSAVE.")
+            return
+        }
+        // What EXEC would run counts as EXEC's own flags (Redis's cmd_flags / cmd_inv_flags).
+        let writes = name == "exec" ? (c.multi ?? []).contains { Server.isWrite(Server.lower($0[0]), $0) } : Server.isWrite(name, args)
+        // A replica whose link is down answers only "stale" commands (replica-serve-stale-data no).
+        if let link = masterLink, !link.isUp, c !== masterClient, !config.bool("replica-serve-stale-data") {
+            let stale = name == "exec" ? (c.multi ?? []).allSatisfy { Server.staleAllowed(Server.lower($0[0])) } : Server.staleAllowed(name)
+            if !stale {
+                reject(c, name, "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.")
+                return
+            }
+        }
+        // min-replicas-to-write: writes need that many replicas that acknowledged recently.
+        if masterLink == nil && writes && c !== masterClient && minReplicasToWrite > 0 {
+            let need = minReplicasToWrite
+            let lagMs = Int64(config.int("min-replicas-max-lag")) * 1000, now = EventLoop.nowMs()
+            if replicas.filter({ now - $0.lastAck <= lagMs }).count < need {
+                reject(c, name, "NOREPLICAS Not enough good replicas to write.")
+                return
+            }
+        }
+        // A replica refuses writes from its clients (replica-read-only yes); queued in MULTI, the
+        // refusal fails the transaction, as Redis does.
+        if masterLink != nil && c !== masterClient && config.bool("replica-read-only") && writes {
+            reject(c, name, "READONLY You can't write against a read only replica.")
             return
         }
         outOfMemory = false
-        if maxmemoryBytes > 0 && !performEvictions() {
+        // A replica applies its master's writes whatever its own maxmemory says (Redis's
+        // replica-ignore-maxmemory yes).
+        if maxmemoryBytes > 0 && c !== masterClient && !performEvictions() {
             outOfMemory = true
             // Out of memory: commands that may grow it are refused, and inside MULTI anything
             // but EXEC/DISCARD (the transaction then fails), as Redis does.
@@ -1177,10 +1238,13 @@ public final class Server: ScriptHost {
             if name == "exec", let q = c.multi { deny = q.contains { denyoom(Server.lower($0[0])) } }
             if c.multi != nil && !["exec", "discard", "quit", "reset"].contains(name) { deny = true }
             if deny {
-                if c.multi != nil { c.multiError = true }
-                reply(c, .error("OOM command not allowed when used memory > 'maxmemory'."))
+                reject(c, name, "OOM command not allowed when used memory > 'maxmemory'.")
                 return
             }
+        }
+        if c.multi != nil && ["save", "shutdown", "sync", "psync"].contains(name) {
+            reject(c, name, "ERR Command not allowed inside a transaction")   // Redis's no-multi commands
+            return
         }
         if c.multi != nil && !["exec", "discard", "multi", "watch", "quit", "reset"].contains(name) {
             if serverCommand(name) == nil && !engine.implements(args[0]) && !Server.blockingCommands.contains(name) {
@@ -1193,6 +1257,20 @@ public final class Server: ScriptHost {
         let r = execute(c, name, args)
         if case .status(let st) = r, st == Server.noReplyMarker { return }
         reply(c, r)
+    }
+
+    /// Redis's rejectCommand: a refused command inside MULTI fails the transaction; a refused
+    /// EXEC discards it with EXECABORT and the reason.
+    private func reject(_ c: Client, _ name: String, _ message: String) {
+        if c.multi != nil && name == "exec" {
+            c.multi = nil
+            c.multiError = false
+            unwatchAll(c)
+            reply(c, .error("EXECABORT Transaction discarded because of: \(message)"))
+            return
+        }
+        if c.multi != nil { c.multiError = true }
+        reply(c, .error(message))
     }
 
     /// A handler's way to send nothing (SHUTDOWN closes the connection instead of replying).
@@ -1864,7 +1942,7 @@ public final class Server: ScriptHost {
         for n in Server.handledNames { if let h = makeServerCommand(n) { d[n] = h } }
         return d
     }()
-    private static let handledNames: [String] = ["acl", "quit", "auth", "hello", "multi", "discard", "exec", "watch", "unwatch", "reset", "subscribe", "psubscribe", "unsubscribe", "punsubscribe", "publish", "pubsub", "function", "fcall", "fcall_ro", "ping", "client", "info", "config", "save", "bgsave", "slowlog", "monitor", "sync", "psync", "replconf", "bgrewriteaof", "lastsave", "time", "shutdown", "command", "wait", "latency", "eval", "evalsha", "eval_ro", "evalsha_ro", "script", "memory"]
+    private static let handledNames: [String] = ["acl", "quit", "auth", "hello", "multi", "discard", "exec", "watch", "unwatch", "reset", "subscribe", "psubscribe", "unsubscribe", "punsubscribe", "publish", "pubsub", "function", "fcall", "fcall_ro", "ping", "client", "info", "config", "save", "bgsave", "slowlog", "monitor", "sync", "psync", "replconf", "replicaof", "slaveof", "role", "bgrewriteaof", "lastsave", "time", "shutdown", "command", "wait", "latency", "eval", "evalsha", "eval_ro", "evalsha_ro", "script", "memory"]
 
     @inline(__always)
     private func serverCommand(_ name: String) -> Handler? { serverHandlers[name] }
@@ -1967,6 +2045,7 @@ public final class Server: ScriptHost {
         case "sync", "psync": return { [unowned self] c, _ in self.startReplica(c, psync: name == "psync") }
         case "replconf": return { c, a in
             if a.count >= 3 && Server.lower(a[1]) == "rdb-only" { c.rdbOnly = String(decoding: a[2], as: UTF8.self) == "1" }
+            if a.count >= 3 && Server.lower(a[1]) == "listening-port" { c.listeningPort = Int(String(decoding: a[2], as: UTF8.self)) ?? 0 }
             return .ok
         }
         case "bgrewriteaof": return { [unowned self] _, a in
@@ -2003,6 +2082,17 @@ public final class Server: ScriptHost {
             return .noReply
         }
         case "command": return { [unowned self] _, a in self.commandCommand(a) }
+        case "replicaof", "slaveof": return { [unowned self] c, a in self.replicaofCommand(c, a) }
+        case "role": return { [unowned self] _, _ in
+            guard let link = self.masterLink else {
+                return .array([.bulk("master"), .integer(0), .array(self.replicas.map { r in
+                    let parts = r.address.split(separator: ":")
+                    return .array([.bulk(Array((parts.dropLast().joined(separator: ":")).utf8)), .bulk(Array("\(r.listeningPort)".utf8)), .bulk("0")])
+                })])
+            }
+            let st = link.isUp ? "connected" : link.syncInProgress ? "sync" : link.state == .down ? "connect" : "connecting"
+            return .array([.bulk("slave"), .bulk(Array(link.host.utf8)), .integer(Int64(link.port)), .bulk(Array(st.utf8)), .integer(link.isUp ? link.offset : -1)])
+        }
         case "wait": return { [unowned self] _, a in
             // No acknowledgements are tracked: the replicas whose stream is fully written count.
             guard a.count == 3, Int(String(decoding: a[1], as: UTF8.self)) != nil, Int(String(decoding: a[2], as: UTF8.self)) != nil else {
@@ -2356,6 +2446,7 @@ public final class Server: ScriptHost {
         limits.hllSparseMaxBytes = config.int("hll-sparse-max-bytes")
         engine.limits = limits
         engine.maxBulkLength = config.bytes("proto-max-bulk-len")
+        minReplicasToWrite = config.int("min-replicas-to-write")
         let policy = MaxmemoryPolicy(rawValue: config.string("maxmemory-policy").lowercased()) ?? .noeviction
         engine.maxmemoryPolicy = policy
         engine.maxmemorySamples = max(1, config.int("maxmemory-samples"))
@@ -2860,6 +2951,133 @@ public final class Server: ScriptHost {
         }
     }
 
+    // MARK: replica side (REPLICAOF)
+
+    /// The link to this server's master while it is a replica (nil: a master).
+    private var masterLink: MasterLink?
+    private var lastLinkCron: Int64 = 0
+    /// min-replicas-to-write, read on every command's path (set by applyConfig).
+    private var minReplicasToWrite = 0
+    /// The client the master's stream runs as (no replies; never READONLY, never OOM).
+    private lazy var masterClient: Client = {
+        let c = Client(fd: -1, id: nextClientID, limits: RESPCommandReader.Limits(), authenticated: true, now: EventLoop.nowMs(), address: "master")
+        nextClientID += 1
+        return c
+    }()
+    private var previousReplicationID = String(repeating: "0", count: 40)
+
+    /// Commands a replica with a down link still answers under replica-serve-stale-data no
+    /// (Redis's "stale" flag).
+    static func staleAllowed(_ name: String) -> Bool {
+        if let info = serverCommandInfoByName[name] { return info.2.contains("stale") }
+        return name == "select"
+    }
+
+    /// Commands that write (the engine's write flag; server commands that change data).
+    static func isWrite(_ name: String, _ args: [Bytes]) -> Bool {
+        if let cmd = CommandTable.shared.lookup(name) { return cmd.flags.contains(.write) }
+        return ["blmove", "brpoplpush", "blmpop", "bzmpop", "blpop", "brpop", "bzpopmin", "bzpopmax"].contains(name)
+            || (name == "function" && args.count > 1 && ["load", "delete", "flush", "restore"].contains(Server.lower(args[1])))
+    }
+
+    /// REPLICAOF host port | NO ONE.
+    private func replicaofCommand(_ c: Client, _ a: [Bytes]) -> Reply {
+        guard a.count == 3 else { return .error("ERR wrong number of arguments for '\(Server.lower(a[0]))' command") }
+        let host = String(decoding: a[1], as: UTF8.self)
+        if host.lowercased() == "no" && Server.lower(a[2]) == "one" {
+            if let link = masterLink {
+                link.close()
+                masterLink = nil
+                // A new history starts here; the master's is kept as the second ID (PSYNC2).
+                previousReplicationID = link.masterReplID.isEmpty ? replicationID : link.masterReplID
+                replicationID = Server.randomReplicationID()
+                log("notice", "MASTER MODE enabled (user request from 'id=\(c.id) addr=\(c.address) laddr=\(c.localAddress) fd=\(c.fd) name=\(String(decoding: c.name, as: UTF8.self))')")
+            }
+            return .ok
+        }
+        guard let port = Int(String(decoding: a[2], as: UTF8.self)), port >= 0, port <= 65535 else {
+            return .error("ERR Invalid master port")
+        }
+        if let link = masterLink, link.host == host, link.port == port {
+            log("notice", "REPLICAOF would result into synchronization with the master we are already connected with. No operation performed.")
+            return .status("OK Already connected to specified master")
+        }
+        startReplication(host: host, port: port)
+        log("notice", "REPLICAOF \(host):\(port) enabled (user request from 'id=\(c.id) addr=\(c.address) laddr=\(c.localAddress) fd=\(c.fd) name=\(String(decoding: c.name, as: UTF8.self))')")
+        return .ok
+    }
+
+    /// Becomes a replica of host:port: this server's own replicas are disconnected (they will
+    /// resynchronise), blocked clients are released, and the link connects from the next cron.
+    private func startReplication(host: String, port: Int) {
+        masterLink?.close()
+        for r in replicas { closeClient(r) }
+        let pass = config.string("masterauth"), user = config.string("masteruser")
+        masterLink = MasterLink(host: host, port: port, listeningPort: config.int("port"),
+                                auth: pass.isEmpty ? nil : (user.isEmpty ? nil : user, pass), timeoutSeconds: config.int("repl-timeout"),
+                                loop: loop, log: { [unowned self] level, m in self.log(level, m) },
+                                loadPayload: { [unowned self] path in try self.loadFromMaster(path) },
+                                apply: { [unowned self] argv in self.applyFromMaster(argv) })
+        masterClient.state.db = 0
+        masterClient.multi = nil
+        lastLinkCron = 0
+        masterLink!.connect()
+    }
+
+    /// The full resynchronisation's RDB: it becomes dbfilename and replaces the dataset.
+    private func loadFromMaster(_ path: String) throws {
+        let file = config.string("dbfilename")
+        guard rename(path, file) == 0 else { throw ServerError("rename \(path) to \(file): \(String(cString: strerror(errno)))") }
+        for db in engine.databases { db.dict.removeAll(); db.expires.removeAll() }
+        for c in clients.values where !c.watched.isEmpty { c.dirtyCAS = true }
+        masterClient.state.db = 0
+        masterClient.multi = nil
+        try loadData()
+        // The AOF restarts from the new dataset, as Redis's replica rewrites it after a sync.
+        if aof != nil { aofRewriteScheduled = true }
+    }
+
+    /// One command of the master's stream, run as the master client, its reply dropped.
+    private func applyFromMaster(_ argv: [Bytes]) {
+        let c = masterClient
+        process(c, argv)
+        c.out.removeAll()
+    }
+
+    private static func randomReplicationID() -> String {
+        var rng = SystemRandomNumberGenerator()
+        return String((0..<40).map { _ in "0123456789abcdef".randomElement(using: &rng)! })
+    }
+
+    /// INFO replication, with the fields redis-server shows for its role.
+    private func replicationInfo() -> [(String, String)] {
+        var f: [(String, String)] = []
+        if let link = masterLink {
+            let now = EventLoop.nowMs()
+            f = [("role", "slave"), ("master_host", link.host), ("master_port", "\(link.port)"),
+                 ("master_link_status", link.isUp ? "up" : "down"),
+                 ("master_last_io_seconds_ago", link.state == .down ? "-1" : "\((now - link.lastIO) / 1000)"),
+                 ("master_sync_in_progress", link.syncInProgress ? "1" : "0"),
+                 ("slave_read_repl_offset", "\(link.offset)"), ("slave_repl_offset", "\(link.offset)")]
+            if !link.isUp { f.append(("master_link_down_since_seconds", "\((now - link.downSince) / 1000)")) }
+            f += [("slave_priority", config.string("replica-priority")), ("slave_read_only", config.bool("replica-read-only") ? "1" : "0"),
+                  ("replica_announced", "1")]
+        } else {
+            f = [("role", "master")]
+        }
+        f.append(("connected_slaves", "\(replicas.count)"))
+        for (i, r) in replicas.enumerated() {
+            let host = r.address.split(separator: ":").dropLast().joined(separator: ":")
+            f.append(("slave\(i)", "ip=\(host),port=\(r.listeningPort),state=online,offset=0,lag=0"))
+        }
+        let offset = masterLink.map { $0.offset } ?? 0
+        f += [("master_failover_state", "no-failover"), ("master_replid", masterLink.map { $0.masterReplID.isEmpty ? replicationID : $0.masterReplID } ?? replicationID),
+              ("master_replid2", previousReplicationID), ("master_repl_offset", "\(offset)"), ("second_repl_offset", "-1"),
+              ("repl_backlog_active", "0"), ("repl_backlog_size", config.string("repl-backlog-size")),
+              ("repl_backlog_first_byte_offset", "0"), ("repl_backlog_histlen", "0")]
+        return f
+    }
+
     // MARK: cron
 
     private func cron() {
@@ -2872,8 +3090,12 @@ public final class Server: ScriptHost {
             return
         }
         expireBlocked()
+        if let link = masterLink, EventLoop.nowMs() - lastLinkCron >= 1000 {
+            lastLinkCron = EventLoop.nowMs()
+            link.cron()
+        }
         if pauseUntil > 0 && EventLoop.nowMs() >= pauseUntil { pauseUntil = 0; resumePaused() }
-        if activeExpireEnabled {
+        if activeExpireEnabled && masterLink == nil {   // a replica's keys expire by its master's DELs
             // Watched keys the cycle deletes are touched (EXEC of their watchers fails).
             let watchedLive = watchers.keys.filter { $0.db < engine.databases.count && engine.databases[$0.db].dict[$0.key.bytes] != nil }
             engine.activeExpireCycle(budgetMicroseconds: 1000 * 25 / max(1, config.int("hz")))
@@ -2968,7 +3190,7 @@ public final class Server: ScriptHost {
                             + (aof.map { [("aof_current_size", "\($0.baseSize + $0.incrSize)"), ("aof_base_size", "\($0.baseSize)")] } ?? []))
         add("Stats", [("total_connections_received", "\(connectionsReceived)"), ("total_commands_processed", "\(commandsProcessed)"),
                       ("evicted_keys", "\(evictedKeys)"), ("total_error_replies", "\(stats.totalErrors)")])
-        add("Replication", [("role", "master"), ("connected_slaves", "\(replicas.count)"), ("master_replid", replicationID)])
+        add("Replication", replicationInfo())
         add("CPU", [("used_cpu_sys", "\(Double(ru.ru_stime.tv_sec) + Double(ru.ru_stime.tv_usec) / 1e6)"),
                     ("used_cpu_user", "\(Double(ru.ru_utime.tv_sec) + Double(ru.ru_utime.tv_usec) / 1e6)")])
         add("Commandstats", stats.commandLines, inDefault: false)

@@ -154,6 +154,9 @@ public struct ServerConfig: Sendable {
         "slowlog-log-slower-than", "slowlog-max-len", "client-output-buffer-limit", "no-appendfsync-on-rewrite",
         "maxmemory", "maxmemory-policy", "maxmemory-samples", "lfu-log-factor", "lfu-decay-time", "busy-reply-threshold",
         "lua-time-limit", "latency-monitor-threshold", "user", "sanitize-dump-payload",
+        "replicaof", "slaveof", "replica-read-only", "slave-read-only", "masterauth", "masteruser", "repl-timeout",
+        "replica-serve-stale-data", "slave-serve-stale-data", "min-replicas-to-write", "min-slaves-to-write",
+        "min-replicas-max-lag", "min-slaves-max-lag",
     ]
 
     static let booleans: Set<String> = [
@@ -276,7 +279,13 @@ public struct ServerConfig: Sendable {
             guard args.count >= 1 else { throw bad }
             users.append(args)
             return
-        case "loadmodule", "include", "sentinel", "oom-score-adj-values", "replicaof", "slaveof",
+        case "replicaof", "slaveof":
+            // replicaof <masterip> <masterport>: this server starts as that master's replica.
+            guard args.count == 2 else { throw bad }
+            guard let p = Int(args[1]), p >= 0, p <= 65535 else { throw fail("Invalid master port") }
+            values["replicaof"] = args
+            return
+        case "loadmodule", "include", "sentinel", "oom-score-adj-values",
              "latency-tracking-info-percentiles":
             guard !args.isEmpty else { throw bad }
             if name == "include" { throw fail("include is not supported by strata serve (inline the file)") }
@@ -318,6 +327,9 @@ public struct ServerConfig: Sendable {
         case "zset-max-ziplist-value": return "zset-max-listpack-value"
         case "list-max-ziplist-size": return "list-max-listpack-size"
         case "slave-read-only": return "replica-read-only"
+        case "slave-serve-stale-data": return "replica-serve-stale-data"
+        case "min-slaves-to-write": return "min-replicas-to-write"
+        case "min-slaves-max-lag": return "min-replicas-max-lag"
         case "lua-time-limit": return "busy-reply-threshold"
         default: return name
         }

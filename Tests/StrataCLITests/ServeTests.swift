@@ -556,7 +556,8 @@ final class ServeTests: XCTestCase {
 
     /// CLIENT LIST / INFO give redis-server's fields in its order with the same values where
     /// they do not depend on the process (flags, db, sub, multi, cmd, user, events); CLIENT
-    /// KILL refuses bad filters with Redis's errors; CONFIG GET * shows redis-server 7.0's
+    /// KILL refuses bad filters with Redis's errors; COMMAND GETKEYS and COMMAND LIST FILTERBY
+    /// answer as Redis; CONFIG GET * shows redis-server 7.0's
     /// values for every directive but the few each instance sets for itself.
     func testClientListKillAndConfigGetLikeRedis() throws {
         let instanceSpecific: Set<String> = ["port", "dir", "logfile", "pidfile", "bind", "daemonize", "save", "appendonly", "enable-debug-command"]
@@ -588,7 +589,16 @@ final class ServeTests: XCTestCase {
                 k.append(try o.cmd(args))
             }
             kills.append(k.joined(separator: "\n"))
-            let all = try o.cmd("config", "get", "*").split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            // COMMAND GETKEYS and COMMAND LIST FILTERBY (Redis lists in dict order: sorted here).
+            for args in [["command", "getkeys", "eval", "return 1", "0"], ["command", "getkeys", "lcs", "k1", "k2"],
+                         ["command", "getkeys", "memory", "usage", "k"], ["command", "list", "filterby", "pattern", "z*store"],
+                         ["command", "list", "filterby", "aclcat", "geo"], ["command", "list", "bad"],
+                         ["command", "list", "filterby", "module", "x"]] {
+                k.append(try o.cmd(args).split(separator: "\n").sorted().joined(separator: " "))
+            }
+            kills[kills.count - 1] = k.joined(separator: "\n")
+            var all = try o.cmd("config", "get", "*").split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            if all.count % 2 == 1 { all.append("") }   // the last value was empty (cmd trims the output)
             var dict = [String: String]()
             for i in stride(from: 0, to: all.count - 1, by: 2) where !instanceSpecific.contains(all[i]) { dict[all[i]] = all[i + 1] }
             configs.append(dict)

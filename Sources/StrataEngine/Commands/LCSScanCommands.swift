@@ -5,7 +5,7 @@ enum LCSScanCommands {
     static func B(_ s: String) -> Bytes { Array(s.utf8) }
 
     static let all: [Command] = [
-        cmd("lcs", -3, [.readonly], 1, 1, 1) { c in try lcs(&c) },
+        cmd("lcs", -3, [.readonly], 1, 2, 1) { c in try lcs(&c) },
         cmd("hscan", -3, [.readonly], 1, 1, 1) { c in
             try collectionScan(&c) { ctx, k in try ctx.getHash(k).map { h in h.pairs.flatMap { [$0.field, $0.value] } } }
         },
