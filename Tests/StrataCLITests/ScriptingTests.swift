@@ -216,7 +216,7 @@ final class ScriptingTests: XCTestCase {
             writer.standardOutput = FileHandle.nullDevice
             writer.standardError = FileHandle.nullDevice
             try writer.run()
-            for _ in 0..<100 where !(try s.cmd("ping")).hasPrefix("BUSY") { usleep(50_000) }
+            _ = try poll { try s.cmd("ping").hasPrefix("BUSY") }
             XCTAssertTrue(try s.cmd("script", "kill").hasPrefix("UNKILLABLE Sorry the script already executed write commands"))
             _ = try? s.cmd("shutdown", "nosave")
             for _ in 0..<100 where s.process.isRunning { usleep(50_000) }

@@ -554,6 +554,99 @@ final class ServeTests: XCTestCase {
         XCTAssertTrue(outputs[0].last?.hasSuffix("\"set\" \"s\" \"v\"") == true, "\(outputs[0])")
     }
 
+    /// `strata serve --replicaof` and REPLICAOF against a real redis-server master, next to a
+    /// real redis-server replica of the same master: the full resynchronisation (diskless and
+    /// from disk) and the command stream give all three the same DEBUG DIGEST, the replication
+    /// offset equals the master's, writes are refused with Redis's READONLY, a master that goes
+    /// away and comes back is followed again, REPLICAOF NO ONE makes the replica writable.
+    func testReplicatesFromARedisMasterLikeARedisReplica() throws {
+        let master = try RedisOracle(extra: ["--repl-diskless-sync-delay", "0"])
+        defer { master.stop() }
+        _ = try master.pipe(Data((0..<3000).map { "SET k\($0) v\($0)\r\nRPUSH l\($0 % 50) \($0)\r\nHSET h\($0 % 40) f\($0) \($0)\r\nZADD z \($0) m\($0)\r\n" }.joined().utf8))
+        _ = try master.cmd("expire", "k1", "1000")
+        let redisReplica = try RedisOracle(extra: ["--replicaof", "127.0.0.1", "\(master.port)"])
+        defer { redisReplica.stop() }
+        let strata = try startStrata(extra: ["--replicaof", "127.0.0.1", "\(master.port)"])
+        defer { strata.stop() }
+        func linkUp(_ o: RedisOracle) throws -> Bool { try o.cmd("info", "replication").contains("master_link_status:up") }
+        func waitInSync() throws {
+            // WAIT for both replicas to acknowledge the master's offset, then compare offsets.
+            XCTAssertTrue(try poll { try linkUp(strata) && linkUp(redisReplica) }, "a replica's link stayed down")
+            _ = try master.cmd("wait", "2", "5000")
+            for _ in 0..<60 {
+                let want = try master.cmd("info", "replication").split(separator: "\n").first { $0.hasPrefix("master_repl_offset:") }
+                let got = try strata.cmd("info", "replication").split(separator: "\n").first { $0.hasPrefix("master_repl_offset:") }
+                if want == got { return }
+                usleep(50_000)
+            }
+            XCTFail("strata's offset never reached the master's")
+        }
+        try waitInSync()
+        XCTAssertEqual(try strata.cmd("debug", "digest"), try master.cmd("debug", "digest"))
+        XCTAssertEqual(try redisReplica.cmd("debug", "digest"), try master.cmd("debug", "digest"))
+        // The stream: transactions, scripts, other databases, expiry, deletions.
+        _ = try master.pipe(Data(("MULTI\r\nINCR c\r\nLPUSH l1 x y\r\nEXEC\r\nSELECT 4\r\nSET other 1\r\nSELECT 0\r\n"
+            + "EVAL \"redis.call('set','s','1'); return redis.call('del','k2')\" 0\r\nPEXPIRE k3 1\r\nZREM z m5\r\n"
+            + (0..<2000).map { "INCRBY n \($0)\r\nSADD s\($0 % 7) \($0)\r\n" }.joined()).utf8))
+        usleep(100_000)
+        try waitInSync()
+        let digest = try master.cmd("debug", "digest")
+        XCTAssertEqual(try strata.cmd("debug", "digest"), digest)
+        XCTAssertEqual(try redisReplica.cmd("debug", "digest"), digest)
+        XCTAssertEqual(try strata.cmd("set", "x", "1"), try redisReplica.cmd("set", "x", "1"))
+        XCTAssertTrue(try strata.cmd("set", "x", "1").hasPrefix("READONLY"))
+        XCTAssertEqual(try strata.cmd("role").split(separator: "\n").prefix(4), try redisReplica.cmd("role").split(separator: "\n").prefix(4))
+        // The master restarts from disk (a dump written by SAVE): both replicas follow it again.
+        XCTAssertEqual(try master.cmd("config", "set", "repl-diskless-sync", "no"), "OK")
+        _ = try master.cmd("set", "before-restart", "1")
+        try waitInSync()
+        _ = try master.cmd("client", "kill", "type", "replica")
+        _ = try master.cmd("set", "after-kill", "2")
+        try waitInSync()
+        XCTAssertEqual(try strata.cmd("debug", "digest"), try master.cmd("debug", "digest"))
+        XCTAssertEqual(try strata.cmd("get", "after-kill"), "2")
+        // REPLICAOF NO ONE: writable, the data kept.
+        XCTAssertEqual(try strata.cmd("replicaof", "no", "one"), "OK")
+        XCTAssertEqual(try strata.cmd("set", "x", "1"), "OK")
+        XCTAssertEqual(try strata.cmd("get", "after-kill"), "2")
+        XCTAssertTrue(try strata.cmd("info", "replication").contains("role:master"))
+    }
+
+    /// The refusals a transaction meets answer byte for byte as redis-server's: SAVE and
+    /// SHUTDOWN refused inside MULTI, NOREPLICAS under min-replicas-to-write, READONLY and
+    /// MASTERDOWN on a replica whose master is unreachable, EXECABORT when EXEC itself is refused.
+    func testRefusalsInAndOutOfTransactionsLikeRedis() throws {
+        let script = "MULTI\r\nSAVE\r\nSHUTDOWN\r\nINCR a\r\nEXEC\r\n"
+            + "CONFIG SET min-replicas-to-write 1\r\nSET a 1\r\nGET a\r\nMULTI\r\nINCR a\r\nEXEC\r\nCONFIG SET min-replicas-to-write 0\r\n"
+            + "REPLICAOF 127.0.0.1 1\r\nSET a 1\r\nMULTI\r\nSET a 2\r\nEXEC\r\nCONFIG SET replica-serve-stale-data no\r\n"
+            + "GET a\r\nPING\r\nMULTI\r\nDBSIZE\r\nEXEC\r\nREPLICAOF NO ONE\r\nCONFIG SET replica-serve-stale-data yes\r\nSET a 3\r\nGET a\r\n"
+        var answers = [String]()
+        for server in ["redis", "strata"] {
+            let o = server == "redis" ? try RedisOracle() : try startStrata()
+            defer { o.stop() }
+            let fd = try rawConnection(o.port)
+            defer { close(fd) }
+            var tv = timeval(tv_sec: 0, tv_usec: 500_000)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            // One command at a time (redis-server itself answers a pipeline that changes the
+            // replication state in the middle differently from the same commands sent apart).
+            for line in script.split(separator: "\r\n") {
+                _ = Array((line + "\r\n").utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                usleep(20_000)
+            }
+            var got = [UInt8]()
+            var buf = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n <= 0 { break }
+                got += buf[0..<n]
+            }
+            answers.append(String(decoding: got, as: UTF8.self))
+        }
+        XCTAssertEqual(answers[1], answers[0])
+        XCTAssertTrue(answers[0].contains("-NOREPLICAS") && answers[0].contains("-MASTERDOWN") && answers[0].hasSuffix("$1\r\n3\r\n"), answers[0])
+    }
+
     /// CLIENT LIST / INFO give redis-server's fields in its order with the same values where
     /// they do not depend on the process (flags, db, sub, multi, cmd, user, events); CLIENT
     /// KILL refuses bad filters with Redis's errors; COMMAND GETKEYS and COMMAND LIST FILTERBY

@@ -62,6 +62,16 @@ func valkeyServerPath() -> String? {
     return FileManager.default.isExecutableFile(atPath: p) ? p : nil
 }
 
+/// Checks `done` up to `tries` times, `micros` apart, until it holds; whether it did.
+@discardableResult
+func poll(tries: Int = 100, micros: UInt32 = 50_000, _ done: () throws -> Bool) rethrows -> Bool {
+    for _ in 0..<tries {
+        if try done() { return true }
+        usleep(micros)
+    }
+    return false
+}
+
 func makeTempDir() -> String {
     let d = NSTemporaryDirectory() + "strata-test-" + UUID().uuidString
     try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
@@ -123,7 +133,7 @@ final class RedisOracle {
 
     /// Waits (up to 5 s) while INFO persistence reports an AOF rewrite in progress.
     func waitForAOFRewrite() throws {
-        for _ in 0..<100 where try cmd("info", "persistence").contains("aof_rewrite_in_progress:1") { usleep(50_000) }
+        _ = try poll { !(try cmd("info", "persistence").contains("aof_rewrite_in_progress:1")) }
     }
 
     func pipe(_ data: Data) throws -> String {
