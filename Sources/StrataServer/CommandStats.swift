@@ -8,6 +8,10 @@ struct CommandStats {
         var calls = 0, usec: Int64 = 0, rejected = 0, failed = 0
     }
     private var entries: [Entry] = []
+    /// LATENCY HISTOGRAM: per entry, calls by duration in power-of-two buckets of 1024 ns
+    /// (bucket k: under 1024 * 2^k ns), as Redis's hdr histograms are read out.
+    private var buckets: [Int] = []
+    static let bucketCount = 40
     private var entryNames: [String] = []
     private var indexByName: [String: Int] = [:]
     private(set) var errors: [String: Int] = [:]
@@ -22,6 +26,7 @@ struct CommandStats {
         if let i = indexByName[name] { return i }
         indexByName[name] = entries.count
         entries.append(Entry())
+        buckets.append(contentsOf: repeatElement(0, count: CommandStats.bucketCount))
         entryNames.append(name)
         return entries.count - 1
     }
@@ -70,6 +75,9 @@ struct CommandStats {
         if let error, CommandStats.isRejection(error) { entries[i].rejected += 1; return }
         entries[i].calls += 1
         entries[i].usec += usec
+        let ns = max(0, usec) &* 1000
+        let k = ns < 1024 ? 0 : min(CommandStats.bucketCount - 1, 64 - (ns / 1024).leadingZeroBitCount)
+        buckets[i * CommandStats.bucketCount + k] += 1
         if error != nil { entries[i].failed += 1 }
     }
 
@@ -81,6 +89,7 @@ struct CommandStats {
 
     mutating func reset() {
         for i in entries.indices { entries[i] = Entry() }
+        for i in buckets.indices { buckets[i] = 0 }
         errors = [:]; totalErrors = 0
     }
 
@@ -90,6 +99,35 @@ struct CommandStats {
             if e.calls == 0 && e.rejected == 0 { return nil }
             let per = e.calls > 0 ? Double(e.usec) / Double(e.calls) : 0
             return ("cmdstat_\(n)", "calls=\(e.calls),usec=\(e.usec),usec_per_call=\(Server.twoDecimals(per)),rejected_calls=\(e.rejected),failed_calls=\(e.failed)")
+        }
+    }
+
+    /// LATENCY HISTOGRAM [command ...]: the named commands (a container's name takes all its
+    /// subcommands; unknown names are skipped) that were called, each with its calls and the
+    /// cumulative counts at each bucket's upper bound in microseconds where the count grew.
+    func histograms(_ names: [String]) -> [(String, Int, [(Int64, Int)])] {
+        var chosen: [String]
+        if names.isEmpty {
+            chosen = entryNames
+        } else {
+            chosen = []
+            for n in names {
+                if indexByName[n] != nil { chosen.append(n) }
+                if CommandStats.containers.contains(n) { chosen += entryNames.filter { $0.hasPrefix(n + "|") } }
+            }
+        }
+        var seen = Set<String>()
+        return chosen.compactMap { n in
+            guard seen.insert(n).inserted, let i = indexByName[n], entries[i].calls > 0 else { return nil }
+            var points: [(Int64, Int)] = []
+            var total = 0
+            for k in 0..<CommandStats.bucketCount {
+                let c = buckets[i * CommandStats.bucketCount + k]
+                if c == 0 { continue }
+                total += c
+                points.append(((Int64(1024) << k - 1) / 1000, total))
+            }
+            return (n, entries[i].calls, points)
         }
     }
 

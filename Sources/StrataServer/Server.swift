@@ -989,6 +989,18 @@ public final class Server: ScriptHost {
     private func latencyCommand(_ a: [Bytes]) -> Reply {
         let sub = a.count > 1 ? Server.lower(a[1]) : ""
         switch sub {
+        case "help":
+            guard a.count == 2 else { return .error("ERR wrong number of arguments for 'latency|help' command") }
+            return .array(["LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                           "DOCTOR", "    Return a human readable latency analysis report.",
+                           "GRAPH <event>", "    Return an ASCII latency graph for the <event> class.",
+                           "HISTORY <event>", "    Return time-latency samples for the <event> class.",
+                           "LATEST", "    Return the latest latency samples for all events.",
+                           "RESET [<event> ...]", "    Reset latency data of one or more <event> classes.",
+                           "    (default: reset all data for all event classes)",
+                           "HISTOGRAM [COMMAND ...]", "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+                           "    If no commands are specified then all histograms are replied.",
+                           "HELP", "    Prints this help."].map { .status($0) })
         case "latest":
             return .array(latencyEvents.keys.sorted().map { k in
                 let e = latencyEvents[k]!
@@ -1003,6 +1015,12 @@ public final class Server: ScriptHost {
             var n = 0
             for k in names where latencyEvents.removeValue(forKey: k) != nil { n += 1 }
             return .integer(Int64(n))
+        case "histogram":
+            let names = a.dropFirst(2).map { Server.lower($0) }
+            return .map(stats.histograms(names).flatMap { name, calls, points -> [Reply] in
+                [.bulk(Array(name.utf8)), .map([.bulk("calls"), .integer(Int64(calls)), .bulk("histogram_usec"),
+                                                .map(points.flatMap { [Reply.integer($0.0), .integer(Int64($0.1))] })])]
+            })
         case "doctor":
             return .bulk(Array((latencyEvents.isEmpty
                 ? "Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sleep a little more.\n"
@@ -3098,7 +3116,11 @@ public final class Server: ScriptHost {
         if activeExpireEnabled && masterLink == nil {   // a replica's keys expire by its master's DELs
             // Watched keys the cycle deletes are touched (EXEC of their watchers fails).
             let watchedLive = watchers.keys.filter { $0.db < engine.databases.count && engine.databases[$0.db].dict[$0.key.bytes] != nil }
+            let t0 = EventLoop.nowMs()
             engine.activeExpireCycle(budgetMicroseconds: 1000 * 25 / max(1, config.int("hz")))
+            // A slow cycle (freeing a big key, say) is the latency monitor's "expire-cycle" event.
+            let took = EventLoop.nowMs() - t0
+            if latencyThresholdMs > 0 && took >= latencyThresholdMs { latencyRecord("expire-cycle", took) }
             for w in watchedLive where engine.databases[w.db].dict[w.key.bytes] == nil { touch(w.db, w.key.bytes) }
         }
         engine.cron()

@@ -689,6 +689,13 @@ final class ServeTests: XCTestCase {
                          ["command", "list", "filterby", "module", "x"]] {
                 k.append(try o.cmd(args).split(separator: "\n").sorted().joined(separator: " "))
             }
+            // LATENCY HISTOGRAM: the commands asked for that ran, their calls (the buckets depend
+            // on the machine: only their count of lines is even).
+            _ = try o.cmd("config", "resetstat")
+            _ = try o.cmd("set", "a", "b"); _ = try o.cmd("set", "a", "c"); _ = try o.cmd("client", "id")
+            let histo = try o.cmd("latency", "histogram", "set", "blabla", "client", "get").split(separator: "\n").map(String.init)
+            k.append([histo[0], histo[1], histo[2], histo[3]].joined(separator: " "))
+            XCTAssertTrue(histo.count % 2 == 0 && histo.contains("client|id"), "\(server): \(histo)")
             kills[kills.count - 1] = k.joined(separator: "\n")
             var all = try o.cmd("config", "get", "*").split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
             if all.count % 2 == 1 { all.append("") }   // the last value was empty (cmd trims the output)
