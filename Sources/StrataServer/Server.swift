@@ -1309,7 +1309,9 @@ public final class Server: ScriptHost {
         if name == "xread" || name == "xreadgroup", let r = blockingStreamRead(c, args) { return r }
         let before = engine.dirty
         let r = watchers.isEmpty ? engine.execute(args, client: &c.state) : runWatched(c, name, args)
-        if engine.dirty != before && !blockedClients.isEmpty { serveBlocked() }
+        if engine.dirty != before && !blockedClients.isEmpty {
+            if holdBlocked > 0 { blockedReady = true } else { serveBlocked() }
+        }
         return r
     }
 
@@ -1603,7 +1605,8 @@ public final class Server: ScriptHost {
         scriptCaller = c
         c.currentCommand = a
         let clock = freezeClock()
-        defer { scriptCaller = nil; busyScript = nil; replMask = 3; c.currentCommand = []; engine.clock = clock }
+        holdBlocked += 1
+        defer { scriptCaller = nil; busyScript = nil; replMask = 3; c.currentCommand = []; engine.clock = clock; releaseBlocked() }
         return functions.callFunction(name, keys: Array(a[3..<(3 + Int(n))]), args: Array(a[(3 + Int(n))...]),
                                       db: c.state.db, readOnlyCommand: readOnly, oom: outOfMemory)
     }
@@ -1712,12 +1715,35 @@ public final class Server: ScriptHost {
     }
 
     /// Tries the non-blocking form; nil when nothing is there yet (the caller then waits).
+    /// A blocked command's non-blocking form, run as any write is: keys it changes are touched
+    /// for WATCH (a push made by a served BRPOPLPUSH fails its destination's watchers' EXEC).
+    private func attemptCommand(_ c: Client, _ args: [Bytes]) -> Reply {
+        watchers.isEmpty ? engine.execute(args, client: &c.state) : runWatched(c, Server.lower(args[0]), args)
+    }
+
+    /// Whether a waiter may be served now: one of its keys holds a value of the type it waits
+    /// for (a key turned into another type keeps it waiting, as Redis serves a list waiter
+    /// only from a list; a wrong destination is still its error to hear).
+    private func sourceReady(_ c: Client, _ call: BlockedCall) -> Bool {
+        let want: String
+        switch call.kind {
+        case "bzpopmin", "bzpopmax", "bzmpop": want = "zset"
+        case "xread": want = "stream"
+        default: want = "list"
+        }
+        let sources = call.kind == "blmove" || call.kind == "brpoplpush" ? Array(call.keys.prefix(1)) : call.keys
+        return sources.contains { k in
+            if case .status(let t) = engine.execute([Array("TYPE".utf8), k], client: &c.state) { return t == want }
+            return false
+        }
+    }
+
     private func attempt(_ c: Client, _ call: BlockedCall) -> Reply? {
         switch call.kind {
         case "blpop", "brpop", "bzpopmin", "bzpopmax":
             for k in call.keys {
                 let pop: String = ["blpop": "LPOP", "brpop": "RPOP", "bzpopmin": "ZPOPMIN", "bzpopmax": "ZPOPMAX"][call.kind]!
-                let r = engine.execute([Array(pop.utf8), k], client: &c.state)
+                let r = attemptCommand(c, [Array(pop.utf8), k])
                 switch r {
                 case .error: return r
                 case .bulk(let v?): return .array([.bulk(k), .bulk(v)])
@@ -1727,7 +1753,7 @@ public final class Server: ScriptHost {
             }
             return nil
         default:
-            let r = engine.execute(call.attempt, client: &c.state)
+            let r = attemptCommand(c, call.attempt)
             switch r {
             case .bulk(nil), .array(nil): return nil
             default: return r
@@ -1799,13 +1825,27 @@ public final class Server: ScriptHost {
         return .noReply
     }
 
+    /// Set while a transaction or a script runs: blocked clients are served when it ends, from
+    /// the dataset it leaves (Redis's handleClientsBlockedOnKeys after the whole call), so a
+    /// key pushed and deleted inside one EXEC wakes nobody.
+    private var holdBlocked = 0
+    private var blockedReady = false
+
+    private func releaseBlocked() {
+        holdBlocked -= 1
+        if holdBlocked == 0 && blockedReady {
+            blockedReady = false
+            serveBlocked()
+        }
+    }
+
     /// After a write: serves waiting clients whose keys now have data, oldest first.
     private func serveBlocked() {
         var progress = true
         while progress {
             progress = false
             for c in blockedClients {
-                guard let call = c.blocked, let r = attempt(c, call) else { continue }
+                guard let call = c.blocked, sourceReady(c, call), let r = attempt(c, call) else { continue }
                 c.blocked = nil
                 blockedClients.removeAll { $0 === c }
                 reply(c, r)
@@ -1991,7 +2031,8 @@ public final class Server: ScriptHost {
             if c.dirtyCAS { return .array(nil) }
             self.unwatchAll(c)   // the transaction's own writes do not abort it
             c.executingTransaction = true
-            defer { c.executingTransaction = false }
+            self.holdBlocked += 1
+            defer { c.executingTransaction = false; self.releaseBlocked() }
             // Each queued command is timed (and slow-logged) on its own; EXEC itself is not.
             return .array(q.map { args in
                 let t0 = Server.microseconds()
@@ -2375,6 +2416,26 @@ public final class Server: ScriptHost {
             pauseUntil = 0
             resumePaused()
             return .ok
+        case "unblock":
+            // CLIENT UNBLOCK id [TIMEOUT|ERROR]: a client waiting in a blocking command gets its
+            // timeout reply, or the UNBLOCKED error; 1 when there was such a client.
+            guard a.count == 3 || a.count == 4 else { return .error("ERR wrong number of arguments for 'client|unblock' command") }
+            guard let id = Int64(String(decoding: a[2], as: UTF8.self)) else { return .error("ERR value is not an integer or out of range") }
+            var asError = false
+            if a.count == 4 {
+                switch Server.lower(a[3]) {
+                case "timeout": asError = false
+                case "error": asError = true
+                default: return .error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+                }
+            }
+            guard let target = blockedClients.first(where: { $0.id == id }), let call = target.blocked else { return .integer(0) }
+            target.blocked = nil
+            blockedClients.removeAll { $0 === target }
+            reply(target, asError ? .error("UNBLOCKED client unblocked via CLIENT UNBLOCK") : call.timeoutReply)
+            flush(target)
+            processInput(target)
+            return .integer(1)
         case "no-evict", "tracking":
             guard a.count >= 3 else { return .error("ERR wrong number of arguments for 'client|\(Server.lower(a[1]))' command") }
             let v = Server.lower(a[2])
@@ -2622,7 +2683,8 @@ public final class Server: ScriptHost {
         let keys = Array(a[3..<(3 + Int(n))]), args = Array(a[(3 + Int(n))...])
         scriptCaller = c
         let clock = freezeClock()
-        defer { scriptCaller = nil; busyScript = nil; replMask = 3; engine.clock = clock }
+        holdBlocked += 1
+        defer { scriptCaller = nil; busyScript = nil; replMask = 3; engine.clock = clock; releaseBlocked() }
         return scripting.call(sha: sha, keys: keys, args: args, db: c.state.db, readOnlyCommand: readOnly, oom: outOfMemory)
     }
 

@@ -248,6 +248,16 @@ final class ServeTests: XCTestCase {
             start=$(date +%s%N); cli blpop nothing 0.5; end=$(date +%s%N); echo "waited $(( (end - start) / 100000000 ))"
             printf 'MULTI\\nBLPOP nothing 0\\nEXEC\\n' | cli
             cli blmpop 0.1 2 nothing q left count 5
+            # A transaction is served as a whole: a push deleted (or replaced by a string) in the
+            # same EXEC wakes nobody; the waiter gets what the next push brings.
+            cli del w >/dev/null; cli blpop w 5 > w.out & sleep 0.6
+            printf 'MULTI\\nLPUSH w a\\nDEL w\\nSET w str\\nEXEC\\nDEL w\\nLPUSH w b\\n' | cli >/dev/null; wait; cat w.out
+            # A push made by a served BRPOPLPUSH touches its destination for WATCH.
+            cli del s2 d2 >/dev/null; cli brpoplpush s2 d2 5 >/dev/null & sleep 0.6
+            { printf 'WATCH d2\\nMULTI\\nGET d2\\n'; sleep 0.3; printf 'EXEC\\n'; } | cli > x.out & sleep 0.15; cli lpush s2 e >/dev/null; wait; cat x.out
+            # CLIENT UNBLOCK, with its timeout reply and with the error.
+            cli blpop u 5 > u1.out & sleep 0.6; cli client unblock $(cli client list | grep 'cmd=blpop' | sed 's/^id=\\([0-9]*\\).*/\\1/') timeout; wait; cat u1.out
+            cli blpop u 5 > u2.out & sleep 0.6; cli client unblock $(cli client list | grep 'cmd=blpop' | sed 's/^id=\\([0-9]*\\).*/\\1/') error; wait; cat u2.out
             """
         }
         func run(_ port: Int) throws -> String {
