@@ -77,6 +77,7 @@ enum HashCommands {
         },
         cmd("hincrbyfloat", 4, [.write, .denyoom, .fast], 1, 1, 1) { c in
             guard let by = StringCommands.parseLongDouble(c.arg(3)) else { throw CommandError.notFloat }
+            guard by.isFinite else { throw CommandError("ERR value is NaN or Infinity") }   // as t_hash.c, before the key
             let existing = try c.getHash(c.arg(1))
             var v: Float80 = 0
             if let cur = existing?.get(c.arg(2)) {

@@ -180,10 +180,15 @@ enum KeyCommands {
         }
         c.engine.store(c.db, key, Value.from(decoded, limits: c.engine.limits),
                        meta: c.engine.accessMeta(idleSeconds: idle >= 0 ? idle : nil, frequency: freq >= 0 ? freq : nil))
-        if ttl != 0 {
+        if ttl != 0 && !absTTL {
+            // A relative TTL goes out as the absolute time, ABSTTL appended (Redis rewrites
+            // argument 2 and appends it; the other arguments stay as sent).
             c.engine.setExpire(c.db, key, ttl)
-            c.propagate([B("RESTORE"), key, Decimal.bytes(ttl), c.arg(3), B("ABSTTL")] + (replace ? [B("REPLACE")] : []))
+            var args = c.args
+            args[2] = Decimal.bytes(ttl)
+            c.propagate(args + [B("ABSTTL")])
         } else {
+            if ttl != 0 { c.engine.setExpire(c.db, key, ttl) }
             c.propagateAsIs()
         }
         return .ok

@@ -482,7 +482,7 @@ enum StreamCommands {
                 guard mk else { throw xgroupNoKey }
             }
             let gid: StreamID
-            if c.args[4] == Array("$".utf8) { gid = s?.lastID ?? .zero } else { gid = try id(c.args[4]) }
+            if c.args[4] == Array("$".utf8) { gid = s?.lastID ?? .zero } else { gid = try id(c.args[4], strict: false) }
             if s == nil { s = StreamObject(); c.engine.store(c.db, key, .stream(s!)) }
             let name = ByteKey(c.arg(3))
             if s!.groups[name] != nil { throw CommandError("BUSYGROUP Consumer Group name already exists") }
@@ -502,7 +502,7 @@ enum StreamCommands {
             let g = try group(c, s, c.arg(2), c.arg(3))
             // Without ENTRIESREAD the counter becomes unknown, "$" included (Redis 7.0).
             if c.args[4] == Array("$".utf8) { g.lastID = s.lastID }
-            else { g.lastID = try id(c.args[4]) }
+            else { g.lastID = try id(c.args[4], strict: false) }   // "-" and "+" allowed, as in Redis
             g.entriesRead = entriesRead == -1 ? nil : entriesRead
             c.propagateAsIs()
             return .ok
@@ -529,6 +529,25 @@ enum StreamCommands {
             for id in consumer.pending { g.pel.removeValue(forKey: id) }
             c.propagateAsIs()
             return .integer(Int64(consumer.pending.count))
+        case "help":
+            guard c.args.count == 2 else { throw CommandError("ERR wrong number of arguments for 'xgroup|help' command") }
+            return .array(["XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                           "CREATE <key> <groupname> <id|$> [option]",
+                           "    Create a new consumer group. Options are:",
+                           "    * MKSTREAM",
+                           "      Create the empty stream if it does not exist.",
+                           "    * ENTRIESREAD entries_read",
+                           "      Set the group's entries_read counter (internal use).",
+                           "CREATECONSUMER <key> <groupname> <consumer>",
+                           "    Create a new consumer in the specified group.",
+                           "DELCONSUMER <key> <groupname> <consumer>",
+                           "    Remove the specified consumer.",
+                           "DESTROY <key> <groupname>",
+                           "    Remove the specified group.",
+                           "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
+                           "    Set the current group ID and entries_read counter.",
+                           "HELP",
+                           "    Prints this help."].map { .status($0) })
         default:
             throw CommandError("ERR unknown subcommand '\(String(decoding: c.arg(1), as: UTF8.self))'. Try XGROUP HELP.")
         }

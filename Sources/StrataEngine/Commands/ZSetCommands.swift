@@ -21,7 +21,7 @@ enum ZSetCommands {
     /// space, no NaN, and no overflow to ±inf or underflow to 0 (ERANGE).
     static func parseScore(_ b: Bytes) -> Double? {
         let n = b.count
-        guard n > 0, n < 256, let f = b.first, f != 32, !(f >= 9 && f <= 13) else { return nil }
+        guard n > 0, let f = b.first, f != 32, !(f >= 9 && f <= 13) else { return nil }
         // Plain integers of up to 15 digits (exact as doubles, what strtod would give, "-0"
         // included) without copying for strtod.
         if n <= 15 {
