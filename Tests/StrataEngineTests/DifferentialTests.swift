@@ -29,7 +29,9 @@ final class DifferentialTests: XCTestCase {
         }
 
         mutating func score() -> String {
-            pick(["1", "2.5", "-1", "0", "inf", "-inf", "+inf", "nan", "x", "1e3", "0.1", "3", "10", " 1", "1.0"])
+            pick(["1", "2.5", "-1", "0", "inf", "-inf", "+inf", "nan", "x", "1e3", "0.1", "3", "10", " 1", "1.0",
+                  // DBL_MAX written out in full (309 digits and a fraction), and one past it.
+                  String(format: "%.17f", Double.greatestFiniteMagnitude), "1" + String(repeating: "0", count: 400)])
         }
 
         mutating func member() -> String { pick(["a", "b", "c", "d", "m1", "m2", "10", "", String(repeating: "z", count: 65)]) }
@@ -96,7 +98,7 @@ final class DifferentialTests: XCTestCase {
             case 44: return [pick(["HLEN", "HKEYS", "HVALS", "HGETALL"]), k]
             case 45: return [pick(["HSTRLEN", "HEXISTS"]), k, value()]
             case 46: return ["HINCRBY", k, value(), int()]
-            case 47: return ["HINCRBYFLOAT", k, value(), pick(["0.1", "2", "x", "-1.5"])]
+            case 47: return ["HINCRBYFLOAT", k, value(), pick(["0.1", "2", "x", "-1.5", "+inf", "-inf", "1e308"])]
             case 48: return ["HMSET", k, value(), value()]
             case 49: return ["SADD", k, value(), value()] + (chance(0.2) ? (0..<Int.random(in: 1...30, using: &rng)).map { _ in String(Int.random(in: 0...600, using: &rng)) } : [])
             case 50: return ["SREM", k, value()]
@@ -580,7 +582,7 @@ final class DifferentialTests: XCTestCase {
                 let theirs3 = DifferentialTests.maskTimes(try client3.call(args))
                 let ours3 = DifferentialTests.maskTimes(DifferentialTests.wire(engine.execute(args, client: &state), resp: 3))
                 if ours3 != theirs3 { XCTFail("#\(i) \(w) over RESP3: redis \(theirs3), strata \(ours3)"); return }
-            case 3: w = ["XGROUP", "CREATE", k, g, pick(["0", "$", someID()])] + (Bool.random(using: &rng) ? ["MKSTREAM"] : [])
+            case 3: w = ["XGROUP", "CREATE", k, g, pick(["0", "$", "-", "+", someID()])] + (Bool.random(using: &rng) ? ["MKSTREAM"] : [])
             case 4, 5, 6:
                 w = ["XREADGROUP", "GROUP", g, c]
                 if Bool.random(using: &rng) { w += ["COUNT", pick(["1", "2", "5"])] }
@@ -593,7 +595,8 @@ final class DifferentialTests: XCTestCase {
             case 11:
                 w = Bool.random(using: &rng) ? ["XDEL", k, someID()]
                     : ["XAUTOCLAIM", k, g, c, pick(["0", "0", "100000", "x"]), pick(["0", "-", someID(), "(1-0"])] + (Bool.random(using: &rng) ? ["COUNT", pick(["1", "2", "3", "0"])] : []) + (Int.random(in: 0..<3, using: &rng) == 0 ? ["JUSTID"] : [])
-            case 12: w = pick([["XGROUP", "SETID", k, g, pick(["0", "$", someID()])], ["XGROUP", "DELCONSUMER", k, g, c], ["XGROUP", "CREATECONSUMER", k, g, c]])
+            case 12: w = pick([["XGROUP", "SETID", k, g, pick(["0", "$", "-", "+", someID()])], ["XGROUP", "DELCONSUMER", k, g, c], ["XGROUP", "CREATECONSUMER", k, g, c],
+                               ["XGROUP", "HELP"], ["XGROUP", "HELP", "x"]])
             default: w = ["XTRIM", k, "MAXLEN", "=", pick(["2", "5", "20"])]
             }
             let args = w.map { Array($0.utf8) }

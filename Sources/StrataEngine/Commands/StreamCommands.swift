@@ -482,7 +482,7 @@ enum StreamCommands {
                 guard mk else { throw xgroupNoKey }
             }
             let gid: StreamID
-            if c.args[4] == Array("$".utf8) { gid = s?.lastID ?? .zero } else { gid = try id(c.args[4], strict: false) }
+            if c.args[4] == Array("$".utf8) { gid = s?.lastID ?? .zero } else { gid = try id(c.args[4]) }   // strict: no - or + (SETID takes them)
             if s == nil { s = StreamObject(); c.engine.store(c.db, key, .stream(s!)) }
             let name = ByteKey(c.arg(3))
             if s!.groups[name] != nil { throw CommandError("BUSYGROUP Consumer Group name already exists") }
