@@ -24,6 +24,29 @@ final class ServeTests: XCTestCase {
         try RedisOracle(server: strataPath, dir: dir, leading: ["serve"] + leading, extra: extra)
     }
 
+    /// Everything a fresh server ("redis" or "strata") answers to `script` (inline commands)
+    /// on one raw connection: sent whole, or a line every 20 ms; read until 0.5 s of silence.
+    func rawAnswers(server: String, script: String, oneAtATime: Bool) throws -> String {
+        let o = server == "redis" ? try RedisOracle() : try startStrata()
+        defer { o.stop() }
+        let fd = try rawConnection(o.port)
+        defer { close(fd) }
+        var tv = timeval(tv_sec: 0, tv_usec: 500_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        for part in oneAtATime ? script.split(separator: "\r\n").map({ $0 + "\r\n" }) : [script] {
+            _ = Array(part.utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if oneAtATime { usleep(20_000) }
+        }
+        var got = [UInt8]()
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            got += buf[0..<n]
+        }
+        return String(decoding: got, as: UTF8.self)
+    }
+
     /// The same random traffic over every type to strata serve and to redis-server: the same
     /// DEBUG DIGEST; then strata's SAVE loads in redis-server with that digest.
     func testSameTrafficSameDigestAndItsDumpLoadsInRedis() throws {
@@ -630,29 +653,9 @@ final class ServeTests: XCTestCase {
             + "CONFIG SET min-replicas-to-write 1\r\nSET a 1\r\nGET a\r\nMULTI\r\nINCR a\r\nEXEC\r\nCONFIG SET min-replicas-to-write 0\r\n"
             + "REPLICAOF 127.0.0.1 1\r\nSET a 1\r\nMULTI\r\nSET a 2\r\nEXEC\r\nCONFIG SET replica-serve-stale-data no\r\n"
             + "GET a\r\nPING\r\nMULTI\r\nDBSIZE\r\nEXEC\r\nREPLICAOF NO ONE\r\nCONFIG SET replica-serve-stale-data yes\r\nSET a 3\r\nGET a\r\n"
-        var answers = [String]()
-        for server in ["redis", "strata"] {
-            let o = server == "redis" ? try RedisOracle() : try startStrata()
-            defer { o.stop() }
-            let fd = try rawConnection(o.port)
-            defer { close(fd) }
-            var tv = timeval(tv_sec: 0, tv_usec: 500_000)
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-            // One command at a time (redis-server itself answers a pipeline that changes the
-            // replication state in the middle differently from the same commands sent apart).
-            for line in script.split(separator: "\r\n") {
-                _ = Array((line + "\r\n").utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-                usleep(20_000)
-            }
-            var got = [UInt8]()
-            var buf = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                if n <= 0 { break }
-                got += buf[0..<n]
-            }
-            answers.append(String(decoding: got, as: UTF8.self))
-        }
+        // One command at a time (redis-server itself answers a pipeline that changes the
+        // replication state in the middle differently from the same commands sent apart).
+        let answers = try ["redis", "strata"].map { try rawAnswers(server: $0, script: script, oneAtATime: true) }
         XCTAssertEqual(answers[1], answers[0])
         XCTAssertTrue(answers[0].contains("-NOREPLICAS") && answers[0].contains("-MASTERDOWN") && answers[0].hasSuffix("$1\r\n3\r\n"), answers[0])
     }
@@ -751,24 +754,7 @@ final class ServeTests: XCTestCase {
         let script = "CLIENT REPLY SKIP\r\nSET x 1\r\nGET x\r\nCLIENT REPLY OFF\r\nSET y 2\r\nCLIENT REPLY ON\r\nGET y\r\n"
             + "COMMAND GETKEYS MSET a 1 b 2\r\nCOMMAND GETKEYS ZUNIONSTORE d 2 k1 k2\r\nCOMMAND GETKEYS PING\r\nWAIT 0 0\r\nLATENCY LATEST\r\n"
             + "LATENCY RESET\r\nCLIENT KILL ID 999999\r\nCLIENT NO-EVICT on\r\nPING\r\n"
-        var answers = [String]()
-        for server in ["redis", "strata"] {
-            let o = server == "redis" ? try RedisOracle() : try startStrata()
-            defer { o.stop() }
-            let fd = try rawConnection(o.port)
-            defer { close(fd) }
-            var tv = timeval(tv_sec: 0, tv_usec: 400_000)
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-            _ = Array(script.utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            var got = [UInt8]()
-            var buf = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                if n <= 0 { break }
-                got += buf[0..<n]
-            }
-            answers.append(String(decoding: got, as: UTF8.self))
-        }
+        let answers = try ["redis", "strata"].map { try rawAnswers(server: $0, script: script, oneAtATime: false) }
         XCTAssertEqual(answers[1], answers[0])
         XCTAssertTrue(answers[0].hasSuffix("+PONG\r\n"), answers[0])
     }
