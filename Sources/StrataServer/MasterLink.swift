@@ -315,9 +315,10 @@ final class MasterLink {
                 // (a GETACK reports the offset before itself, as Redis's replica does).
                 defer { offset = streamBase + Int64(stream.offset) }
                 guard case .command(let argv) = item, !argv.isEmpty else { continue }
-                if argv.count >= 2 && Server.lower(argv[0]) == "replconf" && Server.lower(argv[1]) == "getack" {
+                // (Names compared only at their lengths: no string per applied command.)
+                if argv.count >= 2 && argv[0].count == 8 && Server.lower(argv[0]) == "replconf" && Server.lower(argv[1]) == "getack" {
                     sendAck()
-                } else if !(argv.count == 1 && Server.lower(argv[0]) == "ping") {
+                } else if !(argv.count == 1 && argv[0].count == 4 && Server.lower(argv[0]) == "ping") {
                     apply(argv)
                 }
             }
