@@ -151,6 +151,24 @@ final class ServeTests: XCTestCase {
     }
 
     /// A damaged dump stops startup naming the file and offset; nothing is served.
+    /// A plain set (RDB type 2) that repeats a member, as text and as an integer: redis-server
+    /// refuses it ("Duplicate set members detected"), and so does strata serve, naming the
+    /// member and the offset (the loader's own set finds the repeat).
+    func testRepeatedSetMemberStopsStartupAsInRedis() throws {
+        for (members, shown) in [(["ab", "cd", "ab"], "\"ab\""), (["12", "5", "12"], "\"12\"")] {
+            let d = makeTempDir()
+            var rdb = Array("REDIS0009".utf8) + [0xFE, 0x00, 0x02, 0x01, UInt8(ascii: "s"), UInt8(members.count)]
+            for m in members { rdb += [UInt8(m.utf8.count)] + Array(m.utf8) }
+            rdb += [0xFF] + [UInt8](repeating: 0, count: 8)   // no checksum
+            try Data(rdb).write(to: URL(fileURLWithPath: d + "/dump.rdb"))
+            let r = try strata("serve", "--port", "\(freeLoopbackPort())", "--dir", d, "--save", "")
+            XCTAssertEqual(r.status, 1)
+            let log = String(decoding: r.out, as: UTF8.self) + r.err
+            XCTAssertTrue(log.contains("duplicate set member \(shown)") && log.contains("offset"), log)
+            XCTAssertThrowsError(try RedisOracle(dir: d), "redis-server loads a set with a repeated member")
+        }
+    }
+
     func testDamagedDumpStopsStartup() throws {
         let d = makeTempDir()
         var bytes = try Data(contentsOf: URL(fileURLWithPath: fixture("redis-7.0-all-types.rdb")))

@@ -123,6 +123,18 @@ final class LoadValueBuilder: RDBCollectionVisitor {
         }
     }
 
+    var detectsSetDuplicates: Bool { true }
+
+    /// A plain set's member, added as `item` adds it; false when the set already held it.
+    func setMember(_ m: UnsafeRawBufferPointer) -> Bool {
+        guard kind == .set, let s = set else { item(.bytes(m)); return true }
+        if s.isIntset {
+            if let v = Decimal.parseCanonical(m) { return s.add(int: v, limits: limits) }
+            if expected > 0 { s.forceTable(reserving: expected) }
+        }
+        return s.add([UInt8](m), limits: limits)
+    }
+
     func member(_ m: PackedElement, score: Double) {
         if unpacked == nil && (scores.count == limits.zsetMaxListpackEntries || m.stringLength > limits.zsetMaxListpackValue) {
             unpacked = scores.members

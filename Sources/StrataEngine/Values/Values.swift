@@ -191,12 +191,13 @@ public final class SetObject {
 
     /// Adds an integer member (an intset element from a file): no decimal text while the set
     /// is an intset, and members arriving in ascending order (as an intset holds them) append.
-    func add(int v: Int64, limits: EncodingLimits) {
+    @discardableResult
+    func add(int v: Int64, limits: EncodingLimits) -> Bool {
         if ints != nil, ints!.count < limits.setMaxIntsetEntries, let last = ints!.last, last < v {
             ints!.append(v)
-            return
+            return true
         }
-        add(Decimal.bytes(v), limits: limits)
+        return add(Decimal.bytes(v), limits: limits)
     }
 
     public static func from(_ members: [Bytes], limits: EncodingLimits) -> SetObject {

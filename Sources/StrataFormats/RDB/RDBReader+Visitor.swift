@@ -26,12 +26,19 @@ public protocol RDBCollectionVisitor: AnyObject {
     /// makes (pairs; their text bytes, 8 per score; the longest field or member). Repeated
     /// fields or members were refused before the call when the reader's options ask for it.
     func listpack(_ blob: UnsafeRawBufferPointer, zset: Bool) throws -> ValueSummary
+    /// True when the visitor's own set detects a repeated member (`setMember` returns false):
+    /// the reader then skips its own duplicate pass for plain sets (one hash per member, not two).
+    var detectsSetDuplicates: Bool { get }
+    /// A plain set's member (instead of `item`), when `detectsSetDuplicates`; false if repeated.
+    func setMember(_ m: UnsafeRawBufferPointer) -> Bool
 }
 
 extension RDBCollectionVisitor {
     public func expect(_ count: Int) {}
     public func expect(packedBytes: Int) {}
     public var takesListpacks: Bool { false }
+    public var detectsSetDuplicates: Bool { false }
+    public func setMember(_ m: UnsafeRawBufferPointer) -> Bool { item(.bytes(m)); return true }
     public func listpack(_ blob: UnsafeRawBufferPointer, zset: Bool) throws -> ValueSummary { ValueSummary() }
 }
 

@@ -842,10 +842,15 @@ public final class RDBReader {
         case RDBType.list, RDBType.set:
             let n = try readCount("the number of elements")
             v.expect(n)
+            let visitorChecks = t == RDBType.set && v.detectsSetDuplicates
             for _ in 0..<n {
                 try withString("an element") {
-                    if t == RDBType.set && !unique($0) { throw fail("duplicate set member \(RDBReader.printable([UInt8]($0)))") }
                     count($0.count)
+                    if visitorChecks {
+                        if !v.setMember($0) { throw fail("duplicate set member \(RDBReader.printable([UInt8]($0)))") }
+                        return
+                    }
+                    if t == RDBType.set && !unique($0) { throw fail("duplicate set member \(RDBReader.printable([UInt8]($0)))") }
                     v.item(.bytes($0))
                 }
             }
