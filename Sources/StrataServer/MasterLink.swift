@@ -46,7 +46,16 @@ final class MasterLink {
     private var payloadRemaining = 0
     private var eofMark: [UInt8]?
     private var payloadTail: [UInt8] = []
-    private var stream = RESPCommandReader(limits: { var l = RESPCommandReader.Limits(); l.allowInline = false; return l }())
+    private var stream = MasterLink.streamReader()
+    /// Read buffer, kept between reads (the stream is read on every event while streaming).
+    private var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
+
+    /// The master's stream holds RESP commands only (no inline commands).
+    private static func streamReader() -> RESPCommandReader {
+        var l = RESPCommandReader.Limits()
+        l.allowInline = false
+        return RESPCommandReader(limits: l)
+    }
     private var steps: [[String]] = []
     private var attemptStarted: Int64 = 0
 
@@ -111,7 +120,7 @@ final class MasterLink {
         if state != .down { downSince = EventLoop.nowMs() }
         state = .down
         input = []
-        stream = RESPCommandReader(limits: { var l = RESPCommandReader.Limits(); l.allowInline = false; return l }())
+        stream = MasterLink.streamReader()
     }
 
     /// Once a second: reconnect while down, give up on a silent master, acknowledge the offset.
@@ -146,16 +155,15 @@ final class MasterLink {
     // MARK: - Reading
 
     private func readAvailable() {
-        var buf = [UInt8](repeating: 0, count: 64 * 1024)
         while fd >= 0 {
-            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            let n = readBuffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n == 0 { close(reason: "Connection with master lost."); return }
             if n < 0 {
                 if errno == EAGAIN || errno == EINTR { return }
                 close(reason: "Error reading from MASTER: \(String(cString: strerror(errno)))"); return
             }
             lastIO = EventLoop.nowMs()
-            if !consume(buf[0..<n]) { return }
+            if !consume(readBuffer[0..<n]) { return }
         }
     }
 

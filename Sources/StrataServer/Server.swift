@@ -1220,7 +1220,8 @@ public final class Server: ScriptHost {
             return
         }
         // What EXEC would run counts as EXEC's own flags (Redis's cmd_flags / cmd_inv_flags).
-        let writes = name == "exec" ? (c.multi ?? []).contains { Server.isWrite(Server.lower($0[0]), $0) } : Server.isWrite(name, args)
+        // (Looked up only on a replica or under min-replicas-to-write.)
+        lazy var writes = name == "exec" ? (c.multi ?? []).contains { Server.isWrite(Server.lower($0[0]), $0) } : Server.isWrite(name, args)
         // A replica whose link is down answers only "stale" commands (replica-serve-stale-data no).
         if let link = masterLink, !link.isUp, c !== masterClient, !config.bool("replica-serve-stale-data") {
             let stale = name == "exec" ? (c.multi ?? []).allSatisfy { Server.staleAllowed(Server.lower($0[0])) } : Server.staleAllowed(name)
@@ -1230,7 +1231,7 @@ public final class Server: ScriptHost {
             }
         }
         // min-replicas-to-write: writes need that many replicas that acknowledged recently.
-        if masterLink == nil && writes && c !== masterClient && minReplicasToWrite > 0 {
+        if minReplicasToWrite > 0 && masterLink == nil && c !== masterClient && writes {
             let need = minReplicasToWrite
             let lagMs = Int64(config.int("min-replicas-max-lag")) * 1000, now = EventLoop.nowMs()
             if replicas.filter({ now - $0.lastAck <= lagMs }).count < need {
