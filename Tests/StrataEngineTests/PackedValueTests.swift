@@ -192,3 +192,110 @@ extension LoadBuilderTests {
         }
     }
 }
+
+/// `load(from:)` decodes on a worker thread and fills the keyspace on the caller's, batch by
+/// batch: it must make exactly what the one-thread loader makes, and fail with the error that
+/// comes first in the file.
+final class TwoThreadLoadTests: XCTestCase {
+    /// A file of `keys` keys of every kind the loader builds (several hand-off batches), with
+    /// `damage` applied to the writer before the end.
+    private func file(keys: Int, damage: (RDBWriter, Int) throws -> Void = { _, _ in }) throws -> [UInt8] {
+        let sink = ByteSink()
+        let w = RDBWriter(sink: sink, target: RDBTarget.named("redis-7.0")!)
+        try w.writeHeader()
+        for db in [0, 3] {
+            try w.writeSelectDB(db)
+            try w.writeResizeDB(keys: UInt64(keys), expires: 0)
+            for i in 0..<keys {
+                let key = Array("k\(db):\(i)".utf8)
+                let value: RDBValue
+                switch i % 7 {
+                case 0: value = .string(Array("v\(i)".utf8))
+                case 1: value = .set((0..<(i % 40 + 1)).map { Array("\($0 * 3)".utf8) })           // intset
+                case 2: value = .set((0..<(i % 50 + 1)).map { Array("m\($0)".utf8) })              // table
+                case 3: value = .set((0..<(520 + i % 5)).map { Array("\($0)".utf8) })              // past the intset limit
+                case 4: value = .hash((0..<(i % 30 + 1)).map { HashField(field: Array("f\($0)".utf8), value: Array("x\(i)".utf8)) })
+                case 5: value = .sortedSet((0..<(i % 30 + 1)).map { ZSetMember(member: Array("z\($0)".utf8), score: Double($0) / 3) })
+                default: value = .list((0..<(i % 20 + 1)).map { Array("e\($0)".utf8) })
+                }
+                try w.writeEntry(key: key, value: value, expireMs: i % 11 == 0 ? 4102444800000 : nil)
+                try damage(w, i)
+            }
+        }
+        try w.finish()
+        return sink.memory
+    }
+
+    private func loads(_ bytes: [UInt8]) -> (two: Result<Engine, Error>, one: Result<Engine, Error>) {
+        let two = Result { () throws -> Engine in
+            let e = Engine(); try e.load(from: RDBReader(source: ByteSource(bytes: bytes))); return e
+        }
+        let one = Result { () throws -> Engine in
+            let e = Engine(); try e.loadOnOneThread(from: RDBReader(source: ByteSource(bytes: bytes))); return e
+        }
+        return (two, one)
+    }
+
+    func testTwoThreadLoadMakesWhatTheOneThreadLoadMakes() throws {
+        let (two, one) = loads(try file(keys: 1500))
+        let a = try two.get(), b = try one.get()
+        XCTAssertEqual(a.digest(), b.digest())
+        XCTAssertEqual(a.databases[0].count, 1500)
+        XCTAssertEqual(a.databases[3].count, 1500)
+        for (x, y) in zip(a.databases, b.databases) {
+            XCTAssertEqual(x.count, y.count)
+            XCTAssertEqual(x.expires.count, y.expires.count)
+            y.dict.forEach { k, v in
+                guard let w = x.dict[k] else { return XCTFail("\(String(decoding: k, as: UTF8.self)) missing") }
+                XCTAssertEqual(w.encoding, v.encoding, String(decoding: k, as: UTF8.self))
+            }
+        }
+    }
+
+    func testTwoThreadLoadFailsWithTheFirstErrorInTheFile() throws {
+        // A duplicate key (found by the keyspace's thread) before a damaged record (found by the
+        // reader's thread, which has read ahead): the duplicate is reported.
+        var bytes = try file(keys: 2000) { w, i in
+            if i == 1200 { try w.writeEntry(key: Array("k0:5".utf8), value: .string([1]), expireMs: nil) }
+        }
+        bytes[bytes.count - 3000] ^= 0xFF
+        for result in [loads(bytes).two, loads(bytes).one] {
+            XCTAssertThrowsError(try result.get()) { error in
+                XCTAssertTrue("\(error)".contains("duplicate key"), "\(error)")
+            }
+        }
+        // Damage alone: the same error, at the same offset, either way.
+        var damaged = try file(keys: 2000)
+        damaged[damaged.count / 2] ^= 0x5A
+        let (two, one) = loads(damaged)
+        guard case .failure(let a) = two, case .failure(let b) = one else { return XCTFail("a damaged file loaded") }
+        XCTAssertEqual(a as? FormatError, b as? FormatError)
+        XCTAssertNotNil(a as? FormatError)
+        // A plain set that repeats a member (in the first batch: the keyspace's thread builds it).
+        let repeated = try file(keys: 1000) { w, i in
+            if i == 100 { try w.writeEntry(key: Array("dup".utf8), value: .set([Array("a".utf8), Array("b".utf8), Array("a".utf8)]), expireMs: nil) }
+        }
+        for result in [loads(repeated).two, loads(repeated).one] {
+            XCTAssertThrowsError(try result.get()) { error in
+                XCTAssertTrue("\(error)".contains("duplicate set member \"a\""), "\(error)")
+            }
+        }
+        // A corrupt hash listpack in the first batch (checked on the keyspace's thread): the
+        // reader's error exactly (offset of the blob, message, context).
+        var corrupt = try file(keys: 1000) { w, i in
+            if i == 100 {
+                let fields = ["a7Kx", "Zp3Q", "m9Wd", "T2uV"].map { HashField(field: Array($0.utf8), value: Array("\($0.count)".utf8)) }
+                try w.writeEntry(key: Array("lp".utf8), value: .hash(fields), expireMs: nil)
+            }
+        }
+        let marker = Array("m9Wd".utf8)
+        guard let at = (0..<corrupt.count - 4).first(where: { Array(corrupt[$0..<$0 + 4]) == marker }) else {
+            return XCTFail("the hash listpack is not stored as plain bytes")
+        }
+        corrupt[at - 1] = 0xF6   // not an entry encoding
+        let (lpTwo, lpOne) = loads(corrupt)
+        guard case .failure(let c) = lpTwo, case .failure(let d) = lpOne else { return XCTFail("a corrupt listpack loaded") }
+        XCTAssertEqual(c as? FormatError, d as? FormatError)
+        XCTAssertTrue("\(c)".contains("corrupt hash listpack") && "\(c)".contains("key \"lp\""), "\(c)")
+    }
+}

@@ -1,6 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import StrataFormats
 
 extension Engine {
+    private final class LoadFailure: @unchecked Sendable { var error: Error? }
+
     public struct LoadReport: Sendable {
         public var keys = 0
         public var expiredSkipped = 0
@@ -15,6 +20,143 @@ extension Engine {
     /// collections skipped, a database number beyond the configured count is an error.
     @discardableResult
     public func load(from reader: RDBReader, keepExpired: Bool = false) throws -> LoadReport {
+        if let report = try loadOnTwoThreads(from: reader, keepExpired: keepExpired) { return report }
+        return try loadOnOneThread(from: reader, keepExpired: keepExpired)
+    }
+
+    /// One decoded record on its way from the reader's thread to the keyspace's.
+    private struct LoadItem {
+        var event: RDBEvent
+        var built: LoadValueBuilder.Loaded
+    }
+
+    /// Items handed over together (a pointer and a count: the hand-off itself touches no
+    /// reference count; the items are moved out by the consumer).
+    private struct LoadBatch: @unchecked Sendable {
+        var items: UnsafeMutablePointer<LoadItem>
+        var count: Int
+        /// The deferred records' bytes (`RecordBytes`), freed with the batch.
+        var records: UnsafeMutableRawPointer? = nil
+        static let capacity = 512
+        /// A batch is handed over early once its records hold this much.
+        static let recordBytes = 4 << 20
+
+        init(capacity: Int = LoadBatch.capacity) {
+            items = .allocate(capacity: capacity)
+            count = 0
+        }
+
+        func dispose() {
+            items.deinitialize(count: count)
+            items.deallocate()
+            free(records)
+        }
+    }
+
+    /// `load(from:)` in two stages, as a pipeline: a worker thread reads and decodes the file
+    /// (checksum, LZF, listpacks, the values' bytes) while this thread builds sets and fills
+    /// the keyspace, in the file's order. The engine's objects are created on the worker and
+    /// handed over whole: after a batch is queued the worker never touches what it holds (the
+    /// reader drops its key, the builder its value), which the engine's non-atomic reference
+    /// counts require. nil when no thread could be started.
+    private func loadOnTwoThreads(from reader: RDBReader, keepExpired: Bool) throws -> LoadReport? {
+        let limits = self.limits
+        let queue = HandOff<LoadBatch>(limit: 4)
+        // Both threads use the queue: through an unretained reference, so that neither
+        // touches its (non-atomic, in this module) reference count; `queue` keeps it alive.
+        let handOff = Unmanaged.passUnretained(queue)
+        // Written by the worker, read here only after it has been joined.
+        let failure = LoadFailure()
+        let produce = {
+            let builder = LoadValueBuilder(limits: limits, deferBuilding: true)
+            let previousVisitor = reader.visitor
+            reader.visitor = builder
+            var batch = LoadBatch()
+            do {
+                while let ev = try reader.next() {
+                    var built = LoadValueBuilder.Loaded.none
+                    if case .entry = ev {
+                        reader.dropCurrentKey()
+                        built = builder.takeLoaded()
+                    }
+                    (batch.items + batch.count).initialize(to: LoadItem(event: ev, built: built))
+                    batch.count += 1
+                    if batch.count == LoadBatch.capacity || builder.records.count >= LoadBatch.recordBytes {
+                        batch.records = builder.records.detach()
+                        guard handOff._withUnsafeGuaranteedRef({ $0.put(batch) }) else {
+                            batch = LoadBatch(capacity: 1)
+                            break
+                        }
+                        batch = LoadBatch()
+                        // Sets go to the keyspace's thread while it keeps up, and are built
+                        // here while it falls behind (the queue filling up): the two threads
+                        // stay about equally busy whatever the file holds.
+                        builder.deferBuilding = handOff._withUnsafeGuaranteedRef({ $0.queued }) < 2
+                    }
+                }
+            } catch {
+                failure.error = error
+            }
+            reader.visitor = previousVisitor
+            batch.records = builder.records.detach()
+            if batch.count == 0 || !handOff._withUnsafeGuaranteedRef({ $0.put(batch) }) { batch.dispose() }
+            handOff._withUnsafeGuaranteedRef { $0.finish() }
+        }
+        return try withExtendedLifetime(queue) { try withWorkerThread(produce) { () throws -> LoadReport in
+            var report = LoadReport()
+            let now = clock()
+            var currentDB = 0
+            var done = false
+            let finisher = LoadValueBuilder(limits: limits)
+            // Anything this thread did not take (it stopped at an error) is freed here.
+            defer { if !done { for b in handOff._withUnsafeGuaranteedRef({ $0.cancel() }) { b.dispose() } } }
+            while let batch = handOff._withUnsafeGuaranteedRef({ $0.take() }) {
+                defer { batch.items.deallocate(); free(batch.records) }
+                let records = UnsafeRawPointer(batch.records) ?? UnsafeRawPointer(batch.items)   // (no records: never read)
+                var i = 0
+                // The items left when one fails are deinitialised, not leaked.
+                defer { (batch.items + i).deinitialize(count: batch.count - i) }
+                while i < batch.count {
+                    let item = (batch.items + i).move()
+                    i += 1
+                    // The next key's bucket is fetched while this one is added (a cache miss
+                    // per key in a large keyspace otherwise).
+                    if i < batch.count, case .entry(let next) = batch.items[i].event, next.db < databases.count {
+                        databases[next.db].dict.prefetch(next.key)
+                    }
+                    switch item.event {
+                    case .entry(let e):
+                        let value: Value?
+                        switch item.built {
+                        case .none: value = nil
+                        case .value(let v): value = v
+                        case .set(let members): value = .set(try members.build(records: records, limits: limits, offset: e.offset))
+                        case .listpack(let blob): value = try finisher.build(blob, records: records, db: e.db, key: e.key, typeByte: e.typeByte)
+                        }
+                        try load(entry: e, built: value, now: now, keepExpired: keepExpired, report: &report)
+                    case .function(let code): report.functions.append(code)
+                    case .aux(let k, let v): report.aux.append((k, v))
+                    case .selectDB(let n): currentDB = n
+                    case .resizeDB(let keys, let expires):
+                        if currentDB < databases.count, keys < 1 << 32 {
+                            databases[currentDB].dict.reserve(Int(keys))
+                            databases[currentDB].expires.reserve(Int(min(expires, keys)))
+                        }
+                    default: break
+                    }
+                }
+            }
+            done = true
+            return report
+        }.map { report in
+            // The worker has been joined: its error (if any) is this thread's to read.
+            if let error = failure.error { throw error }
+            return report
+        } }
+    }
+
+    @discardableResult
+    func loadOnOneThread(from reader: RDBReader, keepExpired: Bool = false) throws -> LoadReport {
         var report = LoadReport()
         let now = clock()
         var currentDB = 0

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import StrataFormats
 
 /// Builds engine values straight from the elements the RDB reader decodes (it is the reader's
@@ -7,6 +10,16 @@ import StrataFormats
 /// the general constructors, so the result is what `Value.from` makes of the materialised value.
 final class LoadValueBuilder: RDBCollectionVisitor {
     private let limits: EncodingLimits
+    /// Sets and listpacks are recorded (`DeferredSet`, `DeferredListpack`) rather than built:
+    /// a loader on two threads builds them on the thread that fills the keyspace while that
+    /// thread would otherwise wait on the reader (it changes between keys).
+    var deferBuilding: Bool
+    private var setRecord: DeferredSet?
+    private var listpackRecord: DeferredListpack?
+    /// Where deferred records keep their bytes: one buffer per hand-off batch (`detach`), so
+    /// the thread that builds them frees one block per batch, not one per value (a free
+    /// from another thread's malloc arena waits on that arena's lock).
+    var records = RecordBytes()
     private var kind = RDBValueKind.string
     private var items: [[UInt8]] = []          // list elements; set or zset members off the fast path
     private var set: SetObject?
@@ -25,13 +38,18 @@ final class LoadValueBuilder: RDBCollectionVisitor {
     private var scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: 4096)
     private var scratchCapacity = 4096
 
-    init(limits: EncodingLimits) { self.limits = limits }
+    init(limits: EncodingLimits, deferBuilding: Bool = false) {
+        self.limits = limits
+        self.deferBuilding = deferBuilding
+    }
     deinit { scratch.deallocate() }
 
     func begin(db: Int, key: [UInt8], kind: RDBValueKind, expireMs: Int64?, idle: UInt64?, freq: UInt8?) {
         reset()
         self.kind = kind
-        if kind == .set { set = SetObject() }
+        if kind == .set {
+            if deferBuilding { setRecord = DeferredSet(start: records.count) } else { set = SetObject() }
+        }
     }
 
     /// Drops everything of the previous key (the built value's buffers are not shared longer
@@ -40,6 +58,8 @@ final class LoadValueBuilder: RDBCollectionVisitor {
         value = nil
         items = []
         set = nil
+        setRecord = nil
+        listpackRecord = nil
         pairs = PackedPairs()
         hash = nil
         fieldsWithTTL = nil
@@ -55,6 +75,7 @@ final class LoadValueBuilder: RDBCollectionVisitor {
     func expect(_ count: Int) {
         expected = count
         if kind == .set && count > limits.setMaxIntsetEntries { set?.forceTable(reserving: count) }
+        setRecord?.expected = count
     }
 
     /// Room for the packed form up front (about the size of the file's listpack).
@@ -63,6 +84,45 @@ final class LoadValueBuilder: RDBCollectionVisitor {
     }
 
     var takesListpacks: Bool { true }
+
+    /// A listpack kept as bytes while building is deferred (its header read: a count the
+    /// summary can give); else converted now.
+    func listpack(_ blob: UnsafeRawBufferPointer, zset: Bool, at offset: Int) throws -> ValueSummary {
+        if deferBuilding {
+            let declared = try Listpack.header(blob)
+            if declared != 65535 && declared > 0 {
+                let start = records.count
+                records.append(blob)
+                listpackRecord = DeferredListpack(start: start, length: blob.count, zset: zset, offset: offset)
+                var s = ValueSummary()
+                s.elements = declared / 2
+                return s
+            }
+        }
+        return try listpack(blob, zset: zset)
+    }
+
+    /// Makes the value of a listpack recorded by a deferring builder, with the error the
+    /// reader gives for a corrupt one (same offset, message and context).
+    func build(_ d: DeferredListpack, records: UnsafeRawPointer, db: Int, key: [UInt8], typeByte: UInt8) throws -> Value? {
+        begin(db: db, key: key, kind: d.zset ? .zset : .hash, expireMs: nil, idle: nil, freq: nil)
+        do {
+            _ = try listpack(UnsafeRawBufferPointer(start: records + d.start, count: d.length), zset: d.zset)
+        } catch let e as PackedError {
+            reset()
+            throw FormatError(offset: d.offset, "corrupt \(d.zset ? "zset listpack" : "hash listpack"): \(e.description)",
+                              context: RDBReader.valueContext(db: db, key: key, typeByte: typeByte))
+        }
+        end()
+        return take()
+    }
+
+    struct DeferredListpack {
+        var start: Int
+        var length: Int
+        var zset: Bool
+        var offset: Int
+    }
 
     /// A hash's or sorted set's listpack, whole: converted in one pass when it fits the packed
     /// limits, else walked pair by pair into a table (checked as it goes either way).
@@ -108,6 +168,11 @@ final class LoadValueBuilder: RDBCollectionVisitor {
     }
 
     func item(_ e: PackedElement) {
+        if setRecord != nil {
+            setRecord!.count += 1
+            records.append(e)
+            return
+        }
         if kind == .set, let s = set {
             switch e {
             case .int(let v): s.add(int: v, limits: limits)
@@ -127,6 +192,11 @@ final class LoadValueBuilder: RDBCollectionVisitor {
 
     /// A plain set's member, added as `item` adds it; false when the set already held it.
     func setMember(_ m: UnsafeRawBufferPointer) -> Bool {
+        if setRecord != nil {
+            setRecord!.plain = true
+            item(.bytes(m))
+            return true
+        }
         guard kind == .set, let s = set else { item(.bytes(m)); return true }
         if s.isIntset {
             if let v = Decimal.parseCanonical(m) { return s.add(int: v, limits: limits) }
@@ -172,6 +242,7 @@ final class LoadValueBuilder: RDBCollectionVisitor {
     }
 
     func end() {
+        if listpackRecord != nil { return }   // made later, by `build`
         switch kind {
         case .list: value = .list(ListObject(items))
         case .set: value = set.map { .set($0) }
@@ -193,5 +264,93 @@ final class LoadValueBuilder: RDBCollectionVisitor {
     func take() -> Value? {
         defer { reset() }
         return value
+    }
+
+    /// What was made of the entry just read, once: its value, or a set's recorded members.
+    func takeLoaded() -> Loaded {
+        defer { reset() }
+        if let value { return .value(value) }
+        if var setRecord {
+            setRecord.end = records.count
+            return .set(setRecord)
+        }
+        if let listpackRecord { return .listpack(listpackRecord) }
+        return .none
+    }
+
+    enum Loaded {
+        case none
+        case value(Value)
+        case set(DeferredSet)
+        case listpack(DeferredListpack)
+    }
+
+    /// A set's members as the file gave them (packed: length, bytes), to be made into a
+    /// `SetObject` by `build`, exactly as the builder would have made it.
+    struct DeferredSet {
+        var start: Int
+        var end = 0
+        var count = 0
+        var expected = 0
+        /// A plain set (RDB type 2): a repeated member is an error, as the reader's own check.
+        var plain = false
+
+        func build(records: UnsafeRawPointer, limits: EncodingLimits, offset: Int) throws -> SetObject {
+            let s = SetObject()
+            if expected > limits.setMaxIntsetEntries { s.forceTable(reserving: expected) }
+            do {
+                let p = UnsafeBufferPointer(start: (records + start).assumingMemoryBound(to: UInt8.self), count: end - start)
+                var i = 0
+                while i < p.count {
+                    let n = Pack.readLength(p, &i)
+                    let m = UnsafeBufferPointer(rebasing: p[i..<i + n])
+                    i += n
+                    let added: Bool
+                    if s.isIntset, let v = Decimal.parseCanonical(UnsafeRawBufferPointer(m)) {
+                        added = s.add(int: v, limits: limits)
+                    } else {
+                        if s.isIntset && expected > 0 { s.forceTable(reserving: expected) }
+                        added = s.add([UInt8](m), limits: limits)
+                    }
+                    if !added && plain {
+                        throw FormatError(offset: offset, "duplicate set member \(RDBReader.printable([UInt8](m)))")
+                    }
+                }
+            }
+            return s
+        }
+    }
+}
+
+/// A growable byte buffer (malloc'd, handed whole to another thread by `detach`).
+struct RecordBytes {
+    private(set) var base: UnsafeMutableRawPointer?
+    private(set) var count = 0
+    private var capacity = 0
+
+    private mutating func reserve(_ extra: Int) {
+        guard count + extra > capacity else { return }
+        let wanted = max(capacity * 2, count + extra, 64 << 10)
+        guard let grown = realloc(base, wanted) else { fatalError("out of memory (\(wanted) bytes for records)") }
+        base = grown
+        capacity = wanted
+    }
+
+    /// An element as the packed form keeps it (length, then its bytes or decimal text).
+    mutating func append(_ e: PackedElement) {
+        reserve(e.stringLength + 10)
+        count = Pack.write(e, base!.assumingMemoryBound(to: UInt8.self), count)
+    }
+
+    mutating func append(_ b: UnsafeRawBufferPointer) {
+        reserve(b.count)
+        if b.count > 0 { memcpy(base! + count, b.baseAddress!, b.count) }
+        count += b.count
+    }
+
+    /// The buffer, for the caller to `free`; this starts empty again.
+    mutating func detach() -> UnsafeMutableRawPointer? {
+        defer { base = nil; count = 0; capacity = 0 }
+        return base
     }
 }

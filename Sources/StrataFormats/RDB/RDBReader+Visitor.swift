@@ -26,6 +26,9 @@ public protocol RDBCollectionVisitor: AnyObject {
     /// makes (pairs; their text bytes, 8 per score; the longest field or member). Repeated
     /// fields or members were refused before the call when the reader's options ask for it.
     func listpack(_ blob: UnsafeRawBufferPointer, zset: Bool) throws -> ValueSummary
+    /// `listpack(_:zset:)`, told where the blob's string starts in the file (what the
+    /// reader's error for a corrupt listpack names), for a visitor that checks it later.
+    func listpack(_ blob: UnsafeRawBufferPointer, zset: Bool, at offset: Int) throws -> ValueSummary
     /// True when the visitor's own set detects a repeated member (`setMember` returns false):
     /// the reader then skips its own duplicate pass for plain sets (one hash per member, not two).
     var detectsSetDuplicates: Bool { get }
@@ -40,6 +43,9 @@ extension RDBCollectionVisitor {
     public var detectsSetDuplicates: Bool { false }
     public func setMember(_ m: UnsafeRawBufferPointer) -> Bool { item(.bytes(m)); return true }
     public func listpack(_ blob: UnsafeRawBufferPointer, zset: Bool) throws -> ValueSummary { ValueSummary() }
+    public func listpack(_ blob: UnsafeRawBufferPointer, zset: Bool, at offset: Int) throws -> ValueSummary {
+        try listpack(blob, zset: zset)
+    }
 }
 
 extension RDBReader {

@@ -37,6 +37,12 @@ public final class RDBReader {
     public private(set) var currentDB = 0
     /// The key being read, for error messages.
     public var currentKey: [UInt8]? { hasKey ? keyBuffer : nil }
+    /// Lets go of the key just returned (the entry holds its own reference): a loader that
+    /// hands entries to another thread calls this first, so that only that thread holds them.
+    public func dropCurrentKey() {
+        keyBuffer = []
+        hasKey = false
+    }
     private var keyBuffer: [UInt8] = []
     private var hasKey = false
     // LZF output lands here (reused, grown on demand) instead of a new array per string.
@@ -314,7 +320,15 @@ public final class RDBReader {
         }
     }
 
-    private func typeName(_ t: UInt8) -> String {
+    /// The context a value's error carries ("db 0, key "h", reading a hash value"), for a
+    /// loader that finishes decoding a value after the reader has moved on.
+    public static func valueContext(db: Int, key: [UInt8], typeByte: UInt8) -> String {
+        "db \(db), key \(printable(key)), reading a \(typeName(typeByte)) value"
+    }
+
+    private func typeName(_ t: UInt8) -> String { RDBReader.typeName(t) }
+
+    private static func typeName(_ t: UInt8) -> String {
         switch t {
         case 0: return "string"
         case 1, 10, 14, 18: return "list"
@@ -903,9 +917,10 @@ public final class RDBReader {
         case RDBType.zsetListpack where v.takesListpacks, RDBType.hashListpack where v.takesListpacks:
             let zset = t == RDBType.zsetListpack
             let what = zset ? "zset listpack" : "hash listpack"
+            let at = source.offset
             try withBlob(what) { blob in
                 if options.checkPackedDuplicates { try checkDistinct(blob, zset: zset) }
-                summary = try v.listpack(blob, zset: zset)
+                summary = try v.listpack(blob, zset: zset, at: at)
             }
         case RDBType.zsetZiplist, RDBType.zsetListpack:
             let what = t == RDBType.zsetZiplist ? "zset ziplist" : "zset listpack"
