@@ -788,7 +788,9 @@ public final class Server: ScriptHost {
         let timed = slowlogThreshold >= 0 || latencyThresholdMs > 0
         let t0 = timed ? Server.microseconds() : 0
         // CLIENT REPLY OFF|SKIP: the command runs, its reply is dropped.
-        let mark = c.out.count
+        // (Subscription confirmations are sent even so: Redis writes them as pushes, in RESP2
+        // too, and pushes pass CLIENT REPLY OFF.)
+        let mark = Server.subscriptionCommands.contains(Server.lower(argv[0])) ? Int.max : c.out.count
         if c.replyMode == .skipNext { c.replyMode = .skipThis }
         defer {
             switch c.replyMode {
@@ -1658,6 +1660,18 @@ public final class Server: ScriptHost {
     }
 
     /// Delivers to channel subscribers, then to clients whose patterns match; the receiver count.
+    /// `__keyspace@<db>__:<key>` with the event, `__keyevent@<db>__:<event>` with the key, as
+    /// the classes on ask (Redis's notifyKeyspaceEvent).
+    private func publishKeyspaceEvent(_ e: KeyspaceEvent) {
+        let flags = engine.notifyFlags
+        if flags.contains(.keyspace) {
+            _ = publish(Array("__keyspace@\(e.db)__:".utf8) + e.key, Array(e.event.utf8))
+        }
+        if flags.contains(.keyevent) {
+            _ = publish(Array("__keyevent@\(e.db)__:\(e.event)".utf8), e.key)
+        }
+    }
+
     private func publish(_ channel: Bytes, _ message: Bytes) -> Int {
         var n = 0
         for c in channelSubscribers[ByteKey(channel)] ?? [] {
@@ -1970,12 +1984,19 @@ public final class Server: ScriptHost {
             wholeDB += watchedTouchesOnFlush(emptied: a, replacedWith: b)
             wholeDB += watchedTouchesOnFlush(emptied: b, replacedWith: a)
         }
+        // SMOVE of a member the destination already holds changes only the source (Redis
+        // signals the destination only when the member is added).
+        var unchanged: Bytes?
+        if name == "smove", args.count == 4, case .set(let d)? = engine.databases[db].dict[args[2]], d.contains(args[3]) {
+            unchanged = args[2]
+        }
         let before = engine.dirty
         let r = engine.execute(args, client: &c.state)
         if case .error = r { return r }
         for f in wholeDB { f() }
         guard engine.dirty != before else { return r }
         var keys = cmd.keys(args)
+        if let u = unchanged, args[1] != u { keys.removeAll { $0 == u } }
         // Keys the declared positions do not cover (only these commands pay for lowercasing
         // their arguments).
         if name == "sort" || name == "georadius" || name == "georadiusbymember" {
@@ -1994,6 +2015,8 @@ public final class Server: ScriptHost {
     }
 
     private typealias Handler = (Client, [Bytes]) -> Reply
+
+    static let subscriptionCommands: Set<String> = ["subscribe", "psubscribe", "unsubscribe", "punsubscribe"]
 
     /// The server's handlers by name, built once (a closure per command was built per call).
     private lazy var serverHandlers: [String: Handler] = {
@@ -2529,6 +2552,9 @@ public final class Server: ScriptHost {
         minReplicasToWrite = config.int("min-replicas-to-write")
         let policy = MaxmemoryPolicy(rawValue: config.string("maxmemory-policy").lowercased()) ?? .noeviction
         engine.maxmemoryPolicy = policy
+        // Keyspace events: worked out only while some class is on (and K or E).
+        engine.notifyFlags = NotifyFlags(config: config.string("notify-keyspace-events")) ?? []
+        engine.notify = engine.notifyFlags.isDisjoint(with: [.keyspace, .keyevent]) ? nil : { [unowned self] e in self.publishKeyspaceEvent(e) }
         engine.maxmemorySamples = max(1, config.int("maxmemory-samples"))
         engine.lfuLogFactor = config.int("lfu-log-factor")
         engine.lfuDecayTime = config.int("lfu-decay-time")

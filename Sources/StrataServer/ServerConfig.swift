@@ -1,4 +1,5 @@
 import StrataFormats
+import StrataEngine
 
 /// The configuration of `strata serve`, read as redis-server 7.0 reads it: a redis.conf file
 /// (one directive per line, arguments split with Redis's quoting rules, `#` comments) followed
@@ -156,7 +157,7 @@ public struct ServerConfig: Sendable {
         "lua-time-limit", "latency-monitor-threshold", "user", "sanitize-dump-payload",
         "replicaof", "slaveof", "replica-read-only", "slave-read-only", "masterauth", "masteruser", "repl-timeout",
         "replica-serve-stale-data", "slave-serve-stale-data", "min-replicas-to-write", "min-slaves-to-write",
-        "min-replicas-max-lag", "min-slaves-max-lag",
+        "min-replicas-max-lag", "min-slaves-max-lag", "notify-keyspace-events",
     ]
 
     static let booleans: Set<String> = [
@@ -314,6 +315,11 @@ public struct ServerConfig: Sendable {
             throw fail("\(name) can't be a path, just a filename")
         }
         if name == "dbfilename" && v.contains("/") { throw fail("dbfilename can't be a path, just a filename") }
+        if name == "notify-keyspace-events" {
+            guard let flags = NotifyFlags(config: v) else { throw fail("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.") }
+            values[name] = [flags.configString]
+            return
+        }
         values[canonical(name)] = [v]
         if !ServerConfig.honoured.contains(name) && !ignored.contains(name) { ignored.append(name) }
     }

@@ -678,6 +678,84 @@ final class ServeTests: XCTestCase {
         XCTAssertTrue(answers[0].contains("-NOREPLICAS") && answers[0].contains("-MASTERDOWN") && answers[0].hasSuffix("$1\r\n3\r\n"), answers[0])
     }
 
+    /// Keyspace notifications (notify-keyspace-events): the same messages, in the same order,
+    /// as redis-server publishes for a run of writes of every kind, with keyspace and keyevent
+    /// channels, class masks, "new", expired (lazy and active) and evicted keys.
+    func testKeyspaceNotificationsLikeRedis() throws {
+        var seen = [String]()
+        let script: [[String]] = [
+            ["set", "s", "1"], ["set", "s", "2", "ex", "100"], ["setex", "s2", "100", "x"], ["mset", "a", "1", "b", "2"],
+            ["incr", "a"], ["incrbyfloat", "a", "1.5"], ["append", "b", "x"], ["setrange", "b", "0", "y"], ["setbit", "bits", "3", "1"],
+            ["getdel", "b"], ["getex", "a", "persist"], ["getex", "a", "ex", "50"], ["expire", "a", "100"], ["persist", "a"],
+            ["pfadd", "hll", "x"], ["del", "a", "nosuch", "hll"], ["rename", "s", "s3"], ["copy", "s3", "s4"], ["move", "s4", "2"],
+            ["lpush", "l", "a", "b", "c"], ["rpush", "l", "d"], ["lpop", "l"], ["lmove", "l", "l2", "left", "right"],
+            ["rpoplpush", "l", "l2"], ["lrem", "l", "0", "a"], ["ltrim", "l2", "0", "0"], ["lset", "l2", "0", "z"], ["rpop", "l2"],
+            ["sadd", "st", "a", "b"], ["srem", "st", "zz"], ["smove", "st", "st2", "a"], ["sadd", "st2", "b"], ["smove", "st", "st2", "b"],
+            ["sadd", "st3", "q"], ["sinterstore", "st3", "st", "st2"], ["sunionstore", "st4", "st2", "nosuch"], ["spop", "st4"],
+            ["hset", "h", "f", "1", "g", "2"], ["hincrby", "h", "f", "2"], ["hincrbyfloat", "h", "f", "0.5"], ["hdel", "h", "f", "g"],
+            ["zadd", "z", "1", "a", "2", "b"], ["zadd", "z", "incr", "5", "a"], ["zincrby", "z", "1", "b"], ["zrem", "z", "q"],
+            ["zunionstore", "z2", "1", "z"], ["zpopmin", "z2"], ["zremrangebyscore", "z2", "0", "100"], ["zmpop", "1", "z", "max"],
+            ["geoadd", "g", "13.36", "38.11", "p"],
+            ["xadd", "x", "1-1", "f", "v"], ["xgroup", "create", "x", "grp", "$"], ["xreadgroup", "group", "grp", "alice", "streams", "x", ">"],
+            ["xadd", "x", "maxlen", "1", "2-1", "f", "v"], ["xdel", "x", "2-1"], ["xgroup", "delconsumer", "x", "grp", "alice"],
+            ["xgroup", "delconsumer", "x", "grp", "nobody"], ["xtrim", "x", "maxlen", "0"],
+            ["xadd", "x", "3-1", "f", "v"], ["xreadgroup", "group", "grp", "bob", "streams", "x", ">"],
+            ["xclaim", "x", "grp", "mike", "0", "3-1", "force"], ["xautoclaim", "x", "grp", "bob", "0", "0"],
+            ["xgroup", "createconsumer", "x", "grp", "ann"], ["xgroup", "delconsumer", "x", "grp", "bob"],
+            ["xgroup", "setid", "x", "grp", "0"], ["xgroup", "destroy", "x", "grp"], ["xgroup", "destroy", "x", "grp"],
+            ["multi"], ["lpush", "ml", "1"], ["rpop", "ml"], ["exec"],
+            ["eval", "redis.call('set', KEYS[1], 'v'); redis.call('del', KEYS[1])", "1", "ev"],
+            ["psetex", "gone", "1", "x"], ["debug", "sleep", "0.05"], ["get", "gone"],
+        ]
+        for server in ["redis", "strata"] {
+            let o = server == "redis" ? try RedisOracle(extra: ["--enable-debug-command", "yes"]) : try startStrata(extra: ["--enable-debug-command", "yes"])
+            defer { o.stop() }
+            var out = [String]()
+            for flags in ["KEA", "Kl", "En", "Eg$"] {
+                _ = try o.cmd("flushall")
+                _ = try o.cmd("config", "set", "notify-keyspace-events", flags)
+                out.append("config " + (try o.cmd("config", "get", "notify-keyspace-events")))
+                let fd = try rawConnection(o.port)
+                defer { close(fd) }
+                _ = Array("PSUBSCRIBE *\r\n".utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                usleep(100_000)
+                _ = try o.pipe(respData(script))
+                if flags == "KEA" {
+                    // Active expiry and eviction.
+                    _ = try o.cmd("psetex", "bg", "50", "x")
+                    _ = poll { (try? o.cmd("exists", "bg")) == "0" }
+                    _ = try o.cmd("flushall")
+                    _ = try o.cmd("set", "victim", "x")
+                    _ = try o.cmd("config", "set", "maxmemory-policy", "allkeys-lru")
+                    _ = try o.cmd("config", "set", "maxmemory", "1")
+                    _ = try? o.cmd("set", "ev", "x")
+                    _ = try o.cmd("config", "set", "maxmemory", "0")
+                }
+                _ = try o.cmd("publish", "end", "end")
+                var text = [UInt8]()
+                var buf = [UInt8](repeating: 0, count: 65536)
+                _ = poll {
+                    let n = read(fd, &buf, buf.count)
+                    if n > 0 { text += buf[0..<n] }
+                    return String(decoding: text, as: UTF8.self).hasSuffix("$3\r\nend\r\n$3\r\nend\r\n")
+                }
+                out.append(String(decoding: text, as: UTF8.self))
+            }
+            seen.append(out.joined(separator: "\n"))
+        }
+        if let dump = ProcessInfo.processInfo.environment["STRATA_NOTIFY_DUMP"] {
+            try? seen[0].write(toFile: dump + ".redis", atomically: true, encoding: .utf8)
+            try? seen[1].write(toFile: dump + ".strata", atomically: true, encoding: .utf8)
+        }
+        let redisLines = seen[0].components(separatedBy: "\r\n"), strataLines = seen[1].components(separatedBy: "\r\n")
+        for (i, (a, b)) in zip(redisLines, strataLines).enumerated() where a != b {
+            XCTFail("line \(i): redis \(a), strata \(b)\nredis:\n\(redisLines[max(0, i - 12)..<min(redisLines.count, i + 6)].joined(separator: " "))\nstrata:\n\(strataLines[max(0, i - 12)..<min(strataLines.count, i + 6)].joined(separator: " "))")
+            break
+        }
+        XCTAssertEqual(redisLines.count, strataLines.count)
+        XCTAssertTrue(seen[0].contains("__keyevent@0__:expired"), "the oracle saw no expiry: \(seen[0].suffix(400))")
+    }
+
     /// CLIENT LIST / INFO give redis-server's fields in its order with the same values where
     /// they do not depend on the process (flags, db, sub, multi, cmd, user, events); CLIENT
     /// KILL refuses bad filters with Redis's errors; COMMAND GETKEYS and COMMAND LIST FILTERBY

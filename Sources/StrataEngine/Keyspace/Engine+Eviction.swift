@@ -153,6 +153,7 @@ extension Engine {
         delete(db, key)
         dirty += 1
         propagate?([Array("DEL".utf8), key], db.id)
+        if notify != nil { notifyEvent(.evicted, "evicted", key, db.id) }
     }
 
     static let evictionPoolSize = 16

@@ -57,6 +57,12 @@ public final class Engine {
     public var cachedUnixMs: Int64?
     /// False while a command that must not count as an access runs (TYPE, TTL, OBJECT, ...).
     var touching = true
+    /// Keyspace events (`notify-keyspace-events`): the classes on, and where they go (the
+    /// server publishes them). nil: none are worked out.
+    public var notifyFlags = NotifyFlags()
+    public var notify: ((KeyspaceEvent) -> Void)?
+    /// Keys deleted by lazy expiry (a command's own changes are `dirty` less these).
+    var lazyExpired = 0
     /// maxmemory is set with an LRU/LFU policy: small integers are not shared objects then
     /// (OBJECT REFCOUNT), as in Redis.
     public var sharedIntegersDisabled = false
@@ -90,7 +96,9 @@ public final class Engine {
         guard !loading, db.expires.count > 0, let when = db.expires[key], clock() > when else { return false }
         delete(db, key)
         dirty += 1
+        lazyExpired += 1
         propagate?([Array("DEL".utf8), key], db.id)
+        if notify != nil { notifyEvent(.expired, "expired", key, db.id) }
         return true
     }
 
@@ -143,6 +151,7 @@ public final class Engine {
                         expiredInSample += 1
                         dirty += 1
                         propagate?([Array("DEL".utf8), k], db.id)
+                        if notify != nil { notifyEvent(.expired, "expired", k, db.id) }
                     }
                 }
                 rounds += 1
@@ -202,6 +211,19 @@ public final class Engine {
         if (cmd.arity > 0 && args.count != cmd.arity) || (cmd.arity < 0 && args.count < -cmd.arity) {
             return .error("ERR wrong number of arguments for '\(cmd.name)' command")
         }
+        if notify != nil && (cmd.flags.contains(.write) || cmd.name == "xgroup") && notifyFlags.publishes(NotifyFlags.all.union(.new)) {
+            let before = notifySnapshot(cmd.name, cmd, args, db: client.db)
+            let db = client.db
+            let r = run(cmd, args, client: &client)
+            if case .error = r { return r }
+            notifyAfter(cmd.name, cmd, args, db: db, reply: r, before: before)
+            return r
+        }
+        return run(cmd, args, client: &client)
+    }
+
+    @inline(__always)
+    private func run(_ cmd: Command, _ args: [Bytes], client: inout ClientState) -> Reply {
         var ctx = CommandContext(engine: self, args: args, db: databases[client.db], client: client)
         touching = cmd.touchesKeys
         defer { touching = true }
