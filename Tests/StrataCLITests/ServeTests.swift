@@ -315,6 +315,20 @@ final class ServeTests: XCTestCase {
         XCTAssertTrue((5...9).contains(waited), "a 0.5 s timeout waited \(waited) tenths")
     }
 
+    /// (Un)subscribe confirmations pass CLIENT REPLY OFF and SKIP, in RESP2 and RESP3, byte for
+    /// byte as redis-server sends them (other replies stay silent).
+    func testSubscribeConfirmationsUnderClientReplyOffLikeRedis() throws {
+        for script in ["CLIENT REPLY OFF\r\nSUBSCRIBE a\r\nPING\r\nPSUBSCRIBE b*\r\nUNSUBSCRIBE a\r\nPUNSUBSCRIBE\r\nCLIENT REPLY ON\r\nPING\r\n",
+                       "HELLO 3\r\nCLIENT REPLY SKIP\r\nSUBSCRIBE a\r\nCLIENT REPLY OFF\r\nPSUBSCRIBE b*\r\nGET x\r\nPUNSUBSCRIBE b*\r\nCLIENT REPLY ON\r\nGET x\r\n"] {
+            let clean = { (s: String) in s.replacingOccurrences(of: #"\$\d+\r\n7\.0\.\d+|proto.*"#, with: "", options: .regularExpression) }
+            let strata = try rawAnswers(server: "strata", script: script, oneAtATime: true)
+            let redis = try rawAnswers(server: "redis", script: script, oneAtATime: true)
+            XCTAssertEqual(clean(strata).components(separatedBy: "subscribe").count, clean(redis).components(separatedBy: "subscribe").count, strata)
+            XCTAssertEqual(strata.suffix(120), redis.suffix(120))
+            XCTAssertTrue(redis.contains("psubscribe"), redis)
+        }
+    }
+
     /// Pub/sub in RESP2: the raw replies of subscribe-mode scripts are redis-server's byte for
     /// byte, and PUBLISH reaches channel and pattern subscribers on other connections.
     func testPubSubLikeRedis() throws {
