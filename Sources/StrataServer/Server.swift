@@ -790,7 +790,7 @@ public final class Server: ScriptHost {
         // CLIENT REPLY OFF|SKIP: the command runs, its reply is dropped.
         // (Subscription confirmations are sent even so: Redis writes them as pushes, in RESP2
         // too, and pushes pass CLIENT REPLY OFF.)
-        let mark = Server.subscriptionCommands.contains(Server.lower(argv[0])) ? Int.max : c.out.count
+        let mark = c.replyMode != .on && Server.subscriptionCommands.contains(Server.lower(argv[0])) ? Int.max : c.out.count
         if c.replyMode == .skipNext { c.replyMode = .skipThis }
         defer {
             switch c.replyMode {
