@@ -134,15 +134,7 @@ extension Engine {
                         case .listpack(let blob): value = try finisher.build(blob, records: records, db: e.db, key: e.key, typeByte: e.typeByte)
                         }
                         try load(entry: e, built: value, now: now, keepExpired: keepExpired, report: &report)
-                    case .function(let code): report.functions.append(code)
-                    case .aux(let k, let v): report.aux.append((k, v))
-                    case .selectDB(let n): currentDB = n
-                    case .resizeDB(let keys, let expires):
-                        if currentDB < databases.count, keys < 1 << 32 {
-                            databases[currentDB].dict.reserve(Int(keys))
-                            databases[currentDB].expires.reserve(Int(min(expires, keys)))
-                        }
-                    default: break
+                    default: apply(item.event, currentDB: &currentDB, report: &report)
                     }
                 }
             }
@@ -153,6 +145,22 @@ extension Engine {
             if let error = failure.error { throw error }
             return report
         } }
+    }
+
+    /// A record that is not a key: functions and aux fields for the report, the current
+    /// database, and a table sized as RESIZEDB asks.
+    private func apply(_ ev: RDBEvent, currentDB: inout Int, report: inout LoadReport) {
+        switch ev {
+        case .function(let code): report.functions.append(code)
+        case .aux(let k, let v): report.aux.append((k, v))
+        case .selectDB(let n): currentDB = n
+        case .resizeDB(let keys, let expires):
+            if currentDB < databases.count, keys < 1 << 32 {
+                databases[currentDB].dict.reserve(Int(keys))
+                databases[currentDB].expires.reserve(Int(min(expires, keys)))
+            }
+        default: break
+        }
     }
 
     @discardableResult
@@ -174,15 +182,7 @@ extension Engine {
                 if e.db < databases.count { databases[e.db].dict.prefetch(e.key) }
                 if let p = pending { try load(entry: p.entry, built: p.built, now: now, keepExpired: keepExpired, report: &report) }
                 pending = (e, builder.take())
-            case .function(let code): report.functions.append(code)
-            case .aux(let k, let v): report.aux.append((k, v))
-            case .selectDB(let n): currentDB = n
-            case .resizeDB(let keys, let expires):
-                if currentDB < databases.count, keys < 1 << 32 {
-                    databases[currentDB].dict.reserve(Int(keys))
-                    databases[currentDB].expires.reserve(Int(min(expires, keys)))
-                }
-            default: break
+            default: apply(ev, currentDB: &currentDB, report: &report)
             }
         }
         if let p = pending { try load(entry: p.entry, built: p.built, now: now, keepExpired: keepExpired, report: &report) }
