@@ -84,6 +84,7 @@ extension Engine {
                     if batch.count == LoadBatch.capacity || builder.records.count >= LoadBatch.recordBytes {
                         batch.records = builder.records.detach()
                         guard handOff._withUnsafeGuaranteedRef({ $0.put(batch) }) else {
+                            batch.dispose()   // the keyspace's thread stopped at an error
                             batch = LoadBatch(capacity: 1)
                             break
                         }
