@@ -1307,7 +1307,15 @@ public final class Server: ScriptHost {
             if let r = debugCommand(c, args) { return r }
             return engine.execute(args, client: &c.state)
         }
-        if let handler = serverCommand(name) { return handler(c, args) }
+        if let handler = serverCommand(name) {
+            let before = engine.dirty
+            let r = handler(c, args)
+            // (FLUSHDB, SWAPDB, ...: a group reader's stream may be gone.)
+            if engine.dirty != before && !blockedClients.isEmpty {
+                if holdBlocked > 0 { blockedReady = true } else { serveBlocked() }
+            }
+            return r
+        }
         if Server.blockingCommands.contains(name) { return blockingCommand(c, name, args) }
         if name == "xread" || name == "xreadgroup", let r = blockingStreamRead(c, args) { return r }
         let before = engine.dirty
@@ -1753,6 +1761,11 @@ public final class Server: ScriptHost {
         }
     }
 
+    private func isStream(_ c: Client, _ key: Bytes) -> Bool {
+        if case .status(let t) = engine.execute([Array("TYPE".utf8), key], client: &c.state) { return t == "stream" }
+        return false
+    }
+
     private func attempt(_ c: Client, _ call: BlockedCall) -> Reply? {
         switch call.kind {
         case "blpop", "brpop", "bzpopmin", "bzpopmax":
@@ -1860,7 +1873,21 @@ public final class Server: ScriptHost {
         while progress {
             progress = false
             for c in blockedClients {
-                guard let call = c.blocked, sourceReady(c, call), let r = attempt(c, call) else { continue }
+                guard let call = c.blocked else { continue }
+                // XREADGROUP waits on a stream and its group: once a key is no longer a
+                // stream (deleted, overwritten, flushed, swapped away) it is told so, as Redis's
+                // unblockDeletedStreamReadgroupClients does, instead of waiting for nothing.
+                if call.kind == "xread", let first = call.attempt.first, Server.lower(first) == "xreadgroup",
+                   call.keys.contains(where: { !isStream(c, $0) }) {
+                    c.blocked = nil
+                    blockedClients.removeAll { $0 === c }
+                    reply(c, .error("UNBLOCKED the stream key no longer exists"))
+                    flush(c)
+                    processInput(c)
+                    progress = true
+                    break
+                }
+                guard sourceReady(c, call), let r = attempt(c, call) else { continue }
                 c.blocked = nil
                 blockedClients.removeAll { $0 === c }
                 reply(c, r)

@@ -315,6 +315,36 @@ final class ServeTests: XCTestCase {
         XCTAssertTrue((5...9).contains(waited), "a 0.5 s timeout waited \(waited) tenths")
     }
 
+    /// A client blocked in XREADGROUP whose stream is deleted, overwritten, flushed or swapped
+    /// away is told so at once (Redis 7.0's -UNBLOCKED error), as redis-server does.
+    func testBlockedGroupReaderLearnsItsStreamIsGoneLikeRedis() throws {
+        var seen = [[String]]()
+        for server in ["redis", "strata"] {
+            let o = server == "redis" ? try RedisOracle() : try startStrata()
+            defer { o.stop() }
+            var got = [String]()
+            for how in [["del", "s"], ["set", "s", "x"], ["flushdb"], ["swapdb", "0", "9"], ["xadd", "other", "*", "f", "v"]] {
+                _ = try o.cmd("flushall")
+                _ = try o.cmd("xadd", "s", "666", "f", "v")
+                _ = try o.cmd("xgroup", "create", "s", "g", "$")
+                let fd = try rawConnection(o.port)
+                var tv = timeval(tv_sec: 0, tv_usec: 300_000)
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+                _ = Array("XREADGROUP GROUP g alice BLOCK 0 STREAMS s >\r\n".utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                _ = poll { (try? o.cmd("client", "list"))?.contains("cmd=xreadgroup") == true }
+                _ = try o.cmd(how)
+                var buf = [UInt8](repeating: 0, count: 512)
+                let n = read(fd, &buf, buf.count)
+                got.append(how[0] + ": " + (n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : "(still waiting)"))
+                close(fd)
+            }
+            seen.append(got)
+        }
+        XCTAssertEqual(seen[0], seen[1])
+        XCTAssertTrue(seen[0][0].contains("UNBLOCKED the stream key no longer exists"), "\(seen[0])")
+        XCTAssertTrue(seen[0][4].contains("still waiting"), "\(seen[0])")
+    }
+
     /// (Un)subscribe confirmations pass CLIENT REPLY OFF and SKIP, in RESP2 and RESP3, byte for
     /// byte as redis-server sends them (other replies stay silent).
     func testSubscribeConfirmationsUnderClientReplyOffLikeRedis() throws {
