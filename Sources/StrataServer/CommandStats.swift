@@ -81,6 +81,15 @@ struct CommandStats {
         if error != nil { entries[i].failed += 1 }
     }
 
+    /// A blocked command (its call counted when it blocked) that ends in an error: the error
+    /// and a failed call, as Redis counts them on unblocking.
+    mutating func recordFailureAfterBlocking(_ i: Int?, error: ArraySlice<UInt8>) {
+        let code = error.prefix { $0 != 32 && $0 != 13 }
+        errors[String(decoding: code, as: UTF8.self), default: 0] += 1
+        totalErrors += 1
+        if let i { entries[i].failed += 1 }
+    }
+
     static func isRejection(_ e: ArraySlice<UInt8>) -> Bool {
         let text = String(decoding: e.prefix(40), as: UTF8.self)
         return text.hasPrefix("ERR wrong number of arguments") || text.hasPrefix("OOM ") || text.hasPrefix("NOAUTH")

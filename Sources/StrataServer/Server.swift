@@ -1761,9 +1761,19 @@ public final class Server: ScriptHost {
         }
     }
 
-    private func isStream(_ c: Client, _ key: Bytes) -> Bool {
-        if case .status(let t) = engine.execute([Array("TYPE".utf8), key], client: &c.state) { return t == "stream" }
-        return false
+    /// Why a blocked XREADGROUP can no longer be served, if it cannot: a key that is no longer
+    /// a stream, or a stream without the group.
+    private func groupReadGone(_ c: Client, _ call: BlockedCall) -> String? {
+        guard call.attempt.count > 2 else { return nil }
+        for key in call.keys {
+            guard case .status(let t) = engine.execute([Array("TYPE".utf8), key], client: &c.state), t == "stream" else {
+                return "UNBLOCKED the stream key no longer exists"
+            }
+            if case .stream(let st)? = engine.databases[c.state.db].dict[key], st.groups[ByteKey(call.attempt[2])] == nil {
+                return "NOGROUP the consumer group this client was blocked on no longer exists"
+            }
+        }
+        return nil
     }
 
     private func attempt(_ c: Client, _ call: BlockedCall) -> Reply? {
@@ -1877,11 +1887,13 @@ public final class Server: ScriptHost {
                 // XREADGROUP waits on a stream and its group: once a key is no longer a
                 // stream (deleted, overwritten, flushed, swapped away) it is told so, as Redis's
                 // unblockDeletedStreamReadgroupClients does, instead of waiting for nothing.
+                // A group destroyed under it: NOGROUP, as when Redis serves it.
                 if call.kind == "xread", let first = call.attempt.first, Server.lower(first) == "xreadgroup",
-                   call.keys.contains(where: { !isStream(c, $0) }) {
+                   let error = groupReadGone(c, call) {
                     c.blocked = nil
                     blockedClients.removeAll { $0 === c }
-                    reply(c, .error("UNBLOCKED the stream key no longer exists"))
+                    reply(c, .error(error))
+                    stats.recordFailureAfterBlocking(stats.entry(call.attempt) { _ in true }, error: ArraySlice(error.utf8))
                     flush(c)
                     processInput(c)
                     progress = true

@@ -316,14 +316,15 @@ final class ServeTests: XCTestCase {
     }
 
     /// A client blocked in XREADGROUP whose stream is deleted, overwritten, flushed or swapped
-    /// away is told so at once (Redis 7.0's -UNBLOCKED error), as redis-server does.
+    /// away is told so at once (Redis 7.0's -UNBLOCKED error), and one whose group is destroyed
+    /// gets NOGROUP, as redis-server does.
     func testBlockedGroupReaderLearnsItsStreamIsGoneLikeRedis() throws {
         var seen = [[String]]()
         for server in ["redis", "strata"] {
             let o = server == "redis" ? try RedisOracle() : try startStrata()
             defer { o.stop() }
             var got = [String]()
-            for how in [["del", "s"], ["set", "s", "x"], ["flushdb"], ["swapdb", "0", "9"], ["xadd", "other", "*", "f", "v"]] {
+            for how in [["del", "s"], ["set", "s", "x"], ["flushdb"], ["swapdb", "0", "9"], ["xgroup", "destroy", "s", "g"], ["xadd", "other", "*", "f", "v"]] {
                 _ = try o.cmd("flushall")
                 _ = try o.cmd("xadd", "s", "666", "f", "v")
                 _ = try o.cmd("xgroup", "create", "s", "g", "$")
@@ -342,7 +343,8 @@ final class ServeTests: XCTestCase {
         }
         XCTAssertEqual(seen[0], seen[1])
         XCTAssertTrue(seen[0][0].contains("UNBLOCKED the stream key no longer exists"), "\(seen[0])")
-        XCTAssertTrue(seen[0][4].contains("still waiting"), "\(seen[0])")
+        XCTAssertTrue(seen[0][4].contains("NOGROUP"), "\(seen[0])")
+        XCTAssertTrue(seen[0][5].contains("still waiting"), "\(seen[0])")
     }
 
     /// (Un)subscribe confirmations pass CLIENT REPLY OFF and SKIP, in RESP2 and RESP3, byte for
