@@ -757,7 +757,7 @@ final class ServeTests: XCTestCase {
             let o = server == "redis" ? try RedisOracle(extra: ["--enable-debug-command", "yes"]) : try startStrata(extra: ["--enable-debug-command", "yes"])
             defer { o.stop() }
             var out = [String]()
-            for flags in ["KEA", "Kl", "En", "Eg$"] {
+            for flags in ["KEA", "Kl", "En", "Eg$", "Kgn"] {
                 _ = try o.cmd("flushall")
                 _ = try o.cmd("config", "set", "notify-keyspace-events", flags)
                 out.append("config " + (try o.cmd("config", "get", "notify-keyspace-events")))

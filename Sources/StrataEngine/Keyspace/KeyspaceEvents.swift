@@ -282,7 +282,8 @@ extension Engine {
         for e in s.live {
             let live = isLive(databases[e.db], e.key)
             if !e.live && live {
-                let i = out.firstIndex { $0.key == e.key && $0.db == e.db } ?? out.count
+                // (RENAME, MOVE and COPY add the key before announcing anything, as Redis's dbAdd.)
+                let i = ["rename", "renamenx", "move", "copy"].contains(name) ? 0 : out.firstIndex { $0.key == e.key && $0.db == e.db } ?? out.count
                 out.insert(KeyspaceEvent(type: .new, event: "new", key: e.key, db: e.db), at: i)
             } else if e.live && !live && !removalCovered.contains(e.key) && !["rename", "renamenx", "move", "del", "unlink"].contains(name) {
                 let i = (out.lastIndex { $0.key == e.key && $0.db == e.db }).map { $0 + 1 } ?? out.count
