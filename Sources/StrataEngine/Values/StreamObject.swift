@@ -126,7 +126,10 @@ public final class StreamObject {
         s.maxDeletedID = v.maxDeletedID ?? .zero
         s.entriesAdded = v.entriesAdded ?? UInt64(s.ids.count)
         for g in v.groups {
-            let group = Group(lastID: g.lastID, entriesRead: g.entriesRead)
+            // A stream saved before Redis 7.0 (no entries-added in the file): each group's read
+            // counter is estimated from its last ID, as Redis's rdbLoad does.
+            let entriesRead = v.entriesAdded == nil && g.entriesRead == nil ? s.estimateDistanceFromFirstEverEntry(g.lastID) : g.entriesRead
+            let group = Group(lastID: g.lastID, entriesRead: entriesRead)
             let owners = Dictionary(g.consumers.flatMap { c in c.pending.map { ($0, c.name) } }, uniquingKeysWith: { a, _ in a })
             for p in g.pending {
                 group.pel[p.id] = PendingEntry(consumer: owners[p.id] ?? [], deliveryTime: p.deliveryTimeMs, deliveryCount: p.deliveryCount)
