@@ -1890,21 +1890,13 @@ public final class Server: ScriptHost {
                 // A group destroyed under it: NOGROUP, as when Redis serves it.
                 if call.kind == "xread", let first = call.attempt.first, Server.lower(first) == "xreadgroup",
                    let error = groupReadGone(c, call) {
-                    c.blocked = nil
-                    blockedClients.removeAll { $0 === c }
-                    reply(c, .error(error))
                     stats.recordFailureAfterBlocking(stats.entry(call.attempt) { _ in true }, error: ArraySlice(error.utf8))
-                    flush(c)
-                    processInput(c)
+                    unblock(c, with: .error(error))
                     progress = true
                     break
                 }
                 guard sourceReady(c, call), let r = attempt(c, call) else { continue }
-                c.blocked = nil
-                blockedClients.removeAll { $0 === c }
-                reply(c, r)
-                flush(c)
-                processInput(c)
+                unblock(c, with: r)
                 progress = true
                 break
             }
@@ -1916,12 +1908,17 @@ public final class Server: ScriptHost {
         let now = EventLoop.nowMs()
         for c in blockedClients {
             guard let call = c.blocked, let d = call.deadline, d <= now else { continue }
-            c.blocked = nil
-            blockedClients.removeAll { $0 === c }
-            reply(c, call.timeoutReply)
-            flush(c)
-            processInput(c)
+            unblock(c, with: call.timeoutReply)
         }
+    }
+
+    /// Ends a client's wait with `r` and goes on with what it had sent after the command.
+    private func unblock(_ c: Client, with r: Reply) {
+        c.blocked = nil
+        blockedClients.removeAll { $0 === c }
+        reply(c, r)
+        flush(c)
+        processInput(c)
     }
 
     // MARK: WATCH
@@ -2493,11 +2490,7 @@ public final class Server: ScriptHost {
                 }
             }
             guard let target = blockedClients.first(where: { $0.id == id }), let call = target.blocked else { return .integer(0) }
-            target.blocked = nil
-            blockedClients.removeAll { $0 === target }
-            reply(target, asError ? .error("UNBLOCKED client unblocked via CLIENT UNBLOCK") : call.timeoutReply)
-            flush(target)
-            processInput(target)
+            unblock(target, with: asError ? .error("UNBLOCKED client unblocked via CLIENT UNBLOCK") : call.timeoutReply)
             return .integer(1)
         case "no-evict", "tracking":
             guard a.count >= 3 else { return .error("ERR wrong number of arguments for 'client|\(Server.lower(a[1]))' command") }

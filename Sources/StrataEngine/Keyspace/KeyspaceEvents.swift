@@ -167,7 +167,10 @@ extension Engine {
         func ev(_ t: NotifyFlags, _ e: String, _ k: Bytes, _ d: Int = db) { out.append(KeyspaceEvent(type: t, event: e, key: k, db: d)) }
         let changed = dirty - s.dirty - (lazyExpired - s.expired) > 0
         func lower(_ i: Int) -> String { i < args.count ? String(decoding: args[i], as: UTF8.self).lowercased() : "" }
-        let opts = args.dropFirst().map { String(decoding: $0, as: UTF8.self).lowercased() }
+        // The options, lowercased: only for the few commands whose event depends on one.
+        var opts: [String] {
+            args.dropFirst().map { String(decoding: $0, as: UTF8.self).lowercased() }
+        }
         var removalCovered = Set<Bytes>()   // keys whose removal the command's own event names
 
         // Consumers a read or claim created (Redis notifies these even when nothing else changed).
